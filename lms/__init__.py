@@ -1,0 +1,1 @@
+"""SOP course module system: courses, learning, quizzes, certificates and cohorts."""

@@ -1,0 +1,1 @@
+"""Accounts: people, roles, counties, passwords and sign-in sessions."""

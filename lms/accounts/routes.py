@@ -1,0 +1,213 @@
+"""Sign-in, sign-out, changing a password, and the admin pages for managing people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.accounts import service
+from lms.accounts.models import ROLES, User
+from lms.auth import (
+    client_address,
+    requires,
+    session_cookie,
+    session_cookie_name,
+    signed_in,
+)
+from lms.errors import Conflict, InvalidInput, TooManyAttempts
+from lms.pages import redirect, safe_next
+from lms.settings import Settings
+
+
+@get("/sign-in", name="accounts.sign_in")
+async def sign_in_page(request: Request[Any, Any, Any], next: str | None = None) -> Any:
+    if request.user is not None:
+        return Redirect(safe_next(next))
+    return Template("accounts/sign_in.html", context={"next": safe_next(next), "email": ""})
+
+
+@post("/sign-in", name="accounts.sign_in_submit")
+async def sign_in(request: Request[Any, Any, Any], db: AsyncSession, settings: Settings) -> Any:
+    form = await request.form()
+    email, password = str(form.get("email", "")), str(form.get("password", ""))
+    next_path = safe_next(str(form.get("next", "")))
+    try:
+        user = await service.authenticate(db, settings, email, password, client_address(request))
+    except (InvalidInput, TooManyAttempts) as exc:
+        return Template(
+            "accounts/sign_in.html",
+            context={"error": str(exc), "email": email[:254], "next": next_path},
+            status_code=exc.status_code,
+        )
+    old_token = request.cookies.get(session_cookie_name(settings))
+    if old_token:
+        await service.end_session(db, old_token)
+    token = await service.start_session(db, settings, user)
+    target = "/account/password" if user.must_change_password else next_path
+    return Redirect(target, status_code=303, cookies=[session_cookie(settings, token)])
+
+
+@post("/sign-out", name="accounts.sign_out")
+async def sign_out(request: Request[Any, Any, Any], db: AsyncSession, settings: Settings) -> Any:
+    token = request.cookies.get(session_cookie_name(settings))
+    if token:
+        await service.end_session(db, token)
+    response = redirect("/sign-in", "signed-out")
+    response.cookies.append(session_cookie(settings, "", max_age=0))
+    return response
+
+
+@get("/account/password", name="accounts.password", guards=[signed_in])
+async def password_page() -> Template:
+    return Template("accounts/password.html", context={})
+
+
+@post("/account/password", name="accounts.password_submit", guards=[signed_in])
+async def password_submit(
+    request: Request[Any, Any, Any], db: AsyncSession, settings: Settings
+) -> Any:
+    form = await request.form()
+    user = await service.get_person(db, request.user.id)
+    try:
+        await service.change_password(
+            db,
+            settings,
+            user,
+            str(form.get("current", "")),
+            str(form.get("password", "")),
+            str(form.get("confirm", "")),
+        )
+    except InvalidInput as exc:
+        return Template(
+            "accounts/password.html",
+            context={"error": str(exc), "field": exc.field},
+            status_code=400,
+        )
+    return redirect("/", "password-changed")
+
+
+admin_only = [requires("admin")]
+
+
+@get("/admin/people", name="accounts.people", guards=admin_only)
+async def people(db: AsyncSession, q: str = "", role: str = "") -> Template:
+    found = await service.search_people(db, q, role)
+    return Template(
+        "accounts/people.html",
+        context={"people": found, "q": q, "role": role, "roles": ROLES},
+    )
+
+
+async def _person_form_page(
+    db: AsyncSession,
+    person: User | None,
+    values: dict[str, Any],
+    error: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    return Template(
+        "accounts/person.html",
+        context={
+            "person": person,
+            "values": values,
+            "counties": await service.list_counties(db),
+            "roles": ROLES,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+def _values_of(user: User) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "county_id": str(user.county_id or ""),
+        **{f"role_{role}": user.has_role(role) for role in ROLES},
+    }
+
+
+@get("/admin/people/new", name="accounts.person_new", guards=admin_only)
+async def person_new(db: AsyncSession) -> Template:
+    return await _person_form_page(db, None, {"role_learner": True})
+
+
+@post("/admin/people/new", name="accounts.person_create", guards=admin_only)
+async def person_create(
+    request: Request[Any, Any, Any], db: AsyncSession, settings: Settings
+) -> Any:
+    data = dict((await request.form()).items())
+    try:
+        form = await service.parse_person_form(db, data)
+        user = await service.create_person(
+            db, settings, form, str(data.get("password", "")), request.user
+        )
+    except (InvalidInput, Conflict) as exc:
+        return await _person_form_page(db, None, data, str(exc), exc.status_code)
+    return redirect(f"/admin/people/{user.id}", "person-created")
+
+
+@get("/admin/people/{person_id:int}", name="accounts.person", guards=admin_only)
+async def person_page(db: AsyncSession, person_id: int) -> Template:
+    person = await service.get_person(db, person_id)
+    return await _person_form_page(db, person, _values_of(person))
+
+
+@post("/admin/people/{person_id:int}", name="accounts.person_update", guards=admin_only)
+async def person_update(request: Request[Any, Any, Any], db: AsyncSession, person_id: int) -> Any:
+    person = await service.get_person(db, person_id)
+    data = dict((await request.form()).items())
+    try:
+        form = await service.parse_person_form(db, data)
+        await service.update_person(db, person, form, request.user)
+    except (InvalidInput, Conflict) as exc:
+        return await _person_form_page(db, person, data, str(exc), exc.status_code)
+    return redirect(f"/admin/people/{person.id}", "person-saved")
+
+
+@post("/admin/people/{person_id:int}/active", name="accounts.person_active", guards=admin_only)
+async def person_active(request: Request[Any, Any, Any], db: AsyncSession, person_id: int) -> Any:
+    person = await service.get_person(db, person_id)
+    active = (await request.form()).get("active") == "1"
+    await service.set_active(db, person, active, request.user)
+    notice = "person-reactivated" if active else "person-deactivated"
+    return redirect(f"/admin/people/{person.id}", notice)
+
+
+@post(
+    "/admin/people/{person_id:int}/password",
+    name="accounts.person_password",
+    guards=admin_only,
+)
+async def person_password(
+    request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, person_id: int
+) -> Any:
+    person = await service.get_person(db, person_id)
+    password = str((await request.form()).get("password", ""))
+    try:
+        await service.set_temporary_password(db, settings, person, password, request.user)
+    except InvalidInput as exc:
+        return await _person_form_page(db, person, _values_of(person), str(exc), 400)
+    return redirect(f"/admin/people/{person.id}", "temporary-password-set")
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        sign_in_page,
+        sign_in,
+        sign_out,
+        password_page,
+        password_submit,
+        people,
+        person_new,
+        person_create,
+        person_page,
+        person_update,
+        person_active,
+        person_password,
+    ],
+)

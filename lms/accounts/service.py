@@ -1,0 +1,293 @@
+"""Account rules: passwords, sign-in with throttling, sessions, and managing people."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import bcrypt
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms import audit
+from lms.accounts.models import ROLES, County, SignInFailure, User, WebSession
+from lms.db import utcnow
+from lms.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from lms.settings import Settings
+
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
+MIN_PASSWORD_LENGTH = 10
+EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$")
+SIGN_IN_FAILED = "That email and password do not match an active account."
+THROTTLED = "Too many sign-in attempts. Wait {minutes} minutes and try again."
+# Checked when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(4))
+
+
+def normalise_email(raw: str) -> str:
+    email = raw.strip().lower()
+    if not email:
+        raise InvalidInput("Enter an email address.", "email")
+    if len(email) > 254 or not EMAIL_PATTERN.match(email):
+        raise InvalidInput("Enter an email address like name@county.ca.gov.", "email")
+    return email
+
+
+def check_name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not name:
+        raise InvalidInput("Enter a name.", "name")
+    if len(name) > 200:
+        raise InvalidInput("Names can be at most 200 characters.", "name")
+    return name
+
+
+def check_new_password(password: str, email: str | None = None) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Choose a password of at least {MIN_PASSWORD_LENGTH} characters.", "password"
+        )
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise InvalidInput(
+            f"Passwords can be at most {MAX_PASSWORD_BYTES} bytes long (72 plain letters; "
+            "fewer with accents or symbols).",
+            "password",
+        )
+    if email and password.strip().lower() == email:
+        raise InvalidInput("Your password cannot be your email address.", "password")
+
+
+async def hash_password(password: str, rounds: int) -> str:
+    """Hash in a worker thread: at cost 12 one hash takes about a third of a second."""
+    digest = await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt(rounds))
+    return digest.decode()
+
+
+async def password_matches(password: str, password_hash: str | None) -> bool:
+    encoded = password.encode()
+    if len(encoded) > MAX_PASSWORD_BYTES:
+        return False
+    stored = password_hash.encode() if password_hash else _DUMMY_HASH
+    matched = await asyncio.to_thread(bcrypt.checkpw, encoded, stored)
+    return matched and password_hash is not None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _failures_since(db: AsyncSession, column: object, value: str, since: object) -> int:
+    query = select(func.count()).select_from(SignInFailure).where(column == value)
+    return (await db.scalar(query.where(SignInFailure.at >= since))) or 0
+
+
+async def check_throttle(db: AsyncSession, settings: Settings, email: str, address: str) -> None:
+    since = utcnow() - timedelta(minutes=settings.sign_in_window_minutes)
+    by_email = await _failures_since(db, SignInFailure.email, email, since)
+    by_address = await _failures_since(db, SignInFailure.address, address, since)
+    if (
+        by_email >= settings.sign_in_limit_per_account
+        or by_address >= settings.sign_in_limit_per_address
+    ):
+        raise TooManyAttempts(THROTTLED.format(minutes=settings.sign_in_window_minutes))
+
+
+async def authenticate(
+    db: AsyncSession, settings: Settings, raw_email: str, password: str, address: str
+) -> User:
+    """Return the active user with this email and password, or raise one generic error."""
+    email = raw_email.strip().lower()[:254]
+    if not email or not password:
+        raise InvalidInput("Enter your email address and password.")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise InvalidInput(
+            f"Passwords are at most {MAX_PASSWORD_BYTES} bytes long; check what you typed."
+        )
+    await check_throttle(db, settings, email, address)
+    user = await db.scalar(select(User).where(User.email == email))
+    matched = await password_matches(password, user.password_hash if user else None)
+    if not (matched and user and user.active):
+        db.add(SignInFailure(email=email, address=address[:64]))
+        # The failure must be counted even though this request ends in an error.
+        await db.commit()
+        raise InvalidInput(SIGN_IN_FAILED)
+    return user
+
+
+async def start_session(db: AsyncSession, settings: Settings, user: User) -> str:
+    """Create a new server-side session and return the token for the cookie."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.add(
+        WebSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=settings.session_hours),
+        )
+    )
+    user.last_sign_in_at = now
+    await db.execute(delete(WebSession).where(WebSession.expires_at < now))
+    return token
+
+
+async def find_session_user(db: AsyncSession, token: str) -> User | None:
+    """The active user behind a session token, or None for a forged or expired one."""
+    if not token or len(token) > 100:
+        return None
+    found = await db.scalar(
+        select(WebSession).where(
+            WebSession.token_hash == _token_hash(token), WebSession.expires_at > utcnow()
+        )
+    )
+    if found is None or not found.user.active:
+        return None
+    return found.user
+
+
+async def end_session(db: AsyncSession, token: str) -> None:
+    await db.execute(delete(WebSession).where(WebSession.token_hash == _token_hash(token)))
+
+
+async def change_password(
+    db: AsyncSession, settings: Settings, user: User, current: str, new: str, confirm: str
+) -> None:
+    if not await password_matches(current, user.password_hash):
+        raise InvalidInput("Your current password is not right.", "current")
+    if new != confirm:
+        raise InvalidInput("The two new passwords do not match.", "confirm")
+    if new == current:
+        raise InvalidInput("Choose a new password that differs from the current one.", "password")
+    check_new_password(new, user.email)
+    user.password_hash = await hash_password(new, settings.bcrypt_rounds)
+    user.must_change_password = False
+
+
+@dataclass
+class PersonForm:
+    email: str
+    name: str
+    roles: list[str]
+    county_id: int | None
+
+
+async def parse_person_form(db: AsyncSession, data: dict[str, object]) -> PersonForm:
+    roles = [role for role in ROLES if data.get(f"role_{role}")]
+    if not roles:
+        raise InvalidInput("Give the person at least one role.", "roles")
+    county_id = None
+    county_raw = str(data.get("county_id") or "").strip()
+    if county_raw:
+        if not county_raw.isdigit() or await db.get(County, int(county_raw)) is None:
+            raise InvalidInput("Choose a county from the list.", "county_id")
+        county_id = int(county_raw)
+    return PersonForm(
+        email=normalise_email(str(data.get("email") or "")),
+        name=check_name(str(data.get("name") or "")),
+        roles=roles,
+        county_id=county_id,
+    )
+
+
+def person_snapshot(user: User) -> dict[str, object]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "roles": user.roles,
+        "county_id": user.county_id,
+        "active": user.active,
+    }
+
+
+async def create_person(
+    db: AsyncSession,
+    settings: Settings,
+    form: PersonForm,
+    password: str,
+    actor: User | None,
+    must_change_password: bool = True,
+) -> User:
+    check_new_password(password, form.email)
+    if await db.scalar(select(User.id).where(User.email == form.email)):
+        raise Conflict(f"There is already an account for {form.email}.")
+    user = User(
+        email=form.email,
+        name=form.name,
+        county_id=form.county_id,
+        password_hash=await hash_password(password, settings.bcrypt_rounds),
+        must_change_password=must_change_password,
+        **{f"is_{role}": role in form.roles for role in ROLES},
+    )
+    db.add(user)
+    try:
+        await db.flush()
+    except IntegrityError:
+        raise Conflict(f"There is already an account for {form.email}.") from None
+    audit.record(db, actor, "person.create", "user", user.id, after=person_snapshot(user))
+    return user
+
+
+async def get_person(db: AsyncSession, user_id: int) -> User:
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound("There is no such person.")
+    return user
+
+
+async def update_person(db: AsyncSession, user: User, form: PersonForm, actor: User) -> None:
+    before = person_snapshot(user)
+    if user.id == actor.id and "admin" not in form.roles:
+        raise InvalidInput("You cannot remove your own admin role.", "roles")
+    if form.email != user.email and await db.scalar(
+        select(User.id).where(User.email == form.email)
+    ):
+        raise Conflict(f"There is already an account for {form.email}.")
+    user.email, user.name, user.county_id = form.email, form.name, form.county_id
+    for role in ROLES:
+        setattr(user, f"is_{role}", role in form.roles)
+    audit.record(db, actor, "person.update", "user", user.id, before, person_snapshot(user))
+
+
+async def set_active(db: AsyncSession, user: User, active: bool, actor: User) -> None:
+    if user.id == actor.id and not active:
+        raise InvalidInput("You cannot deactivate your own account.")
+    if user.active == active:
+        return
+    before = person_snapshot(user)
+    user.active = active
+    if not active:
+        await db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    action = "person.reactivate" if active else "person.deactivate"
+    audit.record(db, actor, action, "user", user.id, before, person_snapshot(user))
+
+
+async def set_temporary_password(
+    db: AsyncSession, settings: Settings, user: User, password: str, actor: User
+) -> None:
+    check_new_password(password, user.email)
+    user.password_hash = await hash_password(password, settings.bcrypt_rounds)
+    user.must_change_password = True
+    await db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    audit.record(db, actor, "person.temporary_password", "user", user.id)
+
+
+async def search_people(
+    db: AsyncSession, text: str = "", role: str = "", limit: int = 200
+) -> list[User]:
+    query = select(User).order_by(User.name)
+    text = text.strip()
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(or_(func.lower(User.name).like(pattern), User.email.like(pattern)))
+    if role in ROLES:
+        query = query.where(getattr(User, f"is_{role}").is_(True))
+    return list((await db.scalars(query.limit(limit))).all())
+
+
+async def list_counties(db: AsyncSession) -> list[County]:
+    return list((await db.scalars(select(County).order_by(County.name))).all())

@@ -1,0 +1,136 @@
+"""create_app(settings): the one place where routes, middleware and error handlers are wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+from litestar import Litestar, Request, get
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import ASGIMiddleware
+from litestar.response import Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms import db as database
+from lms.accounts.routes import router as accounts_router
+from lms.auth import SessionMiddleware
+from lms.errors import EXCEPTION_HANDLERS
+from lms.pages import NOTICES
+from lms.settings import Settings
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+class SecurityHeadersMiddleware(ASGIMiddleware):
+    """Add the security headers every response carries."""
+
+    def __init__(self, production: bool) -> None:
+        self.headers = [
+            (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+        ]
+        if production:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)
+
+
+@get("/", name="home")
+async def home(request: Request[Any, Any, Any]) -> Template:
+    return Template("home.html", context={})
+
+
+@get("/healthz", name="health", exclude_from_csrf=True)
+async def health(db: AsyncSession) -> dict[str, str]:
+    await db.execute(text("SELECT 1"))
+    return {"status": "ok"}
+
+
+def template_environment(settings: Settings) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(settings.templates_dir),
+        autoescape=True,
+        auto_reload=not settings.production,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["notices"] = NOTICES
+    env.globals["site_name"] = "SOP Learning"
+    return env
+
+
+def create_app(settings: Settings | None = None, check_migrations: bool = True) -> Litestar:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        engine = database.create_engine(settings.database_url)
+        if check_migrations:
+            await database.check_migrations(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = database.create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
+        async for session in database.session_scope(state.sessionmaker):
+            yield session
+
+    def provide_settings() -> Settings:
+        return settings
+
+    return Litestar(
+        route_handlers=[
+            home,
+            health,
+            accounts_router,
+            create_static_files_router(path="/static", directories=[STATIC_DIR]),
+        ],
+        dependencies={
+            "db": Provide(provide_db),
+            "settings": Provide(provide_settings, sync_to_thread=False),
+        },
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        middleware=[SecurityHeadersMiddleware(settings.production), SessionMiddleware()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="lms_csrf",
+            cookie_secure=settings.production,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            exclude=["/healthz"],
+        ),
+        template_config=TemplateConfig(
+            engine=JinjaTemplateEngine.from_environment(template_environment(settings))
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        debug=False,
+    )

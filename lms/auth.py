@@ -1,0 +1,88 @@
+"""Who is asking: the session cookie, the current user, and role guards for routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.response import Redirect
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from lms.accounts import service
+from lms.accounts.models import User
+from lms.settings import Settings
+
+# Pages a person who must change a temporary password may still open.
+PASSWORD_CHANGE_PATHS = ("/account/password", "/sign-out")
+
+
+def session_cookie_name(settings: Settings) -> str:
+    # The __Host- prefix makes browsers refuse the cookie unless it is Secure and host-only.
+    return "__Host-lms_session" if settings.production else "lms_session"
+
+
+def session_cookie(settings: Settings, token: str, max_age: int | None = None) -> Cookie:
+    return Cookie(
+        key=session_cookie_name(settings),
+        value=token,
+        path="/",
+        httponly=True,
+        secure=settings.production,
+        samesite="lax",
+        max_age=settings.session_hours * 3600 if max_age is None else max_age,
+    )
+
+
+class SessionMiddleware(ASGIMiddleware):
+    """Put the signed-in user (or None) in scope["user"] for every request."""
+
+    exclude_path_pattern = ("^/static/",)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        app = scope["litestar_app"]
+        settings: Settings = app.state.settings
+        token = ASGIConnection(scope).cookies.get(session_cookie_name(settings), "")
+        user: User | None = None
+        if token:
+            async with app.state.sessionmaker() as db:
+                user = await service.find_session_user(db, token)
+        scope["user"] = user
+        if (
+            user is not None
+            and user.must_change_password
+            and not scope["path"].startswith(PASSWORD_CHANGE_PATHS)
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            await Redirect("/account/password")(scope, receive, send)
+            return
+        await next_app(scope, receive, send)
+
+
+def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if connection.user is None:
+        raise NotAuthorizedException("Please sign in to continue.")
+    if connection.user.must_change_password and not connection.url.path.startswith(
+        PASSWORD_CHANGE_PATHS
+    ):
+        raise PermissionDeniedException("Change your temporary password first.")
+
+
+def requires(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard that admits only signed-in people holding `role`."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        signed_in(connection, handler)
+        if not connection.user.has_role(role):
+            raise PermissionDeniedException(f"This page is for people with the {role} role.")
+
+    guard.__name__ = f"requires_{role}"
+    return guard
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    return connection.client.host if connection.client else "unknown"

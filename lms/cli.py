@@ -1,0 +1,210 @@
+"""The `lms` command: migrate, serve, manage people, load courses and demo data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from alembic import command as alembic_command
+from lms import db as database
+from lms.settings import Settings, SettingsError
+
+T = TypeVar("T")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def run_with_session(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(db)` in one transaction against a migrated database."""
+
+    async def main() -> T:
+        engine = database.create_engine(settings.database_url)
+        try:
+            try:
+                await database.check_migrations(engine)
+            except database.DatabaseBehind as exc:
+                raise click.ClickException(str(exc)) from None
+            async with database.create_sessionmaker(engine)() as db, db.begin():
+                return await work(db)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Run the SOP course module system.
+
+    Settings come from LMS_* environment variables: LMS_DATABASE_URL, LMS_SECRET_KEY,
+    LMS_COURSES_DIR, LMS_BASE_URL and LMS_ENV (development, test or production).
+    """
+
+
+@main.group()
+def db() -> None:
+    """Create and upgrade the database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Migrate to this revision.")
+def db_upgrade(revision: str) -> None:
+    """Apply every migration the database does not have yet (safe to run again)."""
+    settings = load_settings()
+    database.create_engine(settings.database_url)  # creates var/ for SQLite
+    alembic_command.upgrade(database.alembic_config(settings.database_url), revision)
+    click.echo(f"Database is at migration {database.head_revision()}.")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the database is up to date with the code's migrations."""
+    settings = load_settings()
+
+    async def current() -> str | None:
+        engine = database.create_engine(settings.database_url)
+        try:
+            return await database.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    now, head = asyncio.run(current()), database.head_revision()
+    click.echo(f"database: {now or 'empty'}; code: {head}")
+    if now != head:
+        click.echo("Run `lms db upgrade` to bring the database up to date.")
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes; they share nothing but the database.",
+)
+@click.option("--access-log/--no-access-log", default=False, help="Log every request.")
+def serve(host: str, port: int, workers: int, access_log: bool) -> None:
+    """Serve the web application with granian."""
+    settings = load_settings()
+    run_with_session(settings, _nothing)  # refuses a database behind its migrations
+    args = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-ws",
+        "--respawn-failed-workers",
+        "--access-log" if access_log else "--no-access-log",
+        "lms.app:create_app",
+    ]
+    click.echo(f"Serving on http://{host}:{port} with {workers} worker(s). Ctrl+C stops.")
+    os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)
+
+
+async def _nothing(_db: Any) -> None:
+    return None
+
+
+@main.group()
+def users() -> None:
+    """Manage people from the command line."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="Sign-in email address.")
+@click.option("--name", required=True, help="Full name, as printed on certificates.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["learner", "trainer", "admin"]),
+    help="A role; repeat for several.",
+)
+@click.option("--county", default=None, help="County name, e.g. Shasta.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Initial password (asked for when not given).",
+)
+@click.option("--temporary", is_flag=True, help="Make them change the password at sign-in.")
+def users_create(
+    email: str,
+    name: str,
+    roles: tuple[str, ...],
+    county: str | None,
+    password: str,
+    temporary: bool,
+) -> None:
+    """Create an account."""
+    from sqlalchemy import select
+
+    from lms.accounts import service
+    from lms.accounts.models import County
+    from lms.errors import DomainError
+
+    settings = load_settings()
+
+    async def work(db: Any) -> Any:
+        county_id = None
+        if county:
+            county_id = await db.scalar(select(County.id).where(County.name == county))
+            if county_id is None:
+                raise click.ClickException(f"There is no county named {county!r}.")
+        form = service.PersonForm(
+            email=service.normalise_email(email),
+            name=service.check_name(name),
+            roles=list(roles),
+            county_id=county_id,
+        )
+        return await service.create_person(db, settings, form, password, None, temporary)
+
+    try:
+        user = run_with_session(settings, work)
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {user.email} ({', '.join(user.roles)}).")
+
+
+@main.command()
+def demo() -> None:
+    """Add demo accounts and demo data (safe to run again)."""
+    from lms.demo import DEMO_PASSWORD, load_demo
+
+    settings = load_settings()
+    created = run_with_session(settings, lambda db: load_demo(db, settings))
+    click.echo(
+        f"Demo data ready ({created} new accounts). Every demo account's password: {DEMO_PASSWORD}"
+    )
+    from lms.demo import DEMO_PEOPLE
+
+    for email, name, roles, county in DEMO_PEOPLE[:4]:
+        click.echo(f"  {', '.join(roles):<16} {email:<34} {name} ({county})")
+    click.echo(f"  ... and {len(DEMO_PEOPLE) - 4} more learners (learner3@example.org ...)")
+
+
+if __name__ == "__main__":
+    main()

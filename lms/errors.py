@@ -1,0 +1,122 @@
+"""Domain errors raised by services, and the handlers that turn errors into pages."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("lms")
+
+
+class DomainError(Exception):
+    """A rule was broken; the message is meant for the person who broke it."""
+
+    status_code = 400
+
+
+class InvalidInput(DomainError):
+    """A form field or file is malformed; `field` names which one when known."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class TooManyAttempts(DomainError):
+    status_code = 429
+
+
+TITLES = {
+    400: "That did not work",
+    401: "Please sign in",
+    403: "You do not have access to this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    409: "That conflicts with what is already recorded",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
+
+DEFAULT_DETAILS = {
+    403: "Your account does not have the role this page needs. If you think it should, ask "
+    "an administrator.",
+    404: "The address may be mistyped, or the page may have moved.",
+    500: "The problem has been logged. Please try again in a moment.",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error_page(request: Request, status: int, detail: str | None) -> Response:
+    detail = detail or DEFAULT_DETAILS.get(status, "")
+    if _wants_json(request):
+        return Response({"status": status, "detail": detail}, status_code=status)
+    return Template(
+        "errors/error.html",
+        context={"status": status, "title": TITLES.get(status, "Error"), "detail": detail},
+        status_code=status,
+    )  # type: ignore[return-value]
+
+
+def handle_domain_error(request: Request, exc: DomainError) -> Response:
+    return error_page(request, exc.status_code, str(exc))
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException) and not _wants_json(request):
+        target = request.url.path
+        if request.method == "GET" and request.url.query:
+            target = f"{target}?{request.url.query}"
+        return Redirect(f"/sign-in?{urlencode({'next': target})}", status_code=303)
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
+        detail = (
+            "This form has expired or was not sent from this site. Go back, reload the page "
+            "and try again."
+        )
+    elif isinstance(exc, NotFoundException) or status >= 500:
+        detail = None
+    elif status == 400:
+        detail = "The request was not understood. Check the form and try again."
+    else:
+        detail = exc.detail if exc.detail and exc.detail != TITLES.get(status) else None
+    response = error_page(request, status, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def handle_server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, None)
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_server_error,
+}

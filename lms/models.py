@@ -1,0 +1,6 @@
+"""Imports every area's tables so that Alembic and the tests see the whole schema."""
+
+from lms.accounts.models import County, Region, SignInFailure, User, WebSession
+from lms.audit import AuditEvent
+
+__all__ = ["AuditEvent", "County", "Region", "SignInFailure", "User", "WebSession"]

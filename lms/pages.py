@@ -1,0 +1,37 @@
+"""What every page shares: notices shown after a redirect, and the redirect itself."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit
+
+from litestar.response import Redirect
+
+NOTICES = {
+    "signed-out": "You have signed out.",
+    "password-changed": "Your password has been changed.",
+    "person-created": "The account has been created.",
+    "person-saved": "The changes have been saved.",
+    "person-deactivated": "The account has been deactivated and signed out everywhere.",
+    "person-reactivated": "The account has been reactivated.",
+    "temporary-password-set": "The temporary password is set; they must change it at sign-in.",
+}
+
+
+def redirect(path: str, notice: str | None = None) -> Redirect:
+    """Redirect after a successful POST, optionally with a notice key for the next page."""
+    if notice:
+        assert notice in NOTICES, notice
+        path = f"{path}{'&' if '?' in path else '?'}{urlencode({'notice': notice})}"
+    return Redirect(path, status_code=303)
+
+
+def safe_next(raw: str | None, default: str = "/") -> str:
+    """Only follow a ?next= address that stays on this site."""
+    if not raw:
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc or not raw.startswith("/") or raw.startswith("//"):
+        return default
+    if "\\" in raw:
+        return default
+    return raw

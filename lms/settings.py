@@ -1,0 +1,89 @@
+"""Settings read from LMS_* environment variables and passed into the app."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "dev-only-secret-change-me-for-production-use"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """A setting is missing or unsafe; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'lms.db'}"
+    secret_key: str = DEFAULT_SECRET
+    courses_dir: Path = PROJECT_ROOT / "courses"
+    base_url: str = "http://127.0.0.1:8000"
+    environment: str = "development"
+    bcrypt_rounds: int = 12
+    session_hours: int = 12
+    sign_in_limit_per_account: int = 5
+    sign_in_limit_per_address: int = 30
+    sign_in_window_minutes: int = 15
+    templates_dir: Path = field(default=PROJECT_ROOT / "templates")
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        defaults = cls()
+
+        def get(name: str, default: str) -> str:
+            return env.get(f"LMS_{name}", "").strip() or default
+
+        def get_int(name: str, default: int) -> int:
+            raw = get(name, str(default))
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"LMS_{name} must be a whole number, got {raw!r}") from None
+
+        environment = get("ENV", defaults.environment)
+        if environment not in ("development", "test", "production"):
+            raise SettingsError(
+                f"LMS_ENV must be development, test or production, got {environment!r}"
+            )
+        settings = cls(
+            database_url=get("DATABASE_URL", defaults.database_url),
+            secret_key=get("SECRET_KEY", defaults.secret_key),
+            courses_dir=Path(get("COURSES_DIR", str(defaults.courses_dir))),
+            base_url=get("BASE_URL", defaults.base_url).rstrip("/"),
+            environment=environment,
+            bcrypt_rounds=get_int("BCRYPT_ROUNDS", defaults.bcrypt_rounds),
+            session_hours=get_int("SESSION_HOURS", defaults.session_hours),
+            sign_in_limit_per_account=get_int(
+                "SIGN_IN_LIMIT_PER_ACCOUNT", defaults.sign_in_limit_per_account
+            ),
+            sign_in_limit_per_address=get_int(
+                "SIGN_IN_LIMIT_PER_ADDRESS", defaults.sign_in_limit_per_address
+            ),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse settings that would be unsafe in production."""
+        if not 4 <= self.bcrypt_rounds <= 16:
+            raise SettingsError("LMS_BCRYPT_ROUNDS must be between 4 and 16")
+        if not self.production:
+            return
+        if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                "LMS_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters in production; generate one with: "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        if self.bcrypt_rounds < 12:
+            raise SettingsError("LMS_BCRYPT_ROUNDS must be at least 12 in production")
+        if not self.base_url.startswith("https://"):
+            raise SettingsError("LMS_BASE_URL must be an https:// address in production")
