@@ -10,10 +10,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import ASGIMiddleware
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -25,7 +25,8 @@ from lms import db as database
 from lms.accounts.routes import router as accounts_router
 from lms.auth import SessionMiddleware
 from lms.errors import EXCEPTION_HANDLERS
-from lms.pages import NOTICES
+from lms.inject import DB
+from lms.pages import NOTICES, page
 from lms.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -62,11 +63,11 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
 
 @get("/", name="home")
 async def home(request: Request[Any, Any, Any]) -> Template:
-    return Template("home.html", context={})
+    return page("home.html")
 
 
 @get("/healthz", name="health", exclude_from_csrf=True)
-async def health(db: AsyncSession) -> dict[str, str]:
+async def health(db: DB) -> dict[str, str]:
     await db.execute(text("SELECT 1"))
     return {"status": "ok"}
 

@@ -10,7 +10,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
-from litestar.response import Redirect
+from litestar.response.redirect import ASGIRedirectResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from lms.accounts import service
@@ -58,7 +58,9 @@ class SessionMiddleware(ASGIMiddleware):
             and not scope["path"].startswith(PASSWORD_CHANGE_PATHS)
             and scope["method"] in ("GET", "HEAD")
         ):
-            await Redirect("/account/password")(scope, receive, send)
+            await ASGIRedirectResponse(path="/account/password", status_code=303)(
+                scope, receive, send
+            )
             return
         await next_app(scope, receive, send)
 

@@ -191,7 +191,12 @@ def users_create(
 
 @main.command()
 def demo() -> None:
-    """Add demo accounts and demo data (safe to run again)."""
+    """Add demo accounts and demo data (safe to run again).
+
+    Creates one admin, two trainers and a dozen learners across several counties, all
+    sharing the password printed at the end. Accounts that already exist are left alone.
+    Never run this against a production database.
+    """
     from lms.demo import DEMO_PASSWORD, load_demo
 
     settings = load_settings()

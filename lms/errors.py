@@ -12,8 +12,10 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from lms.pages import page
 
 log = logging.getLogger("lms")
 
@@ -75,11 +77,9 @@ def error_page(request: Request, status: int, detail: str | None) -> Response:
     detail = detail or DEFAULT_DETAILS.get(status, "")
     if _wants_json(request):
         return Response({"status": status, "detail": detail}, status_code=status)
-    return Template(
-        "errors/error.html",
-        context={"status": status, "title": TITLES.get(status, "Error"), "detail": detail},
-        status_code=status,
-    )  # type: ignore[return-value]
+    return page(  # type: ignore[return-value]
+        "errors/error.html", status, status=status, title=TITLES.get(status, "Error"), detail=detail
+    )
 
 
 def handle_domain_error(request: Request, exc: DomainError) -> Response:

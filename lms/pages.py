@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from litestar.response import Redirect
+from litestar.enums import MediaType
+from litestar.response import Redirect, Template
 
 NOTICES = {
     "signed-out": "You have signed out.",
@@ -15,6 +17,11 @@ NOTICES = {
     "person-reactivated": "The account has been reactivated.",
     "temporary-password-set": "The temporary password is set; they must change it at sign-in.",
 }
+
+
+def page(name: str, status_code: int = 200, **context: Any) -> Template:
+    """Render templates/<name> as an HTML page (whatever the handler's return annotation)."""
+    return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)
 
 
 def redirect(path: str, notice: str | None = None) -> Redirect:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Router, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.accounts import service
 from lms.accounts.models import ROLES, User
@@ -18,29 +18,31 @@ from lms.auth import (
     signed_in,
 )
 from lms.errors import Conflict, InvalidInput, TooManyAttempts
-from lms.pages import redirect, safe_next
-from lms.settings import Settings
+from lms.inject import DB, AppSettings, PathInt
+from lms.pages import page, redirect, safe_next
 
 
 @get("/sign-in", name="accounts.sign_in")
-async def sign_in_page(request: Request[Any, Any, Any], next: str | None = None) -> Any:
+async def sign_in_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Any:
     if request.user is not None:
         return Redirect(safe_next(next))
-    return Template("accounts/sign_in.html", context={"next": safe_next(next), "email": ""})
+    return page("accounts/sign_in.html", next=safe_next(next), email="")
 
 
 @post("/sign-in", name="accounts.sign_in_submit")
-async def sign_in(request: Request[Any, Any, Any], db: AsyncSession, settings: Settings) -> Any:
+async def sign_in(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
     form = await request.form()
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     next_path = safe_next(str(form.get("next", "")))
     try:
         user = await service.authenticate(db, settings, email, password, client_address(request))
     except (InvalidInput, TooManyAttempts) as exc:
-        return Template(
+        return page(
             "accounts/sign_in.html",
-            context={"error": str(exc), "email": email[:254], "next": next_path},
-            status_code=exc.status_code,
+            exc.status_code,
+            error=str(exc),
+            email=email[:254],
+            next=next_path,
         )
     old_token = request.cookies.get(session_cookie_name(settings))
     if old_token:
@@ -51,7 +53,7 @@ async def sign_in(request: Request[Any, Any, Any], db: AsyncSession, settings: S
 
 
 @post("/sign-out", name="accounts.sign_out")
-async def sign_out(request: Request[Any, Any, Any], db: AsyncSession, settings: Settings) -> Any:
+async def sign_out(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
     token = request.cookies.get(session_cookie_name(settings))
     if token:
         await service.end_session(db, token)
@@ -62,13 +64,11 @@ async def sign_out(request: Request[Any, Any, Any], db: AsyncSession, settings: 
 
 @get("/account/password", name="accounts.password", guards=[signed_in])
 async def password_page() -> Template:
-    return Template("accounts/password.html", context={})
+    return page("accounts/password.html")
 
 
 @post("/account/password", name="accounts.password_submit", guards=[signed_in])
-async def password_submit(
-    request: Request[Any, Any, Any], db: AsyncSession, settings: Settings
-) -> Any:
+async def password_submit(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
     form = await request.form()
     user = await service.get_person(db, request.user.id)
     try:
@@ -81,11 +81,7 @@ async def password_submit(
             str(form.get("confirm", "")),
         )
     except InvalidInput as exc:
-        return Template(
-            "accounts/password.html",
-            context={"error": str(exc), "field": exc.field},
-            status_code=400,
-        )
+        return page("accounts/password.html", 400, error=str(exc), field=exc.field)
     return redirect("/", "password-changed")
 
 
@@ -93,31 +89,26 @@ admin_only = [requires("admin")]
 
 
 @get("/admin/people", name="accounts.people", guards=admin_only)
-async def people(db: AsyncSession, q: str = "", role: str = "") -> Template:
+async def people(db: DB, q: FromQuery[str] = "", role: FromQuery[str] = "") -> Template:
     found = await service.search_people(db, q, role)
-    return Template(
-        "accounts/people.html",
-        context={"people": found, "q": q, "role": role, "roles": ROLES},
-    )
+    return page("accounts/people.html", people=found, q=q, role=role, roles=ROLES)
 
 
 async def _person_form_page(
-    db: AsyncSession,
+    db: DB,
     person: User | None,
     values: dict[str, Any],
     error: str | None = None,
     status_code: int = 200,
 ) -> Template:
-    return Template(
+    return page(
         "accounts/person.html",
-        context={
-            "person": person,
-            "values": values,
-            "counties": await service.list_counties(db),
-            "roles": ROLES,
-            "error": error,
-        },
-        status_code=status_code,
+        status_code,
+        person=person,
+        values=values,
+        counties=await service.list_counties(db),
+        roles=ROLES,
+        error=error,
     )
 
 
@@ -131,14 +122,12 @@ def _values_of(user: User) -> dict[str, Any]:
 
 
 @get("/admin/people/new", name="accounts.person_new", guards=admin_only)
-async def person_new(db: AsyncSession) -> Template:
+async def person_new(db: DB) -> Template:
     return await _person_form_page(db, None, {"role_learner": True})
 
 
 @post("/admin/people/new", name="accounts.person_create", guards=admin_only)
-async def person_create(
-    request: Request[Any, Any, Any], db: AsyncSession, settings: Settings
-) -> Any:
+async def person_create(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
     data = dict((await request.form()).items())
     try:
         form = await service.parse_person_form(db, data)
@@ -151,13 +140,13 @@ async def person_create(
 
 
 @get("/admin/people/{person_id:int}", name="accounts.person", guards=admin_only)
-async def person_page(db: AsyncSession, person_id: int) -> Template:
+async def person_page(db: DB, person_id: PathInt) -> Template:
     person = await service.get_person(db, person_id)
     return await _person_form_page(db, person, _values_of(person))
 
 
 @post("/admin/people/{person_id:int}", name="accounts.person_update", guards=admin_only)
-async def person_update(request: Request[Any, Any, Any], db: AsyncSession, person_id: int) -> Any:
+async def person_update(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
     person = await service.get_person(db, person_id)
     data = dict((await request.form()).items())
     try:
@@ -169,7 +158,7 @@ async def person_update(request: Request[Any, Any, Any], db: AsyncSession, perso
 
 
 @post("/admin/people/{person_id:int}/active", name="accounts.person_active", guards=admin_only)
-async def person_active(request: Request[Any, Any, Any], db: AsyncSession, person_id: int) -> Any:
+async def person_active(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
     person = await service.get_person(db, person_id)
     active = (await request.form()).get("active") == "1"
     await service.set_active(db, person, active, request.user)
@@ -183,7 +172,7 @@ async def person_active(request: Request[Any, Any, Any], db: AsyncSession, perso
     guards=admin_only,
 )
 async def person_password(
-    request: Request[Any, Any, Any], db: AsyncSession, settings: Settings, person_id: int
+    request: Request[Any, Any, Any], db: DB, settings: AppSettings, person_id: PathInt
 ) -> Any:
     person = await service.get_person(db, person_id)
     password = str((await request.form()).get("password", ""))
