@@ -36,3 +36,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+## resources: rebuild the printable PDFs from courses/*/resources/src/*.md
+resources: install
+	$(BIN)/python scripts/build_resource_pdfs.py

@@ -1,0 +1,1 @@
+"""The catalog: course folders, their validation, content versions and the course list."""

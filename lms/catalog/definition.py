@@ -1,0 +1,164 @@
+"""A loaded course as plain, immutable objects: what the rest of the app reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Choice:
+    text: str
+    text_html: str
+    correct: bool
+    feedback_html: str
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: str  # single, multiple, true_false
+    prompt: str
+    prompt_html: str
+    choices: tuple[Choice, ...]
+    answer: bool | None
+    explanation_html: str
+    points: int
+
+
+@dataclass(frozen=True)
+class Quiz:
+    title: str
+    pass_mark: int
+    max_attempts: int | None
+    shuffle: bool
+    draw: int | None
+    time_limit_minutes: int | None
+    questions: tuple[Question, ...]
+
+    @property
+    def questions_per_attempt(self) -> int:
+        return self.draw or len(self.questions)
+
+
+@dataclass(frozen=True)
+class Resource:
+    title: str
+    kind: str
+    url: str | None
+    file: str | None  # path inside the course's resources/ folder
+    sha256: str | None  # of the file, which is kept in the database
+    size: int | None
+
+
+@dataclass(frozen=True)
+class Module:
+    id: str
+    title: str
+    minutes: int
+    objectives: tuple[str, ...]
+    resources: tuple[Resource, ...]
+    quiz: Quiz | None
+    body_html: str
+    words: int
+
+
+@dataclass(frozen=True)
+class SurveyQuestion:
+    id: str
+    type: str  # likert, text, single
+    prompt: str
+    choices: tuple[str, ...]
+    required: bool
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    title: str
+    questions: tuple[SurveyQuestion, ...]
+
+
+@dataclass(frozen=True)
+class Certificate:
+    title: str
+    issuer: str
+    signatory_name: str | None
+    signatory_title: str | None
+    valid_for_months: int | None
+    issue: str  # automatic or admin
+
+
+@dataclass(frozen=True)
+class Course:
+    slug: str
+    title: str
+    version: str
+    summary: str
+    description_html: str
+    audience: tuple[str, ...]
+    hours: float
+    enrollment: str  # open or assigned
+    prerequisites: tuple[str, ...]
+    sequential: bool
+    modules: tuple[Module, ...]
+    pretest: bool
+    live_sessions: int
+    certificate: Certificate
+    tags: tuple[str, ...]
+    final: Quiz | None
+    evaluation: Evaluation | None
+
+    def module(self, module_id: str) -> Module | None:
+        return next((m for m in self.modules if m.id == module_id), None)
+
+    @property
+    def minutes(self) -> int:
+        return sum(m.minutes for m in self.modules)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _quiz(data: dict[str, Any] | None) -> Quiz | None:
+    if data is None:
+        return None
+    questions = tuple(
+        Question(**{**q, "choices": tuple(Choice(**c) for c in q["choices"])})
+        for q in data["questions"]
+    )
+    return Quiz(**{**data, "questions": questions})
+
+
+def course_from_json(data: dict[str, Any]) -> Course:
+    modules = tuple(
+        Module(
+            **{
+                **m,
+                "objectives": tuple(m["objectives"]),
+                "resources": tuple(Resource(**r) for r in m["resources"]),
+                "quiz": _quiz(m["quiz"]),
+            }
+        )
+        for m in data["modules"]
+    )
+    evaluation = None
+    if data["evaluation"] is not None:
+        evaluation = Evaluation(
+            title=data["evaluation"]["title"],
+            questions=tuple(
+                SurveyQuestion(**{**q, "choices": tuple(q["choices"])})
+                for q in data["evaluation"]["questions"]
+            ),
+        )
+    return Course(
+        **{
+            **data,
+            "audience": tuple(data["audience"]),
+            "prerequisites": tuple(data["prerequisites"]),
+            "tags": tuple(data["tags"]),
+            "modules": modules,
+            "certificate": Certificate(**data["certificate"]),
+            "final": _quiz(data["final"]),
+            "evaluation": evaluation,
+        }
+    )

@@ -1,0 +1,137 @@
+"""Course Markdown to safe HTML: CommonMark with tables, then sanitised by nh3 (ammonia)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+# Video embeds are the only frames allowed, and only from these hosts.
+VIDEO_HOSTS = {
+    "www.youtube-nocookie.com",
+    "www.youtube.com",
+    "player.vimeo.com",
+}
+
+TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "iframe",
+    "img",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "u",
+    "ul",
+}
+ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "iframe": {"src", "title", "width", "height", "allowfullscreen"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "ol": {"start"},
+    "abbr": {"title"},
+}
+URL_SCHEMES = {"https", "http", "mailto"}
+
+_md = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False}).enable(
+    "table"
+)
+
+
+def _filter_attribute(element: str, attribute: str, value: str) -> str | None:
+    if element == "iframe" and attribute == "src":
+        parts = urlsplit(value)
+        if parts.scheme != "https" or parts.hostname not in VIDEO_HOSTS:
+            return None
+    if element == "img" and attribute == "src" and not value.startswith("https://"):
+        return None
+    return value
+
+
+def sanitise(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=TAGS,
+        attributes=ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        attribute_filter=_filter_attribute,
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def render(text: str) -> str:
+    """Render a Markdown block (a module body, a description) to sanitised HTML."""
+    html = sanitise(_md.render(text or ""))
+    # A frame whose address was refused is removed whole, not left empty.
+    return re.sub(r"<iframe(?![^>]*\ssrc=)[^>]*>.*?</iframe>", "", html, flags=re.S)
+
+
+def render_inline(text: str) -> str:
+    """Render one line of inline Markdown (a prompt, a choice) without a wrapping paragraph."""
+    return sanitise(_md.renderInline(text or ""))
+
+
+def unsafe_markup(text: str) -> list[str]:
+    """Describe the raw HTML in `text` that sanitising would remove, for authors to fix."""
+    found = []
+    lowered = text.lower()
+    for tag in ("script", "style", "object", "embed", "form", "input", "svg", "math"):
+        if re.search(rf"<{tag}[\s>/]", lowered):
+            found.append(f"<{tag}> is not allowed")
+    if re.search(r"\son[a-z]+\s*=", lowered):
+        found.append("event-handler attributes (onclick=, onerror=, ...) are not allowed")
+    if re.search(r"javascript\s*:", lowered):
+        found.append("javascript: links are not allowed")
+    for match in re.finditer(r"<iframe[^>]*\ssrc\s*=\s*[\"']?([^\"'\s>]+)", text, flags=re.I):
+        host = urlsplit(match.group(1)).hostname
+        if host not in VIDEO_HOSTS:
+            found.append(
+                f"an <iframe> from {host or 'an unknown address'} is not an allowed video embed"
+            )
+    return found
+
+
+def word_count(text: str) -> int:
+    return len(re.findall(r"[A-Za-z0-9’']+", text))

@@ -1,0 +1,837 @@
+"""Checks course folders against the course format and builds Course objects from them.
+
+Every problem is collected (not just the first) as `file:line: field: message`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lms.catalog import markdown
+from lms.catalog.definition import (
+    Certificate,
+    Choice,
+    Course,
+    Evaluation,
+    Module,
+    Question,
+    Quiz,
+    Resource,
+    SurveyQuestion,
+)
+from lms.catalog.source import (
+    Document,
+    FieldPath,
+    Problem,
+    SourceError,
+    format_field,
+    parse_yaml,
+    read_text,
+    split_front_matter,
+)
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MODULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+RESOURCE_KINDS = ("quick_guide", "practice_brief", "field_tool", "video", "article", "worksheet")
+MAX_RESOURCE_BYTES = 50 * 1024 * 1024
+
+COURSE_FIELDS = {
+    "title": True,
+    "version": True,
+    "summary": True,
+    "description": False,
+    "audience": False,
+    "hours": True,
+    "enrollment": False,
+    "prerequisites": False,
+    "sequential": False,
+    "modules": True,
+    "pretest": False,
+    "live_sessions": False,
+    "certificate": True,
+    "tags": False,
+}
+CERTIFICATE_FIELDS = {
+    "title": False,
+    "issuer": True,
+    "signatory_name": False,
+    "signatory_title": False,
+    "valid_for_months": False,
+    "issue": False,
+}
+MODULE_FIELDS = {
+    "id": True,
+    "title": True,
+    "minutes": True,
+    "objectives": False,
+    "resources": False,
+    "quiz": False,
+}
+RESOURCE_FIELDS = {"title": True, "kind": True, "url": False, "file": False}
+QUIZ_FIELDS = {
+    "pass_mark": False,
+    "max_attempts": False,
+    "shuffle": False,
+    "draw": False,
+    "time_limit_minutes": False,
+    "questions": True,
+}
+QUESTION_FIELDS = {
+    "id": True,
+    "type": True,
+    "prompt": True,
+    "choices": False,
+    "answer": False,
+    "explanation": False,
+    "points": False,
+}
+CHOICE_FIELDS = {"text": True, "correct": False, "feedback": False}
+EVALUATION_FIELDS = {"title": True, "questions": True}
+SURVEY_QUESTION_FIELDS = {
+    "id": True,
+    "type": True,
+    "prompt": True,
+    "choices": False,
+    "required": False,
+}
+
+
+@dataclass
+class FileBlob:
+    sha256: str
+    path: Path
+
+
+@dataclass
+class LoadedCourse:
+    """The result of checking one course folder."""
+
+    slug: str
+    folder: Path
+    course: Course | None = None
+    problems: list[Problem] = field(default_factory=list)
+    fingerprint: str | None = None
+    files: dict[str, FileBlob] = field(default_factory=dict)  # resources, by sha256
+    prerequisites_line: tuple[str, int] = ("", 1)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.course is not None
+
+
+@dataclass
+class CatalogCheck:
+    """Every course folder under one directory, checked together."""
+
+    courses: list[LoadedCourse]
+    warnings: list[str]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for c in self.courses for p in c.problems]
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a yes/no value)"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping of fields"
+    return type(value).__name__
+
+
+class Checker:
+    """Field checks against one document, collecting problems instead of stopping."""
+
+    def __init__(self, doc: Document, problems: list[Problem]) -> None:
+        self.doc = doc
+        self.problems = problems
+
+    def error(self, path: FieldPath, message: str, line: int | None = None) -> None:
+        self.problems.append(
+            Problem(self.doc.file, line or self.doc.line(path), format_field(path), message)
+        )
+
+    def mapping(
+        self, value: Any, path: FieldPath, allowed: dict[str, bool], what: str
+    ) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.error(path, f"{what} must be a mapping of fields, found {_describe(value)}")
+            return None
+        for key in value:
+            if key not in allowed:
+                guess = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+                known = ", ".join(allowed)
+                self.error((*path, key), f"unknown field '{key}'{hint}; {what} fields are: {known}")
+        for key, required in allowed.items():
+            if required and key not in value:
+                self.error(path, f"missing required field '{key}'")
+        return value
+
+    def text(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: FieldPath,
+        max_len: int = 10_000,
+        min_len: int = 1,
+        default: str | None = None,
+    ) -> str | None:
+        if key not in data or data[key] is None:
+            return default
+        value = data[key]
+        if isinstance(value, bool | int | float) and not isinstance(value, str):
+            self.error((*path, key), f"must be text, found {_describe(value)}; put it in quotes")
+            return default
+        if not isinstance(value, str):
+            self.error((*path, key), f"must be text, found {_describe(value)}")
+            return default
+        stripped = value.strip()
+        if len(stripped) < min_len:
+            self.error((*path, key), "must not be empty")
+            return default
+        if len(stripped) > max_len:
+            self.error(
+                (*path, key), f"must be at most {max_len} characters (found {len(stripped)})"
+            )
+            return default
+        return stripped
+
+    def integer(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: FieldPath,
+        low: int | None = None,
+        high: int | None = None,
+        default: int | None = None,
+    ) -> int | None:
+        if key not in data or data[key] is None:
+            return default
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error((*path, key), f"must be a whole number, found {_describe(value)}")
+            return default
+        if (low is not None and value < low) or (high is not None and value > high):
+            self.error((*path, key), f"must be {_range(low, high)} (found {value})")
+            return default
+        return value
+
+    def boolean(self, data: dict[str, Any], key: str, path: FieldPath, default: bool) -> bool:
+        if key not in data:
+            return default
+        value = data[key]
+        if not isinstance(value, bool):
+            self.error((*path, key), f"must be true or false, found {_describe(value)}")
+            return default
+        return value
+
+    def one_of(
+        self,
+        data: dict[str, Any],
+        key: str,
+        path: FieldPath,
+        options: Iterable[str],
+        default: str | None = None,
+    ) -> str | None:
+        options = tuple(options)
+        if key not in data:
+            return default
+        value = data[key]
+        if value not in options:
+            shown = value if isinstance(value, str) else _describe(value)
+            choices = ", ".join(options)
+            self.error((*path, key), f"must be one of {choices} (found '{shown}')")
+            return default
+        return value
+
+    def text_list(self, data: dict[str, Any], key: str, path: FieldPath) -> list[str]:
+        if key not in data or data[key] is None:
+            return []
+        value = data[key]
+        if not isinstance(value, list):
+            self.error((*path, key), f"must be a list, found {_describe(value)}")
+            return []
+        result = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                self.error((*path, key, i), f"must be non-empty text, found {_describe(item)}")
+            else:
+                result.append(item.strip())
+        return result
+
+    def markup(self, text: str | None, path: FieldPath, line: int | None = None) -> None:
+        """Refuse raw HTML that would be stripped: the author should know, not guess."""
+        if not text:
+            return
+        for issue in markdown.unsafe_markup(text):
+            self.error(path, issue, line)
+
+
+def _range(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
+
+
+def load_document(path: Path, problems: list[Problem]) -> Document | None:
+    display = display_path(path)
+    try:
+        return parse_yaml(read_text(path, display), display)
+    except SourceError as exc:
+        problems.append(Problem(display, exc.line, "(file)", exc.message))
+        return None
+
+
+def check_quiz(
+    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, str], needs_title: bool
+) -> Quiz | None:
+    allowed = {**({"title": True} if needs_title else {}), **QUIZ_FIELDS}
+    what = "an assessment" if needs_title else "a quiz"
+    data = c.mapping(raw, path, allowed, what)
+    if data is None:
+        return None
+    before = len(c.problems)
+    title = c.text(data, "title", path, 200, default="Knowledge check")
+    pass_mark = c.integer(data, "pass_mark", path, 0, 100, default=80)
+    max_attempts = c.integer(data, "max_attempts", path, 1, default=None)
+    shuffle = c.boolean(data, "shuffle", path, False)
+    draw = c.integer(data, "draw", path, 1, default=None)
+    time_limit = c.integer(data, "time_limit_minutes", path, 1, default=None)
+    questions: list[Question] = []
+    raw_questions = data.get("questions")
+    if "questions" in data:
+        if not isinstance(raw_questions, list) or not raw_questions:
+            c.error((*path, "questions"), "must be a list of at least one question")
+        else:
+            for i, item in enumerate(raw_questions):
+                question = check_question(c, item, (*path, "questions", i), seen_ids)
+                if question:
+                    questions.append(question)
+            if draw is not None and draw > len(raw_questions):
+                c.error(
+                    (*path, "draw"),
+                    f"cannot draw {draw} questions from a pool of {len(raw_questions)}",
+                )
+    if len(c.problems) > before:
+        return None
+    return Quiz(
+        title=title or "Knowledge check",
+        pass_mark=pass_mark if pass_mark is not None else 80,
+        max_attempts=max_attempts,
+        shuffle=shuffle,
+        draw=draw,
+        time_limit_minutes=time_limit,
+        questions=tuple(questions),
+    )
+
+
+def check_question(
+    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, str]
+) -> Question | None:
+    data = c.mapping(raw, path, QUESTION_FIELDS, "a question")
+    if data is None:
+        return None
+    before = len(c.problems)
+    qid = c.text(data, "id", path, 100)
+    if qid is not None:
+        where = f"{c.doc.file}:{c.doc.line((*path, 'id'))}"
+        if qid in seen_ids:
+            c.error((*path, "id"), f"duplicate question id '{qid}' (first used at {seen_ids[qid]})")
+        else:
+            seen_ids[qid] = where
+    qtype = c.one_of(data, "type", path, ("single", "multiple", "true_false"))
+    prompt = c.text(data, "prompt", path, 5000)
+    explanation = c.text(data, "explanation", path, 10_000, default="")
+    points = c.integer(data, "points", path, 1, default=1)
+    c.markup(prompt, (*path, "prompt"))
+    c.markup(explanation, (*path, "explanation"))
+    choices: list[Choice] = []
+    answer: bool | None = None
+    if qtype == "true_false":
+        if "choices" in data:
+            c.error((*path, "choices"), "a true_false question has no choices; use 'answer'")
+        if "answer" not in data:
+            c.error(path, "a true_false question needs 'answer: true' or 'answer: false'")
+        elif not isinstance(data["answer"], bool):
+            c.error((*path, "answer"), f"must be true or false, found {_describe(data['answer'])}")
+        else:
+            answer = data["answer"]
+    elif qtype in ("single", "multiple"):
+        if "answer" in data:
+            c.error(
+                (*path, "answer"),
+                f"'answer' is only for true_false; a {qtype} question "
+                "marks its correct choices with 'correct: true'",
+            )
+        raw_choices = data.get("choices")
+        if not isinstance(raw_choices, list) or not 2 <= len(raw_choices) <= 10:
+            found = len(raw_choices) if isinstance(raw_choices, list) else _describe(raw_choices)
+            c.error((*path, "choices"), f"a {qtype} question needs 2 to 10 choices (found {found})")
+        else:
+            for j, item in enumerate(raw_choices):
+                choice = check_choice(c, item, (*path, "choices", j))
+                if choice:
+                    choices.append(choice)
+            if len(choices) == len(raw_choices):
+                correct = sum(ch.correct for ch in choices)
+                if qtype == "single" and correct != 1:
+                    c.error(
+                        (*path, "choices"),
+                        f"a single question needs exactly one correct choice (found {correct})",
+                    )
+                if qtype == "multiple" and correct < 1:
+                    c.error(
+                        (*path, "choices"),
+                        "a multiple question needs at least one correct choice (found 0)",
+                    )
+                texts = [ch.text for ch in choices]
+                if len(set(texts)) != len(texts):
+                    c.error((*path, "choices"), "two choices have the same text")
+    if len(c.problems) > before or qid is None or qtype is None or prompt is None:
+        return None
+    return Question(
+        id=qid,
+        type=qtype,
+        prompt=prompt,
+        prompt_html=markdown.render_inline(prompt),
+        choices=tuple(choices),
+        answer=answer,
+        explanation_html=markdown.render(explanation or ""),
+        points=points or 1,
+    )
+
+
+def check_choice(c: Checker, raw: Any, path: FieldPath) -> Choice | None:
+    data = c.mapping(raw, path, CHOICE_FIELDS, "a choice")
+    if data is None:
+        return None
+    before = len(c.problems)
+    text = c.text(data, "text", path, 2000)
+    correct = c.boolean(data, "correct", path, False)
+    feedback = c.text(data, "feedback", path, 5000, default="")
+    c.markup(text, (*path, "text"))
+    c.markup(feedback, (*path, "feedback"))
+    if len(c.problems) > before or text is None:
+        return None
+    return Choice(
+        text=text,
+        text_html=markdown.render_inline(text),
+        correct=correct,
+        feedback_html=markdown.render_inline(feedback or ""),
+    )
+
+
+def check_resource(
+    c: Checker, raw: Any, path: FieldPath, folder: Path, files: dict[str, FileBlob]
+) -> Resource | None:
+    data = c.mapping(raw, path, RESOURCE_FIELDS, "a resource")
+    if data is None:
+        return None
+    before = len(c.problems)
+    title = c.text(data, "title", path, 200)
+    kind = c.one_of(data, "kind", path, RESOURCE_KINDS)
+    has_url, has_file = "url" in data, "file" in data
+    url = file = sha = None
+    size = None
+    if has_url == has_file:
+        c.error(path, "a resource needs exactly one of 'url' or 'file'")
+    elif has_url:
+        url = c.text(data, "url", path, 2000)
+        if url is not None and (not url.startswith("https://") or len(url) < 12 or " " in url):
+            c.error((*path, "url"), f"must be an https:// address (found '{url}')")
+    else:
+        file = c.text(data, "file", path, 300)
+        if file is not None:
+            found = resolve_resource(c, file, (*path, "file"), folder)
+            if found is not None:
+                size = found.stat().st_size
+                if size > MAX_RESOURCE_BYTES:
+                    c.error(
+                        (*path, "file"),
+                        f"'{file}' is {size:,} bytes; files over 50 MiB "
+                        "should be offered with a url instead",
+                    )
+                else:
+                    sha = hashlib.sha256(found.read_bytes()).hexdigest()
+                    files[sha] = FileBlob(sha, found)
+    if len(c.problems) > before or title is None or kind is None:
+        return None
+    return Resource(title=title, kind=kind, url=url, file=file, sha256=sha, size=size)
+
+
+def resolve_resource(c: Checker, name: str, path: FieldPath, folder: Path) -> Path | None:
+    resources = (folder / "resources").resolve()
+    if name.startswith(("/", "\\")) or ".." in Path(name).parts or "\\" in name:
+        c.error(path, f"'{name}' must be a path inside the course's resources/ folder")
+        return None
+    candidate = (resources / name).resolve()
+    if not candidate.is_relative_to(resources):
+        c.error(path, f"'{name}' leads outside the course's resources/ folder")
+        return None
+    if not candidate.is_file():
+        c.error(path, f"resources/{name} does not exist")
+        return None
+    return candidate
+
+
+def check_module(
+    folder: Path,
+    module_id: str,
+    problems: list[Problem],
+    seen_ids: dict[str, str],
+    files: dict[str, FileBlob],
+    digest: Any,
+) -> Module | None:
+    path = folder / "modules" / f"{module_id}.md"
+    display = display_path(path)
+    try:
+        text = read_text(path, display)
+        digest.update(f"modules/{module_id}.md\0".encode() + text.encode() + b"\0")
+        front, body, body_line = split_front_matter(text)
+        doc = parse_yaml(front, display, line_offset=1)
+    except SourceError as exc:
+        problems.append(Problem(display, exc.line, "(file)", exc.message))
+        return None
+    c = Checker(doc, problems)
+    data = c.mapping(doc.data, (), MODULE_FIELDS, "module front matter")
+    if data is None:
+        return None
+    before = len(problems)
+    mid = c.text(data, "id", (), 100)
+    if mid is not None and mid != module_id:
+        c.error(("id",), f"id '{mid}' must equal the file name '{module_id}'")
+    title = c.text(data, "title", (), 200)
+    minutes = c.integer(data, "minutes", (), 1, 600)
+    objectives = c.text_list(data, "objectives", ())
+    resources = []
+    if "resources" in data and data["resources"] is not None:
+        if not isinstance(data["resources"], list):
+            c.error(("resources",), f"must be a list, found {_describe(data['resources'])}")
+        else:
+            for i, item in enumerate(data["resources"]):
+                resource = check_resource(c, item, ("resources", i), folder, files)
+                if resource:
+                    resources.append(resource)
+    quiz = None
+    if data.get("quiz") is not None:
+        quiz = check_quiz(c, data["quiz"], ("quiz",), seen_ids, needs_title=False)
+    for line_no, issue in _body_markup_issues(body, body_line):
+        problems.append(Problem(display, line_no, "body", issue))
+    if len(problems) > before or title is None or minutes is None:
+        return None
+    return Module(
+        id=module_id,
+        title=title,
+        minutes=minutes,
+        objectives=tuple(objectives),
+        resources=tuple(resources),
+        quiz=quiz,
+        body_html=markdown.render(body),
+        words=markdown.word_count(body),
+    )
+
+
+def _body_markup_issues(body: str, first_line: int) -> list[tuple[int, str]]:
+    return [
+        (first_line + offset, issue)
+        for offset, line in enumerate(body.splitlines())
+        for issue in markdown.unsafe_markup(line)
+    ]
+
+
+def check_evaluation(
+    doc: Document, problems: list[Problem], seen: dict[str, str]
+) -> Evaluation | None:
+    c = Checker(doc, problems)
+    data = c.mapping(doc.data, (), EVALUATION_FIELDS, "an evaluation")
+    if data is None:
+        return None
+    before = len(problems)
+    title = c.text(data, "title", (), 200)
+    questions = []
+    raw = data.get("questions")
+    if "questions" in data and (not isinstance(raw, list) or not raw):
+        c.error(("questions",), "must be a list of at least one question")
+    elif isinstance(raw, list):
+        for i, item in enumerate(raw):
+            path: FieldPath = ("questions", i)
+            q = c.mapping(item, path, SURVEY_QUESTION_FIELDS, "an evaluation question")
+            if q is None:
+                continue
+            qid = c.text(q, "id", path, 100)
+            if qid is not None:
+                if qid in seen:
+                    c.error(
+                        (*path, "id"), f"duplicate question id '{qid}' (first used at {seen[qid]})"
+                    )
+                else:
+                    seen[qid] = f"{doc.file}:{doc.line((*path, 'id'))}"
+            qtype = c.one_of(q, "type", path, ("likert", "text", "single"))
+            prompt = c.text(q, "prompt", path, 2000)
+            required = c.boolean(q, "required", path, True)
+            choices: list[str] = []
+            if qtype == "single":
+                choices = c.text_list(q, "choices", path)
+                if not 2 <= len(choices) <= 10:
+                    c.error(
+                        (*path, "choices"),
+                        f"a single question needs 2 to 10 choices (found {len(choices)})",
+                    )
+            elif "choices" in q:
+                c.error((*path, "choices"), f"a {qtype} question has no choices")
+            if qid and qtype and prompt:
+                questions.append(SurveyQuestion(qid, qtype, prompt, tuple(choices), required))
+    if len(problems) > before or title is None:
+        return None
+    return Evaluation(title=title, questions=tuple(questions))
+
+
+def check_course(folder: Path) -> LoadedCourse:
+    """Check one course folder; the course is built only when nothing is wrong."""
+    slug = folder.name
+    loaded = LoadedCourse(slug=slug, folder=folder)
+    problems = loaded.problems
+    course_file = folder / "course.yaml"
+    if not SLUG.match(slug):
+        problems.append(
+            Problem(
+                display_path(folder),
+                1,
+                "(folder)",
+                f"course folder name '{slug}' must be a slug: lowercase letters, "
+                "digits and single hyphens",
+            )
+        )
+    doc = load_document(course_file, problems)
+    if doc is None:
+        return loaded
+    digest = hashlib.sha256()
+    digest.update(b"course.yaml\0" + course_file.read_bytes() + b"\0")
+    c = Checker(doc, problems)
+    data = c.mapping(doc.data, (), COURSE_FIELDS, "course.yaml")
+    if data is None:
+        return loaded
+    title = c.text(data, "title", (), 200)
+    version = c.text(data, "version", (), 40)
+    summary = c.text(data, "summary", (), 500)
+    description = c.text(data, "description", (), 50_000, default="")
+    c.markup(description, ("description",))
+    audience = c.text_list(data, "audience", ())
+    tags = c.text_list(data, "tags", ())
+    hours = data.get("hours")
+    if "hours" in data and (
+        isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 200
+    ):
+        c.error(("hours",), f"must be a number above 0 and at most 200 (found {hours!r})")
+        hours = None
+    enrollment = c.one_of(data, "enrollment", (), ("open", "assigned"), "open")
+    prerequisites = c.text_list(data, "prerequisites", ())
+    loaded.prerequisites_line = (doc.file, doc.line(("prerequisites",)))
+    for i, prereq in enumerate(prerequisites):
+        if prereq == slug:
+            c.error(("prerequisites", i), "a course cannot be its own prerequisite")
+    sequential = c.boolean(data, "sequential", (), True)
+    pretest = c.boolean(data, "pretest", (), False)
+    live_sessions = c.integer(data, "live_sessions", (), 0, 100, default=0)
+    certificate = check_certificate(c, data.get("certificate"))
+
+    seen_ids: dict[str, str] = {}
+    modules: list[Module] = []
+    module_ids = data.get("modules")
+    if "modules" in data:
+        if not isinstance(module_ids, list) or not module_ids:
+            c.error(("modules",), "must be a list of at least one module id")
+        else:
+            listed: set[str] = set()
+            for i, module_id in enumerate(module_ids):
+                if not isinstance(module_id, str) or not MODULE_ID.match(module_id):
+                    c.error(
+                        ("modules", i),
+                        f"a module id is letters, digits, '-' and '_' (found {module_id!r})",
+                    )
+                    continue
+                if module_id in listed:
+                    c.error(("modules", i), f"module '{module_id}' is listed twice")
+                    continue
+                listed.add(module_id)
+                if not (folder / "modules" / f"{module_id}.md").is_file():
+                    c.error(("modules", i), f"modules/{module_id}.md does not exist")
+                    continue
+                module = check_module(folder, module_id, problems, seen_ids, loaded.files, digest)
+                if module:
+                    modules.append(module)
+
+    final = None
+    final_path = folder / "assessments" / "final.yaml"
+    if final_path.is_file():
+        final_doc = load_document(final_path, problems)
+        if final_doc is not None:
+            digest.update(b"final.yaml\0" + final_path.read_bytes() + b"\0")
+            final = check_quiz(Checker(final_doc, problems), final_doc.data, (), seen_ids, True)
+    elif pretest:
+        c.error(
+            ("pretest",),
+            "pretest: true needs assessments/final.yaml (the pre-test is the "
+            "final assessment taken once before the first module)",
+        )
+    evaluation = None
+    evaluation_path = folder / "assessments" / "evaluation.yaml"
+    if evaluation_path.is_file():
+        evaluation_doc = load_document(evaluation_path, problems)
+        if evaluation_doc is not None:
+            digest.update(b"evaluation.yaml\0" + evaluation_path.read_bytes() + b"\0")
+            evaluation = check_evaluation(evaluation_doc, problems, dict(seen_ids))
+
+    for sha in sorted(loaded.files):
+        digest.update(b"file\0" + sha.encode())
+    if problems:
+        return loaded
+    assert title and version and summary and hours and certificate and enrollment
+    loaded.course = Course(
+        slug=slug,
+        title=title,
+        version=version,
+        summary=summary,
+        description_html=markdown.render(description or ""),
+        audience=tuple(audience),
+        hours=float(hours),
+        enrollment=enrollment,
+        prerequisites=tuple(prerequisites),
+        sequential=sequential,
+        modules=tuple(modules),
+        pretest=pretest,
+        live_sessions=live_sessions or 0,
+        certificate=certificate,
+        tags=tuple(tags),
+        final=final,
+        evaluation=evaluation,
+    )
+    loaded.fingerprint = digest.hexdigest()
+    return loaded
+
+
+def check_certificate(c: Checker, raw: Any) -> Certificate | None:
+    if raw is None:
+        return None  # 'missing required field' is already reported
+    data = c.mapping(raw, ("certificate",), CERTIFICATE_FIELDS, "certificate")
+    if data is None:
+        return None
+    path: FieldPath = ("certificate",)
+    before = len(c.problems)
+    title = c.text(data, "title", path, 200, default="Certificate of Completion")
+    issuer = c.text(data, "issuer", path, 200)
+    signatory_name = c.text(data, "signatory_name", path, 200)
+    signatory_title = c.text(data, "signatory_title", path, 200)
+    valid = c.integer(data, "valid_for_months", path, 1, 600)
+    issue = c.one_of(data, "issue", path, ("automatic", "admin"), "automatic")
+    if len(c.problems) > before or issuer is None or issue is None:
+        return None
+    return Certificate(
+        title=title or "Certificate of Completion",
+        issuer=issuer,
+        signatory_name=signatory_name,
+        signatory_title=signatory_title,
+        valid_for_months=valid,
+        issue=issue,
+    )
+
+
+def check_catalog(root: Path, known_slugs: Iterable[str] = ()) -> CatalogCheck:
+    """Check every course folder under `root`, then the prerequisites between them."""
+    warnings: list[str] = []
+    loaded: list[LoadedCourse] = []
+    if not root.is_dir():
+        raise FileNotFoundError(f"courses folder {root} does not exist")
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not (folder / "course.yaml").is_file():
+            warnings.append(f"{display_path(folder)}: ignored, it has no course.yaml")
+            continue
+        loaded.append(check_course(folder))
+    check_prerequisites(loaded, set(known_slugs))
+    return CatalogCheck(loaded, warnings)
+
+
+def check_prerequisites(loaded: list[LoadedCourse], known: set[str]) -> None:
+    """Every prerequisite must name a course; prerequisites may not form a cycle."""
+    by_slug = {c.slug: c for c in loaded}
+    graph: dict[str, list[str]] = {}
+    for course in loaded:
+        doc = load_prereqs(course)
+        graph[course.slug] = doc
+        file, line = course.prerequisites_line
+        for prereq in doc:
+            if prereq not in by_slug and prereq not in known:
+                course.problems.append(
+                    Problem(file, line, "prerequisites", f"prerequisite '{prereq}' is not a course")
+                )
+    for cycle in find_cycles(graph):
+        text = " -> ".join([*cycle, cycle[0]])
+        for slug in cycle:
+            file, line = by_slug[slug].prerequisites_line
+            by_slug[slug].problems.append(
+                Problem(file, line, "prerequisites", f"prerequisites form a cycle: {text}")
+            )
+    for course in loaded:
+        if course.problems:
+            course.course = None
+            course.fingerprint = None
+
+
+def load_prereqs(course: LoadedCourse) -> list[str]:
+    if course.course is not None:
+        return list(course.course.prerequisites)
+    # A course with other problems still takes part in the cycle check.
+    try:
+        doc = parse_yaml(read_text(course.folder / "course.yaml", ""), "")
+    except (SourceError, OSError):
+        return []
+    data = doc.data if isinstance(doc.data, dict) else {}
+    value = data.get("prerequisites")
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if nxt not in graph:
+                continue
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt) :])
+            elif state.get(nxt) is None:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+    return cycles
