@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms import db as database
 from lms.accounts.routes import router as accounts_router
 from lms.auth import SessionMiddleware
+from lms.catalog.routes import router as catalog_router
 from lms.errors import EXCEPTION_HANDLERS
 from lms.inject import DB
 from lms.pages import NOTICES, page
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
             home,
             health,
             accounts_router,
+            catalog_router,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         dependencies={

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -99,7 +100,10 @@ def db_status() -> None:
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the web application with granian."""
     settings = load_settings()
-    run_with_session(settings, _nothing)  # refuses a database behind its migrations
+    # Load the courses once here, not in every worker; this also refuses an old database.
+    report = run_with_session(settings, lambda db: _sync(db, settings))
+    for result in report.results:
+        click.echo(f"courses: {result}")
     args = [
         sys.executable,
         "-m",
@@ -122,8 +126,66 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)
 
 
-async def _nothing(_db: Any) -> None:
-    return None
+@main.group()
+def courses() -> None:
+    """Check course folders and load them into the database."""
+
+
+@courses.command("check")
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+def courses_check(path: Path | None) -> None:
+    """Check every course folder under PATH (default: LMS_COURSES_DIR) against the format.
+
+    Prints each problem as `file:line: field: message`, then a one-line summary. Exits 1
+    when anything is wrong, 0 otherwise. Reads files only; the database is not touched.
+    """
+    from lms.catalog.validate import check_catalog
+
+    root = path or load_settings().courses_dir
+    try:
+        check = check_catalog(root)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    for warning in check.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for problem in check.problems:
+        click.echo(str(problem))
+    bad = [c for c in check.courses if not c.ok]
+    good = len(check.courses) - len(bad)
+    problems = len(check.problems)
+    click.echo(
+        f"{len(check.courses)} course(s) checked: {good} valid, {len(bad)} with problems "
+        f"({problems} problem{'s' if problems != 1 else ''})."
+    )
+    sys.exit(1 if bad else 0)
+
+
+@courses.command("sync")
+def courses_sync() -> None:
+    """Load LMS_COURSES_DIR into the database as fingerprinted versions.
+
+    Reports each course as new, new version, unchanged, retired (its folder is gone) or
+    refused (with its problems; an earlier good version keeps serving). Safe to run again.
+    Exits 1 when any course was refused.
+    """
+    settings = load_settings()
+    report = run_with_session(settings, lambda db: _sync(db, settings))
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for result in report.results:
+        click.echo(str(result))
+        for problem in result.problems:
+            click.echo(f"    {problem}")
+    sys.exit(1 if report.refused else 0)
+
+
+async def _sync(db: Any, settings: Settings) -> Any:
+    from lms.catalog.service import sync_courses
+
+    try:
+        return await sync_courses(db, settings.courses_dir)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()

@@ -2,5 +2,16 @@
 
 from lms.accounts.models import County, Region, SignInFailure, User, WebSession
 from lms.audit import AuditEvent
+from lms.catalog.models import Course, CourseFile, CourseVersion
 
-__all__ = ["AuditEvent", "County", "Region", "SignInFailure", "User", "WebSession"]
+__all__ = [
+    "AuditEvent",
+    "County",
+    "Course",
+    "CourseFile",
+    "CourseVersion",
+    "Region",
+    "SignInFailure",
+    "User",
+    "WebSession",
+]

@@ -16,6 +16,7 @@ NOTICES = {
     "person-deactivated": "The account has been deactivated and signed out everywhere.",
     "person-reactivated": "The account has been reactivated.",
     "temporary-password-set": "The temporary password is set; they must change it at sign-in.",
+    "courses-synced": "The course folders have been checked and loaded.",
 }
 
 

@@ -101,9 +101,7 @@ def test_cli_says_which_command_fixes_an_old_database(tmp_path):
     assert status.returncode == 1 and "lms db upgrade" in status.stdout
 
 
-@pytest.mark.parametrize(
-    "args", [[], ["db", "upgrade"], ["serve"], ["users", "create"], ["demo"]]
-)
+@pytest.mark.parametrize("args", [[], ["db", "upgrade"], ["serve"], ["users", "create"], ["demo"]])
 def test_every_command_has_help(args):
     result = subprocess.run(
         [sys.executable, "-m", "lms.cli", *args, "--help"], capture_output=True, text=True
@@ -129,14 +127,37 @@ def test_upgrade_demo_and_users_create_are_repeatable(tmp_path):
     first, second = lms("demo"), lms("demo")
     assert "15 new accounts" in first.stdout and "0 new accounts" in second.stdout
     create = [
-        "users", "create", "--email", "Boss@Example.org", "--name", "Pat Boss",
-        "--role", "admin", "--role", "trainer", "--county", "Shasta",
-        "--password", "a long password",
+        "users",
+        "create",
+        "--email",
+        "Boss@Example.org",
+        "--name",
+        "Pat Boss",
+        "--role",
+        "admin",
+        "--role",
+        "trainer",
+        "--county",
+        "Shasta",
+        "--password",
+        "a long password",
     ]
     made = lms(*create)
     assert made.returncode == 0 and "boss@example.org (trainer, admin)" in made.stdout
     again = lms(*create)
     assert again.returncode == 1 and "already an account" in again.stderr
-    bad = lms("users", "create", "--email", "x@example.org", "--name", "X", "--role", "learner",
-              "--county", "Atlantis", "--password", "a long password")
+    bad = lms(
+        "users",
+        "create",
+        "--email",
+        "x@example.org",
+        "--name",
+        "X",
+        "--role",
+        "learner",
+        "--county",
+        "Atlantis",
+        "--password",
+        "a long password",
+    )
     assert bad.returncode == 1 and "no county named 'Atlantis'" in bad.stderr

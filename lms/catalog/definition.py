@@ -89,7 +89,7 @@ class Certificate:
 
 
 @dataclass(frozen=True)
-class Course:
+class CourseDefinition:
     slug: str
     title: str
     version: str
@@ -129,7 +129,7 @@ def _quiz(data: dict[str, Any] | None) -> Quiz | None:
     return Quiz(**{**data, "questions": questions})
 
 
-def course_from_json(data: dict[str, Any]) -> Course:
+def course_from_json(data: dict[str, Any]) -> CourseDefinition:
     modules = tuple(
         Module(
             **{
@@ -150,7 +150,7 @@ def course_from_json(data: dict[str, Any]) -> Course:
                 for q in data["evaluation"]["questions"]
             ),
         )
-    return Course(
+    return CourseDefinition(
         **{
             **data,
             "audience": tuple(data["audience"]),

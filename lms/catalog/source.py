@@ -11,6 +11,11 @@ import yaml
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 8  # the format nests at most: quiz > questions > [i] > choices > [j] > field
 
+PLAIN_TAGS = {
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
 # A field path such as ("quiz", "questions", 2, "choices").
 FieldPath = tuple[str | int, ...]
 
@@ -79,6 +84,8 @@ class _Converter:
         if id(node) in self.seen:
             raise SourceError(self.line_of(node), "YAML anchors and aliases are not allowed")
         self.seen.add(id(node))
+        if node.tag not in PLAIN_TAGS:
+            raise SourceError(self.line_of(node), f"the YAML tag {node.tag} is not allowed")
         self.lines[path] = self.line_of(node)
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
@@ -112,6 +119,7 @@ def read_text(path: Path, display: str) -> str:
 
 def parse_yaml(text: str, display: str, line_offset: int = 0) -> Document:
     try:
+        _refuse_aliases(text, line_offset)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -130,6 +138,14 @@ def parse_yaml(text: str, display: str, line_offset: int = 0) -> Document:
         mark = exc.problem_mark
         raise SourceError((mark.line + 1 if mark else 1) + line_offset, str(exc.problem)) from None
     return Document(display, data, converter.lines, converter.key_lines)
+
+
+def _refuse_aliases(text: str, line_offset: int) -> None:
+    """Aliases can multiply a small file into a huge value ("billion laughs"); none are needed."""
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 + line_offset
+            raise SourceError(line, "YAML anchors and aliases are not allowed")
 
 
 def split_front_matter(text: str) -> tuple[str, str, int]:

@@ -18,7 +18,7 @@ from lms.catalog import markdown
 from lms.catalog.definition import (
     Certificate,
     Choice,
-    Course,
+    CourseDefinition,
     Evaluation,
     Module,
     Question,
@@ -115,7 +115,7 @@ class LoadedCourse:
 
     slug: str
     folder: Path
-    course: Course | None = None
+    course: CourseDefinition | None = None
     problems: list[Problem] = field(default_factory=list)
     fingerprint: str | None = None
     files: dict[str, FileBlob] = field(default_factory=dict)  # resources, by sha256
@@ -710,7 +710,7 @@ def check_course(folder: Path) -> LoadedCourse:
     if problems:
         return loaded
     assert title and version and summary and hours and certificate and enrollment
-    loaded.course = Course(
+    loaded.course = CourseDefinition(
         slug=slug,
         title=title,
         version=version,

@@ -1,0 +1,163 @@
+"""Loading course folders into versions, and finding courses and their content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog.definition import CourseDefinition, course_from_json
+from lms.catalog.models import Course, CourseFile, CourseVersion
+from lms.catalog.validate import LoadedCourse, check_catalog
+from lms.db import utcnow
+from lms.errors import NotFound
+
+
+@dataclass
+class SyncResult:
+    slug: str
+    outcome: str  # new, new version, unchanged, retired, refused
+    detail: str = ""
+    problems: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.slug}: {self.outcome}{f' ({self.detail})' if self.detail else ''}"
+
+
+@dataclass
+class SyncReport:
+    results: list[SyncResult]
+    warnings: list[str]
+
+    @property
+    def refused(self) -> list[SyncResult]:
+        return [r for r in self.results if r.outcome == "refused"]
+
+
+async def sync_courses(db: AsyncSession, root: Path) -> SyncReport:
+    """Store every valid course folder as a version; retire courses whose folder is gone.
+
+    Runs in the caller's transaction, so a sync that fails part way leaves nothing behind.
+    """
+    courses = {c.slug: c for c in (await db.scalars(select(Course))).all()}
+    known = [slug for slug, c in courses.items() if c.current_version_id is not None]
+    check = check_catalog(root, known)
+    results = [await _store(db, courses.get(loaded.slug), loaded) for loaded in check.courses]
+    present = {loaded.slug for loaded in check.courses}
+    now = utcnow()
+    for slug, course in sorted(courses.items()):
+        if slug not in present and course.status != "retired":
+            course.status, course.retired_at, course.checked_at = "retired", now, now
+            results.append(SyncResult(slug, "retired", "its folder is gone; history is kept"))
+    await db.flush()
+    return SyncReport(results, check.warnings)
+
+
+async def _store(db: AsyncSession, course: Course | None, loaded: LoadedCourse) -> SyncResult:
+    now = utcnow()
+    if course is None:
+        course = Course(slug=loaded.slug, status="active", checked_at=now)
+        db.add(course)
+        await db.flush()
+    course.checked_at = now
+    if not loaded.ok:
+        course.problems = [str(p) for p in loaded.problems]
+        serving = await _version_label(db, course.current_version_id)
+        detail = f"{len(loaded.problems)} problem(s)"
+        if serving:
+            detail += f"; still serving {serving}"
+        return SyncResult(loaded.slug, "refused", detail, tuple(course.problems))
+    assert loaded.course is not None and loaded.fingerprint is not None
+    was_retired = course.status == "retired"
+    course.problems, course.status, course.retired_at = None, "active", None
+    version = await db.scalar(
+        select(CourseVersion).where(
+            CourseVersion.course_id == course.id, CourseVersion.fingerprint == loaded.fingerprint
+        )
+    )
+    if version is not None:
+        if version.id == course.current_version_id:
+            return SyncResult(loaded.slug, "unchanged", "restored" if was_retired else "")
+        course.current_version_id = version.id
+        return SyncResult(loaded.slug, "new version", f"back to version {version.number}")
+    await _store_files(db, loaded)
+    number = (
+        await db.scalar(
+            select(func.max(CourseVersion.number)).where(CourseVersion.course_id == course.id)
+        )
+        or 0
+    ) + 1
+    definition = loaded.course
+    version = CourseVersion(
+        course_id=course.id,
+        number=number,
+        fingerprint=loaded.fingerprint,
+        label=definition.version,
+        title=definition.title,
+        hours=definition.hours,
+        content=definition.to_json(),
+        created_at=now,
+    )
+    db.add(version)
+    await db.flush()
+    course.current_version_id = version.id
+    outcome = "new" if number == 1 else "new version"
+    return SyncResult(loaded.slug, outcome, f"version {number}, labelled {definition.version}")
+
+
+async def _store_files(db: AsyncSession, loaded: LoadedCourse) -> None:
+    if not loaded.files:
+        return
+    have = set(
+        await db.scalars(select(CourseFile.sha256).where(CourseFile.sha256.in_(loaded.files)))
+    )
+    for sha, blob in loaded.files.items():
+        if sha not in have:
+            content = blob.path.read_bytes()
+            db.add(CourseFile(sha256=sha, size=len(content), content=content))
+
+
+async def _version_label(db: AsyncSession, version_id: int | None) -> str | None:
+    if version_id is None:
+        return None
+    version = await db.get(CourseVersion, version_id)
+    return f"version {version.number} ({version.label})" if version else None
+
+
+_definitions: dict[int, CourseDefinition] = {}
+
+
+def definition_of(version: CourseVersion) -> CourseDefinition:
+    """The parsed content of a version; versions never change, so each is parsed once."""
+    found = _definitions.get(version.id)
+    if found is None:
+        found = course_from_json(version.content)
+        _definitions[version.id] = found
+    return found
+
+
+async def list_courses(db: AsyncSession) -> list[Course]:
+    return list((await db.scalars(select(Course).order_by(Course.slug))).unique().all())
+
+
+async def get_course(db: AsyncSession, slug: str) -> Course:
+    course = await db.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        raise NotFound(f"There is no course called '{slug}'.")
+    return course
+
+
+async def versions_of(db: AsyncSession, course_id: int) -> list[CourseVersion]:
+    query = (
+        select(CourseVersion)
+        .where(CourseVersion.course_id == course_id)
+        .order_by(CourseVersion.number.desc())
+    )
+    return list((await db.scalars(query)).all())
+
+
+async def version_counts(db: AsyncSession) -> dict[int, int]:
+    query = select(CourseVersion.course_id, func.count()).group_by(CourseVersion.course_id)
+    return {course_id: count for course_id, count in (await db.execute(query)).all()}
