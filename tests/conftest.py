@@ -106,6 +106,7 @@ async def empty_tables(url: str) -> None:
             names = ", ".join(f'"{t.name}"' for t in tables)
             await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
+            await conn.execute(text("PRAGMA foreign_keys=OFF"))
             for table in tables:
                 await conn.execute(table.delete())
     await engine.dispose()
