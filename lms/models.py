@@ -3,8 +3,15 @@
 from lms.accounts.models import County, Region, SignInFailure, User, WebSession
 from lms.audit import AuditEvent
 from lms.catalog.models import Course, CourseFile, CourseVersion
+from lms.learning.models import Enrollment, EvaluationResponse, ModuleProgress
+from lms.quizzes.models import Attempt, AttemptAnswer
 
 __all__ = [
+    "Attempt",
+    "AttemptAnswer",
+    "Enrollment",
+    "EvaluationResponse",
+    "ModuleProgress",
     "AuditEvent",
     "County",
     "Course",

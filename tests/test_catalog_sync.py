@@ -45,9 +45,9 @@ async def test_sync_reports_new_unchanged_and_new_version(db, tmp_path):
     second = await current(db, "test-course")
     assert second.id != first.id and second.number == 2
     # The first version is immutable and still readable.
-    old = service.definition_of(await db.get(CourseVersion, first.id))
+    old = await service.get_definition(db, first.id)
     assert old.modules[1].quiz is None
-    assert service.definition_of(second).modules[1].quiz is not None
+    assert (await service.get_definition(db, second.id)).modules[1].quiz is not None
 
 
 async def test_same_content_gives_the_same_version(db, tmp_path):
@@ -127,7 +127,7 @@ async def test_the_shipped_courses_sync(db):
         "supervisor-core": "new",
     }
     version = await current(db, "sop-intro")
-    definition = service.definition_of(version)
+    definition = await service.get_definition(db, version.id)
     assert version.title == "Introduction to Safety Organized Practice"
     assert "<script" not in definition.modules[0].body_html
     assert await sync(db, ROOT / "courses") == dict.fromkeys(outcomes, "unchanged")

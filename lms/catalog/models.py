@@ -57,7 +57,8 @@ class CourseVersion(Base):
     title: Mapped[str] = mapped_column(String(200))
     hours: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Large, and parsed once per process (see service.get_definition): load only on request.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
 
 
 class CourseFile(Base):

@@ -28,7 +28,11 @@ async def admin_courses(db: DB) -> Template:
 async def admin_course(db: DB, slug: FromPath[str]) -> Template:
     course = await service.get_course(db, slug)
     versions = await service.versions_of(db, course.id)
-    current = service.definition_of(course.current_version) if course.current_version else None
+    current = (
+        await service.get_definition(db, course.current_version_id)
+        if course.current_version_id
+        else None
+    )
     return page("catalog/admin_course.html", course=course, versions=versions, current=current)
 
 

@@ -126,16 +126,31 @@ async def _version_label(db: AsyncSession, version_id: int | None) -> str | None
     return f"version {version.number} ({version.label})" if version else None
 
 
+# Versions never change, so each process parses a version's content once and keeps it.
 _definitions: dict[int, CourseDefinition] = {}
 
 
-def definition_of(version: CourseVersion) -> CourseDefinition:
-    """The parsed content of a version; versions never change, so each is parsed once."""
-    found = _definitions.get(version.id)
+async def get_definition(db: AsyncSession, version_id: int) -> CourseDefinition:
+    found = _definitions.get(version_id)
     if found is None:
-        found = course_from_json(version.content)
-        _definitions[version.id] = found
+        query = select(CourseVersion.content).where(CourseVersion.id == version_id)
+        content = await db.scalar(query)
+        if content is None:
+            raise NotFound("That course version does not exist.")
+        found = _definitions[version_id] = course_from_json(content)
     return found
+
+
+async def get_definitions(db: AsyncSession, version_ids: set[int]) -> dict[int, CourseDefinition]:
+    """Several versions' content, reading only the ones this process has not parsed yet."""
+    missing = [v for v in version_ids if v not in _definitions]
+    if missing:
+        query = select(CourseVersion.id, CourseVersion.content).where(
+            CourseVersion.id.in_(missing)
+        )
+        for version_id, content in (await db.execute(query)).all():
+            _definitions[version_id] = course_from_json(content)
+    return {v: _definitions[v] for v in version_ids if v in _definitions}
 
 
 async def list_courses(db: AsyncSession) -> list[Course]:

@@ -1,0 +1,1 @@
+"""Learning: enrollments, module progress, the evaluation, completion and "My learning"."""

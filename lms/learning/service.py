@@ -1,0 +1,581 @@
+"""Enrollment and progress rules: who may enroll, what is unlocked, when a course is complete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms import audit
+from lms.accounts.models import User
+from lms.catalog import service as catalog
+from lms.catalog.definition import CourseDefinition, Module
+from lms.catalog.models import Course
+from lms.db import utcnow
+from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lms.learning.models import (
+    ACTIVE,
+    COMPLETED,
+    WITHDRAWN,
+    Enrollment,
+    EvaluationResponse,
+    ModuleProgress,
+)
+from lms.quizzes.models import FINAL, PRETEST, Attempt
+
+# Time between two events on a module longer than this is not counted as time spent.
+IDLE_LIMIT = timedelta(minutes=30)
+
+
+def module_target(module_id: str) -> str:
+    return f"module:{module_id}"
+
+
+@dataclass
+class ModuleState:
+    module: Module
+    number: int
+    status: str  # locked, available, in_progress, failed, done
+    best_percent: float | None = None
+    attempts: int = 0
+    seconds_spent: int = 0
+
+    @property
+    def label(self) -> str:
+        return {
+            "locked": "Locked",
+            "available": "Not started",
+            "in_progress": "In progress",
+            "failed": "Knowledge check not passed yet",
+            "done": "Complete",
+        }[self.status]
+
+
+@dataclass
+class Progress:
+    """Everything a page needs to know about one enrollment's progress."""
+
+    enrollment: Enrollment
+    course: CourseDefinition
+    modules: list[ModuleState]
+    pretest: Attempt | None
+    final_attempts: list[Attempt] = field(default_factory=list)
+    evaluation_done: bool = False
+    sessions_attended: int = 0
+
+    @property
+    def pretest_needed(self) -> bool:
+        return self.course.pretest and self.pretest is None
+
+    @property
+    def modules_done(self) -> bool:
+        return all(m.status == "done" for m in self.modules)
+
+    @property
+    def final_passed(self) -> bool:
+        return self.course.final is None or any(a.passed for a in self.final_attempts)
+
+    @property
+    def best_final(self) -> Attempt | None:
+        graded = [a for a in self.final_attempts if a.percent is not None]
+        return max(graded, key=lambda a: a.percent or 0, default=None)
+
+    @property
+    def final_attempts_left(self) -> int | None:
+        if self.course.final is None or self.course.final.max_attempts is None:
+            return None
+        return max(0, self.course.final.max_attempts - len(self.final_attempts))
+
+    @property
+    def final_available(self) -> bool:
+        return (
+            self.course.final is not None
+            and not self.pretest_needed
+            and self.modules_done
+            and not self.final_passed
+            and self.final_attempts_left != 0
+        )
+
+    @property
+    def evaluation_available(self) -> bool:
+        return (
+            self.course.evaluation is not None
+            and not self.evaluation_done
+            and self.modules_done
+            and self.final_passed
+        )
+
+    @property
+    def knowledge_gain(self) -> float | None:
+        best = self.best_final
+        if self.pretest is None or self.pretest.percent is None or best is None:
+            return None
+        if not best.passed:
+            return None
+        return round((best.percent or 0) - self.pretest.percent, 1)
+
+    @property
+    def steps(self) -> tuple[int, int]:
+        """(done, total) steps, for the progress bar."""
+        c = self.course
+        total = len(self.modules) + c.live_sessions
+        done = sum(m.status == "done" for m in self.modules)
+        done += min(self.sessions_attended, c.live_sessions)
+        if c.pretest:
+            total += 1
+            done += self.pretest is not None
+        if c.final:
+            total += 1
+            done += self.final_passed
+        if c.evaluation:
+            total += 1
+            done += self.evaluation_done
+        return done, total
+
+    @property
+    def percent(self) -> int:
+        done, total = self.steps
+        return round(100 * done / total) if total else 100
+
+    @property
+    def complete(self) -> bool:
+        return (
+            self.modules_done
+            and self.final_passed
+            and (self.course.evaluation is None or self.evaluation_done)
+            and self.sessions_attended >= self.course.live_sessions
+        )
+
+    def module_state(self, module_id: str) -> ModuleState:
+        for state in self.modules:
+            if state.module.id == module_id:
+                return state
+        raise NotFound("This course has no such module.")
+
+    @property
+    def next_step(self) -> tuple[str, str | None]:
+        """What to do next, as (words, link)."""
+        slug = self.course.slug
+        if self.enrollment.status == COMPLETED:
+            return "Completed", f"/courses/{slug}"
+        if self.enrollment.status == WITHDRAWN:
+            return "Withdrawn", f"/courses/{slug}"
+        if self.pretest_needed:
+            return "Take the pre-test", f"/courses/{slug}/pretest"
+        for state in self.modules:
+            if state.status in ("in_progress", "failed", "available"):
+                verb = "Start" if state.status == "available" else "Resume"
+                return (
+                    f"{verb}: Module {state.number}, {state.module.title}",
+                    f"/courses/{slug}/modules/{state.module.id}",
+                )
+        if self.final_available:
+            return "Take the final assessment", f"/courses/{slug}/final"
+        if not self.final_passed:
+            return "No final assessment attempts left: contact your trainer", None
+        if self.evaluation_available:
+            return "Complete the course evaluation", f"/courses/{slug}/evaluation"
+        if self.sessions_attended < self.course.live_sessions:
+            return (
+                f"Attend the live sessions ({self.sessions_attended} of "
+                f"{self.course.live_sessions} recorded by your trainer)",
+                None,
+            )
+        return "Completed", f"/courses/{slug}"
+
+
+async def progress_of(db: AsyncSession, enrollment: Enrollment) -> Progress:
+    course = await catalog.get_definition(db, enrollment.version_id)
+    rows = {
+        p.module_id: p
+        for p in (
+            await db.scalars(
+                select(ModuleProgress).where(ModuleProgress.enrollment_id == enrollment.id)
+            )
+        ).all()
+    }
+    attempts = (
+        await db.scalars(
+            select(Attempt)
+            .where(Attempt.enrollment_id == enrollment.id, Attempt.submitted_at.is_not(None))
+            .order_by(Attempt.id)
+        )
+    ).all()
+    evaluation_done = (
+        await db.scalar(
+            select(func.count())
+            .select_from(EvaluationResponse)
+            .where(EvaluationResponse.enrollment_id == enrollment.id)
+        )
+    ) > 0
+    return build_progress(enrollment, course, rows, list(attempts), evaluation_done, 0)
+
+
+def build_progress(
+    enrollment: Enrollment,
+    course: CourseDefinition,
+    rows: dict[str, ModuleProgress],
+    attempts: list[Attempt],
+    evaluation_done: bool,
+    sessions_attended: int,
+) -> Progress:
+    by_target: dict[str, list[Attempt]] = {}
+    for attempt in attempts:
+        by_target.setdefault(attempt.target, []).append(attempt)
+    pretest = next(iter(by_target.get(PRETEST, [])), None)
+    gate_open = not course.pretest or pretest is not None
+    states: list[ModuleState] = []
+    previous_done = True
+    for number, module in enumerate(course.modules, start=1):
+        row = rows.get(module.id)
+        tries = by_target.get(module_target(module.id), [])
+        best = max((a.percent for a in tries if a.percent is not None), default=None)
+        if row is not None and row.status == "done":
+            status = "done"
+        elif not gate_open or (course.sequential and not previous_done):
+            status = "locked"
+        elif tries:
+            status = "failed"
+        elif row is not None:
+            status = "in_progress"
+        else:
+            status = "available"
+        states.append(
+            ModuleState(module, number, status, best, len(tries), row.seconds_spent if row else 0)
+        )
+        previous_done = status == "done"
+    return Progress(
+        enrollment=enrollment,
+        course=course,
+        modules=states,
+        pretest=pretest,
+        final_attempts=by_target.get(FINAL, []),
+        evaluation_done=evaluation_done,
+        sessions_attended=sessions_attended,
+    )
+
+
+async def find_enrollment(db: AsyncSession, user_id: int, course_id: int) -> Enrollment | None:
+    """The person's current (not completed) enrollment, else their latest completed one."""
+    query = (
+        select(Enrollment)
+        .where(Enrollment.user_id == user_id, Enrollment.course_id == course_id)
+        .order_by((Enrollment.status == COMPLETED).asc(), Enrollment.id.desc())
+        .limit(1)
+    )
+    return await db.scalar(query)
+
+
+async def get_active_enrollment(db: AsyncSession, user: User, course: Course) -> Enrollment:
+    enrollment = await find_enrollment(db, user.id, course.id)
+    if enrollment is None or enrollment.status == WITHDRAWN:
+        raise Forbidden("Enroll in this course first.")
+    return enrollment
+
+
+async def completed_slugs(db: AsyncSession, user_id: int) -> set[str]:
+    query = (
+        select(Course.slug)
+        .join(Enrollment, Enrollment.course_id == Course.id)
+        .where(Enrollment.user_id == user_id, Enrollment.status == COMPLETED)
+    )
+    return set((await db.scalars(query)).all())
+
+
+async def enroll(
+    db: AsyncSession, learner: User, course: Course, by: User | None = None
+) -> tuple[Enrollment, bool]:
+    """Enroll `learner` (by themselves, or by a trainer or admin `by`).
+
+    Returns the enrollment and whether anything changed; enrolling twice changes nothing.
+    """
+    version = course.current_version
+    if course.status != "active" or version is None:
+        raise Conflict("This course is not open for enrollment.")
+    definition = await catalog.get_definition(db, version.id)
+    staff = by is not None and (by.is_trainer or by.is_admin)
+    if not staff:
+        if not learner.is_learner:
+            raise Forbidden("Only people with the learner role can enroll in courses.")
+        if definition.enrollment == "assigned":
+            raise Forbidden(
+                "Learners cannot enroll themselves in this course: your trainer or an "
+                "administrator enrolls you."
+            )
+    existing = await find_enrollment(db, learner.id, course.id)
+    if existing is not None and existing.status == ACTIVE:
+        return existing, False
+    if existing is not None and existing.status == COMPLETED and not (
+        definition.certificate.valid_for_months
+    ):
+        raise Conflict("This course is already completed; there is nothing to retake.")
+    done = await completed_slugs(db, learner.id)
+    missing = [p for p in definition.prerequisites if p not in done]
+    if missing:
+        titles = await _titles(db, missing)
+        raise Forbidden(
+            "Complete the prerequisite course"
+            + ("s" if len(missing) > 1 else "")
+            + " first: "
+            + "; ".join(titles)
+            + "."
+        )
+    now = utcnow()
+    if existing is not None and existing.status == WITHDRAWN:
+        existing.status, existing.withdrawn_at, existing.last_activity_at = ACTIVE, None, now
+        audit.record(db, by or learner, "enrollment.reactivate", "enrollment", existing.id)
+        return existing, True
+    enrollment = Enrollment(
+        user_id=learner.id,
+        course_id=course.id,
+        version_id=version.id,
+        status=ACTIVE,
+        enrolled_at=now,
+        enrolled_by_id=by.id if by else learner.id,
+        last_activity_at=now,
+    )
+    try:
+        async with db.begin_nested():
+            db.add(enrollment)
+    except IntegrityError:
+        # Another request enrolled the same person a moment ago: theirs stands.
+        found = await find_enrollment(db, learner.id, course.id)
+        if found is None:
+            raise
+        return found, False
+    if by is not None and by.id != learner.id:
+        audit.record(db, by, "enrollment.create", "enrollment", enrollment.id,
+                     after={"user_id": learner.id, "course": course.slug})
+    return enrollment, True
+
+
+async def _titles(db: AsyncSession, slugs: list[str]) -> list[str]:
+    query = select(Course).where(Course.slug.in_(slugs))
+    found = {c.slug: c for c in (await db.scalars(query)).unique().all()}
+    return [
+        found[s].current_version.title if s in found and found[s].current_version else s
+        for s in slugs
+    ]
+
+
+async def withdraw(db: AsyncSession, enrollment: Enrollment, by: User) -> None:
+    if enrollment.status != ACTIVE:
+        raise Conflict("Only an enrollment in progress can be withdrawn.")
+    enrollment.status, enrollment.withdrawn_at = WITHDRAWN, utcnow()
+    audit.record(db, by, "enrollment.withdraw", "enrollment", enrollment.id)
+
+
+def _require_active(enrollment: Enrollment) -> None:
+    if enrollment.status == WITHDRAWN:
+        raise Forbidden("You withdrew from this course. Enroll again to continue.")
+
+
+def _count_time(row: ModuleProgress, now: datetime) -> None:
+    gap = now - row.last_seen_at
+    if timedelta(0) < gap <= IDLE_LIMIT:
+        row.seconds_spent += int(gap.total_seconds())
+    row.last_seen_at = now
+
+
+async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) -> Progress:
+    """Record that the learner opened a module; refuse a locked one."""
+    _require_active(enrollment)
+    progress = await progress_of(db, enrollment)
+    state = progress.module_state(module_id)
+    if state.status == "locked":
+        if progress.pretest_needed:
+            raise Forbidden("Take the pre-test before the first module.")
+        raise Forbidden(
+            "This module is locked: complete the modules before it first, in order."
+        )
+    if enrollment.status == COMPLETED:
+        return progress  # reading again after completion is fine; nothing to record
+    now = utcnow()
+    row = await db.get(ModuleProgress, (enrollment.id, module_id))
+    if row is None:
+        try:
+            async with db.begin_nested():
+                db.add(ModuleProgress(enrollment_id=enrollment.id, module_id=module_id,
+                                      opened_at=now, last_seen_at=now))
+        except IntegrityError:
+            pass  # opened in another tab at the same moment
+        if state.status == "available":
+            state.status = "in_progress"
+    else:
+        _count_time(row, now)
+    enrollment.last_activity_at = now
+    return progress
+
+
+async def mark_done(db: AsyncSession, enrollment: Enrollment, module_id: str) -> None:
+    """A module without a knowledge check is complete when the learner says so."""
+    _require_active(enrollment)
+    progress = await progress_of(db, enrollment)
+    state = progress.module_state(module_id)
+    if state.module.quiz is not None:
+        raise InvalidInput("This module is complete when its knowledge check is passed.")
+    row = await db.get(ModuleProgress, (enrollment.id, module_id))
+    if row is None or state.status == "locked":
+        raise Forbidden("Open the module before marking it done.")
+    await complete_module(db, enrollment, module_id)
+
+
+async def complete_module(db: AsyncSession, enrollment: Enrollment, module_id: str) -> None:
+    now = utcnow()
+    row = await db.get(ModuleProgress, (enrollment.id, module_id))
+    if row is None:
+        row = ModuleProgress(enrollment_id=enrollment.id, module_id=module_id,
+                             opened_at=now, last_seen_at=now)
+        db.add(row)
+    if row.status != "done":
+        _count_time(row, now)
+        row.status, row.completed_at = "done", now
+    enrollment.last_activity_at = now
+    await db.flush()
+    await check_completion(db, enrollment)
+
+
+async def submit_evaluation(
+    db: AsyncSession, enrollment: Enrollment, form: dict[str, list[str]]
+) -> None:
+    _require_active(enrollment)
+    progress = await progress_of(db, enrollment)
+    evaluation = progress.course.evaluation
+    if evaluation is None:
+        raise NotFound("This course has no evaluation.")
+    if progress.evaluation_done:
+        return  # submitted already (a double click); the first one stands
+    if not progress.evaluation_available:
+        raise Forbidden("The evaluation opens when the modules and the final assessment are done.")
+    answers: dict[str, Any] = {}
+    missing = []
+    for question in evaluation.questions:
+        values = [v.strip() for v in form.get(question.id, []) if v.strip()]
+        value: Any = values[0] if values else None
+        if value is not None:
+            if question.type == "likert" and value not in {"1", "2", "3", "4", "5"}:
+                raise InvalidInput(f"Choose one of the five options for: {question.prompt}")
+            if question.type == "single" and value not in question.choices:
+                raise InvalidInput(f"Choose one of the listed options for: {question.prompt}")
+            if question.type == "text" and len(value) > 5000:
+                raise InvalidInput("Comments can be at most 5,000 characters.")
+            answers[question.id] = int(value) if question.type == "likert" else value
+        elif question.required:
+            missing.append(question.prompt)
+    if missing:
+        raise InvalidInput("Please answer: " + "; ".join(missing))
+    try:
+        async with db.begin_nested():
+            db.add(EvaluationResponse(enrollment_id=enrollment.id,
+                                      version_id=enrollment.version_id, answers=answers))
+    except IntegrityError:
+        return
+    enrollment.last_activity_at = utcnow()
+    await check_completion(db, enrollment)
+
+
+async def check_completion(db: AsyncSession, enrollment: Enrollment) -> bool:
+    """Record completion the first time the course's rules are met; never undo it."""
+    if enrollment.status != ACTIVE:
+        return False
+    progress = await progress_of(db, enrollment)
+    if not progress.complete:
+        return False
+    now = utcnow()
+    result = await db.execute(
+        update(Enrollment)
+        .where(Enrollment.id == enrollment.id, Enrollment.status == ACTIVE)
+        .values(status=COMPLETED, completed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    enrollment.status, enrollment.completed_at = COMPLETED, now
+    return True
+
+
+async def enrollments_of(db: AsyncSession, user_id: int) -> list[Enrollment]:
+    query = (
+        select(Enrollment)
+        .where(Enrollment.user_id == user_id)
+        .order_by(Enrollment.enrolled_at.desc())
+    )
+    return list((await db.scalars(query)).unique().all())
+
+
+async def dashboard(db: AsyncSession, user_id: int) -> list[Progress]:
+    """Progress for every enrollment of a person, in a fixed number of queries."""
+    enrollments = await enrollments_of(db, user_id)
+    if not enrollments:
+        return []
+    ids = [e.id for e in enrollments]
+    rows: dict[int, dict[str, ModuleProgress]] = {}
+    for row in (
+        await db.scalars(select(ModuleProgress).where(ModuleProgress.enrollment_id.in_(ids)))
+    ).all():
+        rows.setdefault(row.enrollment_id, {})[row.module_id] = row
+    attempts: dict[int, list[Attempt]] = {}
+    for attempt in (
+        await db.scalars(
+            select(Attempt)
+            .where(Attempt.enrollment_id.in_(ids), Attempt.submitted_at.is_not(None))
+            .order_by(Attempt.id)
+        )
+    ).all():
+        attempts.setdefault(attempt.enrollment_id, []).append(attempt)
+    evaluated = set(
+        (
+            await db.scalars(
+                select(EvaluationResponse.enrollment_id).where(
+                    EvaluationResponse.enrollment_id.in_(ids)
+                )
+            )
+        ).all()
+    )
+    definitions = await catalog.get_definitions(db, {e.version_id for e in enrollments})
+    return [
+        build_progress(
+            e,
+            definitions[e.version_id],
+            rows.get(e.id, {}),
+            attempts.get(e.id, []),
+            e.id in evaluated,
+            0,
+        )
+        for e in enrollments
+    ]
+
+
+async def catalog_courses(
+    db: AsyncSession, text: str = "", audience: str = ""
+) -> list[tuple[Course, CourseDefinition]]:
+    query = select(Course).where(Course.status == "active", Course.current_version_id.is_not(None))
+    courses = (await db.scalars(query.order_by(Course.slug))).unique().all()
+    definitions = await catalog.get_definitions(db, {c.current_version_id for c in courses})
+    found = []
+    needle = text.strip().lower()
+    for course in courses:
+        definition = definitions[course.current_version_id]
+        if audience and definition.audience and audience not in definition.audience:
+            continue
+        haystack = " ".join(
+            [definition.title, definition.summary, *definition.tags, *definition.audience]
+        ).lower()
+        if needle and not all(word in haystack for word in needle.split()):
+            continue
+        found.append((course, definition))
+    found.sort(key=lambda pair: pair[1].title)
+    return found
+
+
+async def audiences(db: AsyncSession) -> list[str]:
+    query = select(Course.current_version_id).where(
+        Course.status == "active", Course.current_version_id.is_not(None)
+    )
+    version_ids = set((await db.scalars(query)).all())
+    definitions = await catalog.get_definitions(db, version_ids)
+    return sorted({a for d in definitions.values() for a in d.audience})

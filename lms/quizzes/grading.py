@@ -1,0 +1,89 @@
+"""How a quiz is drawn and graded. Pure functions: no database, no web."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lms.catalog.definition import Question, Quiz
+from lms.errors import InvalidInput
+
+Response = list[int] | bool
+
+
+def draw_layout(quiz: Quiz, rng: random.Random) -> list[dict[str, Any]]:
+    """Pick this attempt's questions and the order of their choices."""
+    indexed = list(enumerate(quiz.questions))
+    if quiz.draw:
+        indexed = rng.sample(indexed, quiz.draw)
+        if not quiz.shuffle:
+            indexed.sort()
+    elif quiz.shuffle:
+        rng.shuffle(indexed)
+    layout = []
+    for _, question in indexed:
+        order = list(range(len(question.choices)))
+        if quiz.shuffle:
+            rng.shuffle(order)
+        layout.append({"q": question.id, "c": order})
+    return layout
+
+
+def questions_in(quiz: Quiz, layout: Sequence[dict[str, Any]]) -> list[Question]:
+    by_id = {q.id: q for q in quiz.questions}
+    return [by_id[item["q"]] for item in layout]
+
+
+def parse_response(question: Question, values: Sequence[str]) -> Response | None:
+    """Turn submitted form values into a response; refuse anything the page could not send."""
+    values = [v for v in values if v != ""]
+    if not values:
+        return None
+    if question.type == "true_false":
+        if len(values) != 1 or values[0] not in ("true", "false"):
+            raise InvalidInput(f"That is not an answer to question {question.id}.")
+        return values[0] == "true"
+    picked = []
+    for value in values:
+        if not value.isdigit() or int(value) >= len(question.choices):
+            raise InvalidInput(f"That is not one of the choices of question {question.id}.")
+        picked.append(int(value))
+    if len(set(picked)) != len(picked):
+        raise InvalidInput(f"A choice of question {question.id} was sent twice.")
+    if question.type == "single" and len(picked) != 1:
+        raise InvalidInput(f"Question {question.id} takes exactly one answer.")
+    return sorted(picked)
+
+
+def is_correct(question: Question, response: Response | None) -> bool:
+    if response is None:
+        return False
+    if question.type == "true_false":
+        return response is question.answer
+    if isinstance(response, bool):
+        return False
+    right = {i for i, choice in enumerate(question.choices) if choice.correct}
+    return set(response) == right  # multiple: all or nothing
+
+
+@dataclass(frozen=True)
+class Grade:
+    points: int
+    max_points: int
+    percent: float
+    passed: bool
+    correct: dict[str, bool]
+
+
+def grade(
+    quiz: Quiz, layout: Sequence[dict[str, Any]], responses: dict[str, Response]
+) -> Grade:
+    questions = questions_in(quiz, layout)
+    correct = {q.id: is_correct(q, responses.get(q.id)) for q in questions}
+    points = sum(q.points for q in questions if correct[q.id])
+    max_points = sum(q.points for q in questions)
+    percent = round(100 * points / max_points, 1) if max_points else 0.0
+    passed = points * 100 >= quiz.pass_mark * max_points  # exact, not the rounded percent
+    return Grade(points, max_points, percent, passed, correct)

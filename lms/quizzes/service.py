@@ -1,0 +1,260 @@
+"""Attempts: start (or continue), save answers as the learner goes, submit once, grade."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.catalog import service as catalog
+from lms.catalog.definition import CourseDefinition, Question, Quiz
+from lms.db import utcnow
+from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lms.learning import service as learning
+from lms.learning.models import ACTIVE, Enrollment
+from lms.quizzes import grading
+from lms.quizzes.models import FINAL, PRETEST, Attempt, AttemptAnswer
+
+# A save that arrives this long after the deadline still counts (network latency).
+GRACE = timedelta(seconds=20)
+
+
+def quiz_for(course: CourseDefinition, target: str) -> Quiz:
+    if target in (FINAL, PRETEST):
+        if course.final is None:
+            raise NotFound("This course has no final assessment.")
+        return course.final
+    module = course.module(target.removeprefix("module:"))
+    if module is None or module.quiz is None or not target.startswith("module:"):
+        raise NotFound("There is no such knowledge check.")
+    return module.quiz
+
+
+def target_title(course: CourseDefinition, target: str) -> str:
+    if target == PRETEST:
+        return "Pre-test"
+    if target == FINAL:
+        return course.final.title if course.final else "Final assessment"
+    module = course.module(target.removeprefix("module:"))
+    return f"Knowledge check: {module.title}" if module else "Knowledge check"
+
+
+async def _check_may_start(
+    progress: learning.Progress, quiz: Quiz, target: str, previous: int
+) -> None:
+    if progress.enrollment.status != ACTIVE:
+        raise Forbidden("This enrollment is not in progress.")
+    if target == PRETEST:
+        if not progress.course.pretest:
+            raise NotFound("This course has no pre-test.")
+        if not progress.pretest_needed:
+            raise Conflict("You have already taken the pre-test; it is taken once.")
+        return
+    if progress.pretest_needed:
+        raise Forbidden("Take the pre-test before the first module.")
+    if target == FINAL:
+        if not progress.modules_done:
+            raise Forbidden("The final assessment opens when every module is complete.")
+        if progress.final_passed:
+            raise Conflict("You have already passed the final assessment.")
+    else:
+        state = progress.module_state(target.removeprefix("module:"))
+        if state.status == "locked":
+            raise Forbidden("This module is locked: complete the modules before it first.")
+        if state.status == "done":
+            raise Conflict("You have already passed this knowledge check.")
+    if quiz.max_attempts is not None and previous >= quiz.max_attempts:
+        raise Forbidden(
+            f"You have used all {quiz.max_attempts} attempts. Your trainer can tell you "
+            "what happens next."
+        )
+
+
+async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -> Attempt:
+    """Return the open attempt at `target`, or start one if the rules allow it."""
+    open_attempt = await find_open_attempt(db, enrollment.id, target)
+    if open_attempt is not None:
+        return open_attempt
+    progress = await learning.progress_of(db, enrollment)
+    quiz = quiz_for(progress.course, target)
+    previous = await db.scalar(
+        select(func.count()).select_from(Attempt).where(
+            Attempt.enrollment_id == enrollment.id, Attempt.target == target
+        )
+    ) or 0
+    await _check_may_start(progress, quiz, target, previous)
+    now = utcnow()
+    limit = quiz.time_limit_minutes if target != PRETEST else None
+    attempt = Attempt(
+        enrollment_id=enrollment.id,
+        target=target,
+        number=previous + 1,
+        started_at=now,
+        deadline_at=now + timedelta(minutes=limit) if limit else None,
+        layout=grading.draw_layout(quiz, random.SystemRandom()),
+    )
+    try:
+        async with db.begin_nested():
+            db.add(attempt)
+    except IntegrityError:
+        # The same attempt was started in another tab a moment ago: use that one.
+        found = await find_open_attempt(db, enrollment.id, target)
+        if found is None:
+            raise
+        return found
+    enrollment.last_activity_at = now
+    return attempt
+
+
+async def find_open_attempt(db: AsyncSession, enrollment_id: int, target: str) -> Attempt | None:
+    return await db.scalar(
+        select(Attempt).where(
+            Attempt.enrollment_id == enrollment_id,
+            Attempt.target == target,
+            Attempt.submitted_at.is_(None),
+        )
+    )
+
+
+@dataclass
+class AttemptView:
+    """An attempt with what its page needs: the enrollment, course, quiz and answers."""
+
+    attempt: Attempt
+    enrollment: Enrollment
+    course: CourseDefinition
+    quiz: Quiz
+    questions: list[Question]
+    answers: dict[str, AttemptAnswer]
+
+    @property
+    def title(self) -> str:
+        return target_title(self.course, self.attempt.target)
+
+    def choice_order(self, question_id: str) -> list[int]:
+        return next(item["c"] for item in self.attempt.layout if item["q"] == question_id)
+
+    def selected(self, question_id: str) -> list[int] | bool | None:
+        answer = self.answers.get(question_id)
+        return answer.response if answer else None
+
+    @property
+    def answered(self) -> int:
+        return len(self.answers)
+
+
+async def get_attempt_view(db: AsyncSession, attempt_id: int, user_id: int) -> AttemptView:
+    """The attempt, if it belongs to this person; anyone else gets a plain not-found."""
+    row = (
+        await db.execute(
+            select(Attempt, Enrollment)
+            .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+            .where(Attempt.id == attempt_id)
+        )
+    ).first()
+    if row is None or row.Enrollment.user_id != user_id:
+        raise NotFound("There is no such attempt.")
+    attempt, enrollment = row.Attempt, row.Enrollment
+    course = await catalog.get_definition(db, enrollment.version_id)
+    quiz = quiz_for(course, attempt.target)
+    answers = {
+        a.question_id: a
+        for a in (
+            await db.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id))
+        ).all()
+    }
+    return AttemptView(
+        attempt, enrollment, course, quiz, grading.questions_in(quiz, attempt.layout), answers
+    )
+
+
+def _time_left(attempt: Attempt, now: datetime) -> bool:
+    return attempt.deadline_at is None or now <= attempt.deadline_at + GRACE
+
+
+def parse_answers(view: AttemptView, form: dict[str, list[str]]) -> dict[str, grading.Response]:
+    """Answers in a submitted form, keyed by question id; tampered values are refused."""
+    in_attempt = {q.id: q for q in view.questions}
+    for key in form:
+        if key.startswith("q:") and key[2:] not in in_attempt:
+            raise InvalidInput("An answer was sent for a question that is not in this attempt.")
+    responses = {}
+    for question in view.questions:
+        response = grading.parse_response(question, form.get(f"q:{question.id}", []))
+        if response is not None:
+            responses[question.id] = response
+    return responses
+
+
+async def save_answers(
+    db: AsyncSession, view: AttemptView, responses: dict[str, grading.Response]
+) -> int:
+    """Save answers to an open attempt (one upsert each); return how many were saved."""
+    attempt, now = view.attempt, utcnow()
+    if attempt.submitted_at is not None:
+        raise Conflict("This attempt has been submitted; its answers can no longer change.")
+    if not _time_left(attempt, now):
+        raise Conflict("Time is up for this attempt. Submit it to see your result.")
+    insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
+    for question_id, response in responses.items():
+        statement = insert(AttemptAnswer).values(
+            attempt_id=attempt.id, question_id=question_id, response=response, saved_at=now
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["attempt_id", "question_id"],
+            set_={"response": statement.excluded.response, "saved_at": now},
+        )
+        await db.execute(statement)
+    view.enrollment.last_activity_at = now
+    return len(responses)
+
+
+async def submit(
+    db: AsyncSession, view: AttemptView, responses: dict[str, grading.Response]
+) -> Attempt:
+    """Submit an attempt once. A second submit (double click, other tab) changes nothing."""
+    attempt, now = view.attempt, utcnow()
+    if attempt.submitted_at is not None:
+        return attempt
+    if responses and _time_left(attempt, now):
+        await save_answers(db, view, responses)
+    late = not _time_left(attempt, now)
+    claimed = await db.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt.id, Attempt.submitted_at.is_(None))
+        .values(submitted_at=now, late=late)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await db.refresh(attempt)
+        return attempt
+    attempt.submitted_at, attempt.late = now, late
+    saved = (
+        await db.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id))
+    ).all()
+    deadline = attempt.deadline_at + GRACE if attempt.deadline_at else None
+    in_time = {
+        a.question_id: a.response for a in saved if deadline is None or a.saved_at <= deadline
+    }
+    result = grading.grade(view.quiz, attempt.layout, in_time)
+    for answer in saved:
+        answer.correct = result.correct.get(answer.question_id, False)
+    attempt.points, attempt.max_points, attempt.percent = (
+        result.points,
+        result.max_points,
+        result.percent,
+    )
+    attempt.passed = None if attempt.target == PRETEST else result.passed
+    view.enrollment.last_activity_at = now
+    await db.flush()
+    if attempt.target.startswith("module:") and result.passed:
+        await learning.complete_module(db, view.enrollment, attempt.target.removeprefix("module:"))
+    elif attempt.target == FINAL and result.passed:
+        await learning.check_completion(db, view.enrollment)
+    return attempt
