@@ -27,7 +27,10 @@ from lms.auth import SessionMiddleware
 from lms.catalog.routes import router as catalog_router
 from lms.errors import EXCEPTION_HANDLERS
 from lms.inject import DB
+from lms.learning.routes import dashboard_context
+from lms.learning.routes import router as learning_router
 from lms.pages import NOTICES, page
+from lms.quizzes.routes import router as quizzes_router
 from lms.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -63,8 +66,11 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
 
 
 @get("/", name="home")
-async def home(request: Request[Any, Any, Any]) -> Template:
-    return page("home.html")
+async def home(request: Request[Any, Any, Any], db: DB) -> Template:
+    """My learning for a signed-in person; a welcome for everyone else."""
+    if request.user is None:
+        return page("home.html")
+    return page("learning/dashboard.html", **await dashboard_context(db, request.user))
 
 
 @get("/healthz", name="health", exclude_from_csrf=True)
@@ -114,6 +120,8 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
             health,
             accounts_router,
             catalog_router,
+            learning_router,
+            quizzes_router,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         dependencies={

@@ -17,6 +17,12 @@ NOTICES = {
     "person-reactivated": "The account has been reactivated.",
     "temporary-password-set": "The temporary password is set; they must change it at sign-in.",
     "courses-synced": "The course folders have been checked and loaded.",
+    "enrolled": "You are enrolled. Your progress is saved as you go.",
+    "already-enrolled": "You are already enrolled in this course.",
+    "withdrawn": "You have withdrawn from this course. Your progress is kept if you return.",
+    "module-done": "Module complete.",
+    "evaluation-done": "Thank you: your evaluation has been recorded.",
+    "answers-saved": "Your answers are saved. You can come back and finish later.",
 }
 
 

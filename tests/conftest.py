@@ -22,6 +22,7 @@ from lms import db as database
 from lms.accounts import service
 from lms.accounts.models import County
 from lms.app import create_app
+from lms.catalog.service import forget_definitions
 from lms.settings import Settings
 
 PASSWORD = "correct horse battery"
@@ -116,6 +117,7 @@ async def empty_tables(url: str) -> None:
 async def app(settings: Settings) -> AsyncIterator[Litestar]:
     yield create_app(settings)
     await empty_tables(settings.database_url)
+    forget_definitions()
 
 
 @pytest.fixture

@@ -39,8 +39,14 @@ async def test_sync_reports_new_unchanged_and_new_version(db, tmp_path):
     assert await sync(db, root) == {"test-course": "unchanged"}
     assert (await current(db, "test-course")).id == first.id
 
-    write_course(root, changes={"modules/second.md": FIRST_MODULE.replace("first", "second")
-                                .replace("q1", "q3").replace("q2", "q4")})
+    write_course(
+        root,
+        changes={
+            "modules/second.md": FIRST_MODULE.replace("first", "second")
+            .replace("q1", "q3")
+            .replace("q2", "q4")
+        },
+    )
     assert await sync(db, root) == {"test-course": "new version"}
     second = await current(db, "test-course")
     assert second.id != first.id and second.number == 2

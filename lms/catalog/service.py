@@ -130,6 +130,11 @@ async def _version_label(db: AsyncSession, version_id: int | None) -> str | None
 _definitions: dict[int, CourseDefinition] = {}
 
 
+def forget_definitions() -> None:
+    """Drop the parsed versions (tests reuse version ids when they empty the database)."""
+    _definitions.clear()
+
+
 async def get_definition(db: AsyncSession, version_id: int) -> CourseDefinition:
     found = _definitions.get(version_id)
     if found is None:
@@ -145,9 +150,7 @@ async def get_definitions(db: AsyncSession, version_ids: set[int]) -> dict[int, 
     """Several versions' content, reading only the ones this process has not parsed yet."""
     missing = [v for v in version_ids if v not in _definitions]
     if missing:
-        query = select(CourseVersion.id, CourseVersion.content).where(
-            CourseVersion.id.in_(missing)
-        )
+        query = select(CourseVersion.id, CourseVersion.content).where(CourseVersion.id.in_(missing))
         for version_id, content in (await db.execute(query)).all():
             _definitions[version_id] = course_from_json(content)
     return {v: _definitions[v] for v in version_ids if v in _definitions}

@@ -309,8 +309,10 @@ async def enroll(
     existing = await find_enrollment(db, learner.id, course.id)
     if existing is not None and existing.status == ACTIVE:
         return existing, False
-    if existing is not None and existing.status == COMPLETED and not (
-        definition.certificate.valid_for_months
+    if (
+        existing is not None
+        and existing.status == COMPLETED
+        and not (definition.certificate.valid_for_months)
     ):
         raise Conflict("This course is already completed; there is nothing to retake.")
     done = await completed_slugs(db, learner.id)
@@ -348,8 +350,14 @@ async def enroll(
             raise
         return found, False
     if by is not None and by.id != learner.id:
-        audit.record(db, by, "enrollment.create", "enrollment", enrollment.id,
-                     after={"user_id": learner.id, "course": course.slug})
+        audit.record(
+            db,
+            by,
+            "enrollment.create",
+            "enrollment",
+            enrollment.id,
+            after={"user_id": learner.id, "course": course.slug},
+        )
     return enrollment, True
 
 
@@ -389,9 +397,7 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
     if state.status == "locked":
         if progress.pretest_needed:
             raise Forbidden("Take the pre-test before the first module.")
-        raise Forbidden(
-            "This module is locked: complete the modules before it first, in order."
-        )
+        raise Forbidden("This module is locked: complete the modules before it first, in order.")
     if enrollment.status == COMPLETED:
         return progress  # reading again after completion is fine; nothing to record
     now = utcnow()
@@ -399,8 +405,14 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
     if row is None:
         try:
             async with db.begin_nested():
-                db.add(ModuleProgress(enrollment_id=enrollment.id, module_id=module_id,
-                                      opened_at=now, last_seen_at=now))
+                db.add(
+                    ModuleProgress(
+                        enrollment_id=enrollment.id,
+                        module_id=module_id,
+                        opened_at=now,
+                        last_seen_at=now,
+                    )
+                )
         except IntegrityError:
             pass  # opened in another tab at the same moment
         if state.status == "available":
@@ -428,8 +440,9 @@ async def complete_module(db: AsyncSession, enrollment: Enrollment, module_id: s
     now = utcnow()
     row = await db.get(ModuleProgress, (enrollment.id, module_id))
     if row is None:
-        row = ModuleProgress(enrollment_id=enrollment.id, module_id=module_id,
-                             opened_at=now, last_seen_at=now)
+        row = ModuleProgress(
+            enrollment_id=enrollment.id, module_id=module_id, opened_at=now, last_seen_at=now
+        )
         db.add(row)
     if row.status != "done":
         _count_time(row, now)
@@ -470,8 +483,11 @@ async def submit_evaluation(
         raise InvalidInput("Please answer: " + "; ".join(missing))
     try:
         async with db.begin_nested():
-            db.add(EvaluationResponse(enrollment_id=enrollment.id,
-                                      version_id=enrollment.version_id, answers=answers))
+            db.add(
+                EvaluationResponse(
+                    enrollment_id=enrollment.id, version_id=enrollment.version_id, answers=answers
+                )
+            )
     except IntegrityError:
         return
     enrollment.last_activity_at = utcnow()

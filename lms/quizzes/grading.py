@@ -77,9 +77,7 @@ class Grade:
     correct: dict[str, bool]
 
 
-def grade(
-    quiz: Quiz, layout: Sequence[dict[str, Any]], responses: dict[str, Response]
-) -> Grade:
+def grade(quiz: Quiz, layout: Sequence[dict[str, Any]], responses: dict[str, Response]) -> Grade:
     questions = questions_in(quiz, layout)
     correct = {q.id: is_correct(q, responses.get(q.id)) for q in questions}
     points = sum(q.points for q in questions if correct[q.id])

@@ -83,11 +83,14 @@ async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -
         return open_attempt
     progress = await learning.progress_of(db, enrollment)
     quiz = quiz_for(progress.course, target)
-    previous = await db.scalar(
-        select(func.count()).select_from(Attempt).where(
-            Attempt.enrollment_id == enrollment.id, Attempt.target == target
+    previous = (
+        await db.scalar(
+            select(func.count())
+            .select_from(Attempt)
+            .where(Attempt.enrollment_id == enrollment.id, Attempt.target == target)
         )
-    ) or 0
+        or 0
+    )
     await _check_may_start(progress, quiz, target, previous)
     now = utcnow()
     limit = quiz.time_limit_minutes if target != PRETEST else None

@@ -1,0 +1,188 @@
+"""Learner pages: catalog, course page, enrollment, modules, evaluation, My learning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from lms.accounts.models import User
+from lms.auth import signed_in
+from lms.catalog import service as catalog
+from lms.catalog.models import Course
+from lms.errors import DomainError
+from lms.inject import DB
+from lms.learning import service
+from lms.learning.models import ACTIVE
+from lms.pages import page, redirect
+
+Req = Request[User, Any, Any]
+guards = [signed_in]
+
+
+@get("/courses", name="learning.catalog", guards=guards)
+async def catalog_page(
+    request: Req, db: DB, q: FromQuery[str] = "", audience: FromQuery[str] = ""
+) -> Template:
+    courses = await service.catalog_courses(db, q, audience)
+    mine = {e.course_id: e for e in await service.enrollments_of(db, request.user.id)}
+    return page(
+        "learning/catalog.html",
+        courses=courses,
+        mine=mine,
+        q=q,
+        audience=audience,
+        audiences=await service.audiences(db),
+    )
+
+
+async def _course_page(
+    request: Req, db: DB, course: Course, error: str | None = None, status_code: int = 200
+) -> Template:
+    if course.current_version_id is None:
+        raise DomainError("This course is not available yet.")
+    enrollment = await service.find_enrollment(db, request.user.id, course.id)
+    progress = await service.progress_of(db, enrollment) if enrollment else None
+    definition = (
+        progress.course if progress else await catalog.get_definition(db, course.current_version_id)
+    )
+    completed = await service.completed_slugs(db, request.user.id)
+    prerequisites = [
+        (slug, await _course_title(db, slug), slug in completed)
+        for slug in definition.prerequisites
+    ]
+    return page(
+        "learning/course.html",
+        status_code,
+        course=course,
+        definition=definition,
+        enrollment=enrollment,
+        progress=progress,
+        prerequisites=prerequisites,
+        error=error,
+    )
+
+
+async def _course_title(db: DB, slug: str) -> str:
+    try:
+        course = await catalog.get_course(db, slug)
+    except DomainError:
+        return slug
+    return course.current_version.title if course.current_version else slug
+
+
+@get("/courses/{slug:str}", name="learning.course", guards=guards)
+async def course_page(request: Req, db: DB, slug: FromPath[str]) -> Template:
+    return await _course_page(request, db, await catalog.get_course(db, slug))
+
+
+@post("/courses/{slug:str}/enroll", name="learning.enroll", guards=guards)
+async def enroll(request: Req, db: DB, slug: FromPath[str]) -> Any:
+    course = await catalog.get_course(db, slug)
+    try:
+        _, changed = await service.enroll(db, request.user, course)
+    except DomainError as exc:
+        return await _course_page(request, db, course, str(exc), exc.status_code)
+    return redirect(f"/courses/{slug}", "enrolled" if changed else "already-enrolled")
+
+
+@post("/courses/{slug:str}/withdraw", name="learning.withdraw", guards=guards)
+async def withdraw(request: Req, db: DB, slug: FromPath[str]) -> Any:
+    course = await catalog.get_course(db, slug)
+    enrollment = await service.get_active_enrollment(db, request.user, course)
+    await service.withdraw(db, enrollment, request.user)
+    return redirect(f"/courses/{slug}", "withdrawn")
+
+
+@get("/courses/{slug:str}/modules/{module_id:str}", name="learning.module", guards=guards)
+async def module_page(
+    request: Req, db: DB, slug: FromPath[str], module_id: FromPath[str]
+) -> Template:
+    course = await catalog.get_course(db, slug)
+    enrollment = await service.get_active_enrollment(db, request.user, course)
+    progress = await service.open_module(db, enrollment, module_id)
+    state = progress.module_state(module_id)
+    index = state.number - 1
+    modules = progress.modules
+    return page(
+        "learning/module.html",
+        course=course,
+        progress=progress,
+        state=state,
+        module=state.module,
+        previous=modules[index - 1] if index > 0 else None,
+        next=modules[index + 1] if index + 1 < len(modules) else None,
+    )
+
+
+@post("/courses/{slug:str}/modules/{module_id:str}/done", name="learning.done", guards=guards)
+async def module_done(request: Req, db: DB, slug: FromPath[str], module_id: FromPath[str]) -> Any:
+    course = await catalog.get_course(db, slug)
+    enrollment = await service.get_active_enrollment(db, request.user, course)
+    await service.mark_done(db, enrollment, module_id)
+    progress = await service.progress_of(db, enrollment)
+    words, link = progress.next_step
+    return redirect(link or f"/courses/{slug}", "module-done")
+
+
+@get("/courses/{slug:str}/evaluation", name="learning.evaluation", guards=guards)
+async def evaluation_page(request: Req, db: DB, slug: FromPath[str]) -> Any:
+    course = await catalog.get_course(db, slug)
+    enrollment = await service.get_active_enrollment(db, request.user, course)
+    progress = await service.progress_of(db, enrollment)
+    if progress.evaluation_done:
+        return redirect(f"/courses/{slug}", "evaluation-done")
+    return page("learning/evaluation.html", course=course, progress=progress, values={})
+
+
+@post("/courses/{slug:str}/evaluation", name="learning.evaluation_submit", guards=guards)
+async def evaluation_submit(request: Req, db: DB, slug: FromPath[str]) -> Any:
+    course = await catalog.get_course(db, slug)
+    enrollment = await service.get_active_enrollment(db, request.user, course)
+    form = await request.form()
+    values = {key: form.getall(key) for key in form}
+    try:
+        await service.submit_evaluation(db, enrollment, values)
+    except DomainError as exc:
+        progress = await service.progress_of(db, enrollment)
+        return page(
+            "learning/evaluation.html",
+            exc.status_code,
+            course=course,
+            progress=progress,
+            values={k: v[0] for k, v in values.items() if v},
+            error=str(exc),
+        )
+    return redirect(f"/courses/{slug}", "evaluation-done")
+
+
+@get("/my-learning", name="learning.dashboard", guards=guards)
+async def dashboard(request: Req, db: DB) -> Redirect:
+    return Redirect("/")
+
+
+async def dashboard_context(db: DB, user: User) -> dict[str, Any]:
+    progresses = await service.dashboard(db, user.id)
+    return {
+        "current": [p for p in progresses if p.enrollment.status == ACTIVE],
+        "completed": [p for p in progresses if p.enrollment.status == "completed"],
+        "withdrawn": [p for p in progresses if p.enrollment.status == "withdrawn"],
+    }
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        catalog_page,
+        course_page,
+        enroll,
+        withdraw,
+        module_page,
+        module_done,
+        evaluation_page,
+        evaluation_submit,
+        dashboard,
+    ],
+)

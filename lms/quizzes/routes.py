@@ -1,0 +1,143 @@
+"""Quiz pages: start or continue an attempt, save answers, submit, and see the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Router, get, post
+from litestar.params import FromPath
+from litestar.response import Response, Template
+
+from lms.accounts.models import User
+from lms.auth import signed_in
+from lms.catalog import service as catalog
+from lms.errors import DomainError
+from lms.inject import DB
+from lms.learning import service as learning
+from lms.pages import page, redirect
+from lms.quizzes import service
+from lms.quizzes.models import FINAL, PRETEST
+
+Req = Request[User, Any, Any]
+guards = [signed_in]
+
+
+async def _start(request: Req, db: DB, slug: str, target: str) -> Any:
+    course = await catalog.get_course(db, slug)
+    enrollment = await learning.get_active_enrollment(db, request.user, course)
+    attempt = await service.start_attempt(db, enrollment, target)
+    return redirect(f"/attempts/{attempt.id}")
+
+
+async def _landing(request: Req, db: DB, slug: str, target: str) -> Template:
+    course = await catalog.get_course(db, slug)
+    enrollment = await learning.get_active_enrollment(db, request.user, course)
+    progress = await learning.progress_of(db, enrollment)
+    quiz = service.quiz_for(progress.course, target)
+    open_attempt = await service.find_open_attempt(db, enrollment.id, target)
+    return page(
+        "quizzes/landing.html",
+        course=course,
+        progress=progress,
+        quiz=quiz,
+        target=target,
+        title=service.target_title(progress.course, target),
+        open_attempt=open_attempt,
+    )
+
+
+@get("/courses/{slug:str}/pretest", name="quizzes.pretest", guards=guards)
+async def pretest_page(request: Req, db: DB, slug: FromPath[str]) -> Template:
+    return await _landing(request, db, slug, PRETEST)
+
+
+@get("/courses/{slug:str}/final", name="quizzes.final", guards=guards)
+async def final_page(request: Req, db: DB, slug: FromPath[str]) -> Template:
+    return await _landing(request, db, slug, FINAL)
+
+
+@post("/courses/{slug:str}/pretest/start", name="quizzes.pretest_start", guards=guards)
+async def pretest_start(request: Req, db: DB, slug: FromPath[str]) -> Any:
+    return await _start(request, db, slug, PRETEST)
+
+
+@post("/courses/{slug:str}/final/start", name="quizzes.final_start", guards=guards)
+async def final_start(request: Req, db: DB, slug: FromPath[str]) -> Any:
+    return await _start(request, db, slug, FINAL)
+
+
+@post(
+    "/courses/{slug:str}/modules/{module_id:str}/quiz/start",
+    name="quizzes.module_start",
+    guards=guards,
+)
+async def module_quiz_start(
+    request: Req, db: DB, slug: FromPath[str], module_id: FromPath[str]
+) -> Any:
+    return await _start(request, db, slug, learning.module_target(module_id))
+
+
+@get("/attempts/{attempt_id:int}", name="quizzes.attempt", guards=guards)
+async def attempt_page(request: Req, db: DB, attempt_id: FromPath[int]) -> Template:
+    view = await service.get_attempt_view(db, attempt_id, request.user.id)
+    if view.attempt.submitted_at is not None:
+        progress = await learning.progress_of(db, view.enrollment)
+        return page("quizzes/result.html", view=view, progress=progress)
+    return page("quizzes/attempt.html", view=view, now=service.utcnow())
+
+
+def _form_values(form: Any) -> dict[str, list[str]]:
+    return {key: form.getall(key) for key in form if key.startswith("q:")}
+
+
+def _wants_json(request: Req) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@post("/attempts/{attempt_id:int}/save", name="quizzes.save", guards=guards)
+async def save(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
+    view = await service.get_attempt_view(db, attempt_id, request.user.id)
+    form = await request.form()
+    try:
+        responses = service.parse_answers(view, _form_values(form))
+        saved = await service.save_answers(db, view, responses)
+    except DomainError as exc:
+        if _wants_json(request):
+            return Response({"error": str(exc)}, status_code=exc.status_code)
+        return page(
+            "quizzes/attempt.html", exc.status_code, view=view, now=service.utcnow(), error=str(exc)
+        )
+    if _wants_json(request):
+        return Response(
+            {"saved": saved, "at": service.utcnow().isoformat(timespec="seconds")}, status_code=200
+        )
+    return redirect(f"/attempts/{attempt_id}", "answers-saved")
+
+
+@post("/attempts/{attempt_id:int}/submit", name="quizzes.submit", guards=guards)
+async def submit(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
+    view = await service.get_attempt_view(db, attempt_id, request.user.id)
+    form = await request.form()
+    try:
+        responses = service.parse_answers(view, _form_values(form))
+    except DomainError as exc:
+        return page(
+            "quizzes/attempt.html", exc.status_code, view=view, now=service.utcnow(), error=str(exc)
+        )
+    await service.submit(db, view, responses)
+    return redirect(f"/attempts/{attempt_id}")
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        pretest_page,
+        final_page,
+        pretest_start,
+        final_start,
+        module_quiz_start,
+        attempt_page,
+        save,
+        submit,
+    ],
+)
