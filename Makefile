@@ -31,6 +31,9 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+check-courses: install
+	$(BIN)/lms courses check
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

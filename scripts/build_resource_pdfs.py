@@ -48,7 +48,8 @@ def main(paths: list[str]) -> None:
     sources = [Path(p).resolve() for p in paths] or sorted(ROOT.glob("courses/*/resources/src/*.md"))
     for source in sources:
         target = build(source)
-        print(f"{target.relative_to(ROOT)}  ({target.stat().st_size // 1024} KB)")
+        shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+        print(f"{shown}  ({target.stat().st_size // 1024} KB)")
 
 
 if __name__ == "__main__":

@@ -404,6 +404,49 @@ def test_all_problems_of_all_courses_are_reported_and_the_rest_still_load(tmp_pa
     assert check.warnings == ["courses/not-a-course: ignored, it has no course.yaml"]
 
 
+@pytest.mark.parametrize(
+    "line",
+    ["title:", "summary: # of visits", "hours:", "tags:"],
+)
+def test_empty_values_are_refused(tmp_path, line):
+    field = line.split(":")[0]
+    course = (
+        COURSE_YAML.replace(next(x for x in COURSE_YAML.splitlines() if x.startswith(field)), line)
+        if field != "tags"
+        else COURSE_YAML + line + "\n"
+    )
+    problems = problems_of(tmp_path, {"course.yaml": course})
+    assert any(f": {field}: has no value" in p for p in problems), problems
+
+
+def test_empty_choice_text_is_refused(tmp_path):
+    module = FIRST_MODULE.replace("        - text: That one", "        - text:")
+    problems = problems_of(tmp_path, {"modules/first.md": module})
+    assert problems == [
+        "courses/test-course/modules/first.md:20: quiz.questions[0].choices[1].text: has no "
+        "value; give it one or remove the line (text starting with # is a YAML comment: put "
+        "such text in quotes)"
+    ]
+
+
+def test_max_attempts_may_be_null(tmp_path):
+    module = FIRST_MODULE.replace("  pass_mark: 50", "  pass_mark: 50\n  max_attempts: null")
+    assert problems_of(tmp_path, {"modules/first.md": module}) == []
+
+
+def test_checking_one_course_folder(tmp_path):
+    root = tmp_path / "courses"
+    write_course(root, "base")
+    write_course(root, "next", {"course.yaml": COURSE_YAML + "prerequisites: [base]\n"})
+    check = check_catalog(Path("courses/next"))
+    assert [c.slug for c in check.courses] == ["next"] and check.problems == []
+
+
+def test_markdown_headings_sit_below_the_page_title(tmp_path):
+    loaded = check_course(write_course(tmp_path))
+    assert "<h2>Reading</h2>" in loaded.course.modules[0].body_html
+
+
 def test_bad_folder_name(tmp_path):
     write_course(tmp_path / "courses", "Bad_Name")
     problems = [str(p) for p in check_catalog(Path("courses")).problems]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import nh3
@@ -101,9 +102,18 @@ def sanitise(html: str) -> str:
     )
 
 
+def _shift_headings(tokens: list[Any]) -> None:
+    """`# Heading` becomes <h2>: the page's own title is its only <h1>."""
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+
+
 def render(text: str) -> str:
     """Render a Markdown block (a module body, a description) to sanitised HTML."""
-    html = sanitise(_md.render(text or ""))
+    tokens = _md.parse(text or "")
+    _shift_headings(tokens)
+    html = sanitise(_md.renderer.render(tokens, _md.options, {}))
     # A frame whose address was refused is removed whole, not left empty.
     return re.sub(r"<iframe(?![^>]*\ssrc=)[^>]*>.*?</iframe>", "", html, flags=re.S)
 

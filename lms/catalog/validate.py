@@ -94,6 +94,8 @@ QUESTION_FIELDS = {
 }
 CHOICE_FIELDS = {"text": True, "correct": False, "feedback": False}
 EVALUATION_FIELDS = {"title": True, "questions": True}
+# Fields the format allows to be `null` on purpose.
+NULLABLE = {"max_attempts"}
 SURVEY_QUESTION_FIELDS = {
     "id": True,
     "type": True,
@@ -179,12 +181,20 @@ class Checker:
         if not isinstance(value, dict):
             self.error(path, f"{what} must be a mapping of fields, found {_describe(value)}")
             return None
-        for key in value:
+        for key, item in value.items():
+            if item is None and key in allowed and key not in NULLABLE:
+                self.error(
+                    (*path, key),
+                    "has no value; give it one or remove the line (text starting with # "
+                    "is a YAML comment: put such text in quotes)",
+                )
             if key not in allowed:
                 guess = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
                 hint = f" (did you mean '{guess[0]}'?)" if guess else ""
                 known = ", ".join(allowed)
-                self.error((*path, key), f"unknown field '{key}'{hint}; {what} fields are: {known}")
+                self.error(
+                    (*path, key), f"unknown field '{key}'{hint}; the fields of {what} are: {known}"
+                )
         for key, required in allowed.items():
             if required and key not in value:
                 self.error(path, f"missing required field '{key}'")
@@ -707,9 +717,8 @@ def check_course(folder: Path) -> LoadedCourse:
 
     for sha in sorted(loaded.files):
         digest.update(b"file\0" + sha.encode())
-    if problems:
+    if problems or not (title and version and summary and hours and certificate and enrollment):
         return loaded
-    assert title and version and summary and hours and certificate and enrollment
     loaded.course = CourseDefinition(
         slug=slug,
         title=title,
@@ -765,6 +774,14 @@ def check_catalog(root: Path, known_slugs: Iterable[str] = ()) -> CatalogCheck:
     loaded: list[LoadedCourse] = []
     if not root.is_dir():
         raise FileNotFoundError(f"courses folder {root} does not exist")
+    if (root / "course.yaml").is_file():
+        # PATH is one course folder: check it, with its siblings as possible prerequisites.
+        siblings = {
+            p.name for p in root.resolve().parent.iterdir() if (p / "course.yaml").is_file()
+        }
+        single = check_course(root)
+        check_prerequisites([single], set(known_slugs) | siblings)
+        return CatalogCheck([single], warnings)
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not (folder / "course.yaml").is_file():
             warnings.append(f"{display_path(folder)}: ignored, it has no course.yaml")
