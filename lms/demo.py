@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import random
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.accounts import service
 from lms.accounts.models import County, User
+from lms.catalog.definition import CourseDefinition, Question
+from lms.catalog.models import Course
+from lms.learning import service as learning
+from lms.learning.models import Enrollment
+from lms.quizzes import service as quizzes
+from lms.quizzes.grading import Response
+from lms.quizzes.models import FINAL, PRETEST
 from lms.settings import Settings
 
 DEMO_PASSWORD = "sop-demo-2026"  # noqa: S105  (demo accounts only)
@@ -29,9 +38,23 @@ DEMO_PEOPLE: list[tuple[str, str, tuple[str, ...], str]] = [
     ("supervisor@example.org", "Grace Okafor", ("learner",), "Shasta"),
 ]
 
+# How far each demo learner has got in sop-intro: modules passed, then "final", "done".
+DEMO_PROGRESS: dict[str, str] = {
+    "learner1@example.org": "done",
+    "learner2@example.org": "3",
+    "learner3@example.org": "pretest",
+    "learner4@example.org": "done",
+    "learner5@example.org": "done",
+    "learner6@example.org": "5",
+    "learner7@example.org": "1",
+    "learner8@example.org": "final",
+    "learner9@example.org": "pretest",
+    "supervisor@example.org": "done",
+}
+
 
 async def load_demo(db: AsyncSession, settings: Settings) -> int:
-    """Create the demo people that do not exist yet; return how many were created."""
+    """Create the demo people and their progress if missing; return how many were created."""
     counties = {c.name: c.id for c in (await db.scalars(select(County))).all()}
     existing = set((await db.scalars(select(User.email))).all())
     created = 0
@@ -45,4 +68,96 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
             db, settings, form, DEMO_PASSWORD, None, must_change_password=False
         )
         created += 1
+    await db.flush()
+    await _demo_learning(db)
     return created
+
+
+async def _demo_learning(db: AsyncSession) -> None:
+    intro = await db.scalar(select(Course).where(Course.slug == "sop-intro"))
+    if intro is None or intro.current_version_id is None:
+        return  # courses not loaded; `lms courses sync` first
+    rng = random.Random(2026)  # noqa: S311  (repeatable demo data, not security)
+    people = {u.email: u for u in (await db.scalars(select(User))).all()}
+    for email, stage in DEMO_PROGRESS.items():
+        learner = people[email]
+        if await learning.find_enrollment(db, learner.id, intro.id) is not None:
+            continue
+        enrollment, _ = await learning.enroll(db, learner, intro)
+        await db.flush()
+        await _advance(db, enrollment, stage, rng)
+    supervisor_core = await db.scalar(select(Course).where(Course.slug == "supervisor-core"))
+    grace = people["supervisor@example.org"]
+    if supervisor_core and not await learning.find_enrollment(db, grace.id, supervisor_core.id):
+        enrollment, _ = await learning.enroll(db, grace, supervisor_core)
+        await db.flush()
+        await _advance(db, enrollment, "2", rng)
+
+
+async def _advance(
+    db: AsyncSession, enrollment: Enrollment, stage: str, rng: random.Random
+) -> None:
+    progress = await learning.progress_of(db, enrollment)
+    course = progress.course
+    if course.pretest:
+        await _answer(db, enrollment, course, PRETEST, rng, skill=0.45)
+    if stage == "pretest":
+        return
+    modules = len(course.modules) if stage in ("final", "done") else int(stage)
+    for module in course.modules[:modules]:
+        target = learning.module_target(module.id)
+        if module.quiz is None:
+            await learning.complete_module(db, enrollment, module.id)
+            continue
+        await _pass(db, enrollment, course, target, rng, skill=0.85)
+    if stage not in ("final", "done"):
+        next_module = course.modules[modules]
+        await learning.open_module(db, enrollment, next_module.id)
+        return
+    await _pass(db, enrollment, course, FINAL, rng, skill=0.9)
+    if stage == "done" and course.evaluation:
+        answers: dict[str, list[str]] = {}
+        for q in course.evaluation.questions:
+            if q.type == "likert":
+                answers[q.id] = [str(rng.choice([3, 4, 4, 5, 5]))]
+            elif q.type == "single":
+                answers[q.id] = [q.choices[0]]
+        await learning.submit_evaluation(db, enrollment, answers)
+
+
+async def _pass(
+    db: AsyncSession,
+    enrollment: Enrollment,
+    course: CourseDefinition,
+    target: str,
+    rng: random.Random,
+    skill: float,
+) -> None:
+    """Fail now and then, like real learners, but pass within two attempts."""
+    if not await _answer(db, enrollment, course, target, rng, skill):
+        await _answer(db, enrollment, course, target, rng, 1.0)
+
+
+async def _answer(
+    db: AsyncSession,
+    enrollment: Enrollment,
+    course: CourseDefinition,
+    target: str,
+    rng: random.Random,
+    skill: float,
+) -> bool:
+    """Take one attempt, answering each question right with probability `skill`."""
+    attempt = await quizzes.start_attempt(db, enrollment, target)
+    await db.flush()
+    view = await quizzes.get_attempt_view(db, attempt.id, enrollment.user_id)
+    responses = {q.id: _response(q, rng.random() < skill) for q in view.questions}
+    submitted = await quizzes.submit(db, view, responses)
+    return bool(submitted.passed) or target == PRETEST
+
+
+def _response(question: Question, right: bool) -> Response:
+    if question.type == "true_false":
+        return question.answer if right else not question.answer
+    correct = [i for i, c in enumerate(question.choices) if c.correct]
+    wrong = [i for i, c in enumerate(question.choices) if not c.correct]
+    return correct if right or not wrong else wrong[:1]

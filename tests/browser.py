@@ -64,6 +64,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     }
     server = LiveServer(url=f"http://127.0.0.1:{port}", env=env)
     server.lms("db", "upgrade")
+    server.lms("courses", "sync")
     server.lms("demo")
     log = open(folder / "server.log", "w")  # noqa: SIM115  (closed after the server stops)
     process = subprocess.Popen(

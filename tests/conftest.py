@@ -25,6 +25,9 @@ from lms.app import create_app
 from lms.catalog.service import forget_definitions
 from lms.settings import Settings
 
+# Browser fixtures are registered here once, so every browser test shares one Chromium.
+from tests.browser import browser, live_server, page  # noqa: E402, F401
+
 PASSWORD = "correct horse battery"
 # Reference data loaded by migrations; every other table is emptied after each test.
 KEEP_TABLES = {"alembic_version", "regions", "counties"}

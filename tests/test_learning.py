@@ -404,3 +404,43 @@ async def test_a_retired_course_is_closed_to_new_enrollments(client, db, people,
     )
     response = await post(client, "/courses/test-course/enroll")
     assert response.status_code == 409 and "not open for enrollment" in response.text
+
+
+async def test_resource_library_filters_and_downloads(client, db, shipped, people):
+    await sign_in(client, "learner@example.org")
+    everything = await client.get("/resources")
+    assert "Three-Column Map" in everything.text or "three-column" in everything.text.lower()
+    worksheets = await client.get("/resources", params={"kind": "worksheet"})
+    assert "Showing" in worksheets.text
+    rows = worksheets.text.count("<tr>") - 1
+    assert 0 < rows < everything.text.count("<tr>") - 1
+    assert "Field tool</td>" not in worksheets.text
+    supervisors = await client.get("/resources", params={"course": "supervisor-core"})
+    assert "SOP Core for Supervisors" in supervisors.text
+    assert "Best Practices in Emergency Response</a>" not in supervisors.text
+    link = (
+        __import__("re").search(r'href="(/resources/[0-9a-f]{64}/[^"]+)"', everything.text).group(1)
+    )
+    download = await client.get(link)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "application/pdf"
+    assert download.headers["content-disposition"].startswith('attachment; filename="')
+    assert download.content.startswith(b"%PDF")
+
+
+async def test_downloads_resist_path_tricks(client, db, shipped, people):
+    await sign_in(client, "learner@example.org")
+    for path in [
+        "/resources/../../etc/passwd",
+        "/resources/" + "0" * 64 + "/x.pdf",
+        "/resources/abc/..%2F..%2Fpyproject.toml",
+        "/resources/%2e%2e/%2e%2e",
+    ]:
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert b"[project]" not in response.content
+
+
+async def test_resources_need_a_signed_in_person(client, shipped):
+    response = await client.get("/resources", follow_redirects=False)
+    assert response.status_code == 303

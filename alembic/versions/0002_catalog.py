@@ -20,6 +20,7 @@ def upgrade() -> None:
     op.create_table(
         "course_files",
         sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("content", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("sha256", name=op.f("pk_course_files")),

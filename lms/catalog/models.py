@@ -67,5 +67,6 @@ class CourseFile(Base):
     __tablename__ = "course_files"
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))  # base name when first stored
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary)

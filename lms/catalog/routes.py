@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from litestar import Request, Router, get, post
-from litestar.params import FromPath
+from litestar import Request, Response, Router, get, post
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from lms import audit
-from lms.auth import requires
+from lms.auth import requires, signed_in
 from lms.catalog import service
 from lms.inject import DB, AppSettings
 from lms.pages import page, redirect
@@ -44,4 +45,79 @@ async def admin_sync(request: Request[Any, Any, Any], db: DB, settings: AppSetti
     return redirect("/admin/courses", "courses-synced")
 
 
-router = Router(path="/", route_handlers=[admin_courses, admin_course, admin_sync])
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "doc": "application/msword",
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "mp4": "video/mp4",
+    "mp3": "audio/mpeg",
+    "txt": "text/plain; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+}
+KIND_LABELS = {
+    "quick_guide": "Quick guide",
+    "practice_brief": "Practice brief",
+    "field_tool": "Field tool",
+    "video": "Video",
+    "article": "Article",
+    "worksheet": "Worksheet",
+}
+
+
+def download_name(name: str) -> str:
+    """A file name safe to put in a header: letters, digits, dot, dash and underscore."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "resource"
+    return cleaned[:120]
+
+
+@get("/resources", name="catalog.library", guards=[signed_in])
+async def resource_library(
+    db: DB, kind: FromQuery[str] = "", course: FromQuery[str] = "", audience: FromQuery[str] = ""
+) -> Template:
+    items = await service.library(db)
+    courses = sorted({(i.course_slug, i.course_title) for i in items}, key=lambda c: c[1])
+    audiences = sorted({a for i in items for a in i.audience})
+    shown = [
+        i
+        for i in items
+        if (not kind or i.resource.kind == kind)
+        and (not course or i.course_slug == course)
+        and (not audience or not i.audience or audience in i.audience)
+    ]
+    return page(
+        "catalog/library.html",
+        items=shown,
+        total=len(items),
+        kinds=KIND_LABELS,
+        courses=courses,
+        audiences=audiences,
+        kind=kind,
+        course=course,
+        audience=audience,
+    )
+
+
+@get("/resources/{sha256:str}/{name:str}", name="catalog.download", guards=[signed_in])
+async def download(db: DB, sha256: FromPath[str], name: FromPath[str]) -> Response[bytes]:
+    stored = await service.get_file(db, sha256)
+    filename = download_name(stored.name)
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return Response(
+        stored.content,
+        media_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, max-age=86400, immutable",
+        },
+    )
+
+
+router = Router(
+    path="/",
+    route_handlers=[admin_courses, admin_course, admin_sync, resource_library, download],
+)

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.catalog.definition import CourseDefinition, course_from_json
+from lms.catalog.definition import CourseDefinition, Resource, course_from_json
 from lms.catalog.models import Course, CourseFile, CourseVersion
 from lms.catalog.validate import LoadedCourse, check_catalog
 from lms.db import utcnow
@@ -116,7 +116,7 @@ async def _store_files(db: AsyncSession, loaded: LoadedCourse) -> None:
     for sha, blob in loaded.files.items():
         if sha not in have:
             content = blob.path.read_bytes()
-            db.add(CourseFile(sha256=sha, size=len(content), content=content))
+            db.add(CourseFile(sha256=sha, name=blob.path.name, size=len(content), content=content))
 
 
 async def _version_label(db: AsyncSession, version_id: int | None) -> str | None:
@@ -179,3 +179,38 @@ async def versions_of(db: AsyncSession, course_id: int) -> list[CourseVersion]:
 async def version_counts(db: AsyncSession) -> dict[int, int]:
     query = select(CourseVersion.course_id, func.count()).group_by(CourseVersion.course_id)
     return {course_id: count for course_id, count in (await db.execute(query)).all()}
+
+
+async def get_file(db: AsyncSession, sha256: str) -> CourseFile:
+    found = await db.get(CourseFile, sha256) if len(sha256) == 64 else None
+    if found is None:
+        raise NotFound("There is no such file.")
+    return found
+
+
+@dataclass
+class LibraryItem:
+    course_slug: str
+    course_title: str
+    audience: tuple[str, ...]
+    module_title: str
+    resource: Resource
+
+
+async def library(db: AsyncSession) -> list[LibraryItem]:
+    """Every resource of every course's current version."""
+    query = select(Course).where(Course.status == "active", Course.current_version_id.is_not(None))
+    courses = (await db.scalars(query)).unique().all()
+    definitions = await get_definitions(db, {c.current_version_id for c in courses})
+    items = []
+    for course in courses:
+        definition = definitions[course.current_version_id]
+        for module in definition.modules:
+            for resource in module.resources:
+                items.append(
+                    LibraryItem(
+                        course.slug, definition.title, definition.audience, module.title, resource
+                    )
+                )
+    items.sort(key=lambda i: (i.course_title, i.resource.title))
+    return items

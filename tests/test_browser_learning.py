@@ -1,0 +1,136 @@
+"""In headless Chromium: a new learner completes sop-intro end to end; axe checks the pages."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from lms.catalog.definition import CourseDefinition, Question
+from lms.catalog.validate import check_course
+from tests.browser import LiveServer, assert_accessible, sign_in_as
+
+pytestmark = pytest.mark.browser
+INTRO = Path(__file__).resolve().parent.parent / "courses" / "sop-intro"
+
+
+def sop_intro() -> CourseDefinition:
+    loaded = check_course(INTRO)
+    assert loaded.course is not None
+    return loaded.course
+
+
+def questions(course: CourseDefinition) -> dict[str, Question]:
+    found = {q.id: q for m in course.modules if m.quiz for q in m.quiz.questions}
+    return found | {q.id: q for q in course.final.questions}
+
+
+def answer_page(page: Page, course: CourseDefinition, right: bool) -> None:
+    """Answer every question on an attempt page by clicking its labels."""
+    by_id = questions(course)
+    names = page.locator("input[name^='q:']").evaluate_all(
+        "inputs => [...new Set(inputs.map(i => i.name))]"
+    )
+    for name in names:
+        q = by_id[name[2:]]
+        if q.type == "true_false":
+            values = ["true" if q.answer == right else "false"]
+        else:
+            correct = [str(i) for i, c in enumerate(q.choices) if c.correct]
+            wrong = [str(i) for i, c in enumerate(q.choices) if not c.correct]
+            values = correct if right else wrong[:1]
+        for value in values:
+            page.locator(f"input[name='{name}'][value='{value}']").check()
+
+
+def make_learner(server: LiveServer, email: str) -> None:
+    server.lms(
+        "users",
+        "create",
+        "--email",
+        email,
+        "--name",
+        "Rosa Delgado-Núñez",
+        "--role",
+        "learner",
+        "--county",
+        "Shasta",
+        "--password",
+        "browser-test-pass",
+    )
+
+
+def test_a_new_learner_completes_sop_intro(page, live_server):
+    course = sop_intro()
+    make_learner(live_server, "rosa@example.org")
+    sign_in_as(page, live_server, "rosa@example.org", "browser-test-pass")
+    expect(page.get_by_text("You have no courses in progress")).to_be_visible()
+
+    page.get_by_role("link", name="Courses", exact=True).click()
+    assert_accessible(page)
+    page.get_by_role("link", name=course.title).click()
+    page.get_by_role("button", name="Enroll").click()
+    expect(page.get_by_role("status")).to_contain_text("You are enrolled")
+
+    page.get_by_role("link", name="Take the pre-test").click()
+    page.get_by_role("button", name="Start").click()
+    answer_page(page, course, right=False)
+    page.get_by_role("button", name="Submit answers").click()
+    expect(page.get_by_text("Pre-test recorded")).to_be_visible()
+
+    for number, module in enumerate(course.modules, start=1):
+        page.get_by_role("link", name=re.compile(f"Module {number}, ")).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(module.title)
+        if number == 1:
+            assert_accessible(page)
+        page.get_by_role("button", name=re.compile("knowledge check")).click()
+        if number == 1:
+            assert_accessible(page)
+            answer_page(page, course, right=False)
+            page.get_by_role("button", name="Submit answers").click()
+            expect(page.get_by_text(re.compile("You scored"))).to_be_visible()
+            page.get_by_role("link", name=re.compile("Resume: Module 1")).click()
+            page.get_by_role("button", name="Try the knowledge check again").click()
+        answer_page(page, course, right=True)
+        page.get_by_role("button", name="Submit answers").click()
+        expect(page.get_by_text(re.compile("You passed with 100%"))).to_be_visible()
+
+    page.get_by_role("link", name="Take the final assessment").click()
+    page.get_by_role("button", name="Start").click()
+    answer_page(page, course, right=True)
+    page.get_by_role("button", name="Submit answers").click()
+    expect(
+        page.get_by_text(re.compile(r"Knowledge gain: pre-test 0% → final 100%"))
+    ).to_be_visible()
+
+    page.get_by_role("link", name="Complete the course evaluation").click()
+    assert_accessible(page)
+    for q in course.evaluation.questions:
+        if q.type == "likert":
+            page.locator(f"input[name='{q.id}'][value='4']").check()
+        elif q.type == "single":
+            page.locator(f"input[name='{q.id}']").first.check()
+    page.get_by_role("button", name="Submit the evaluation").click()
+    expect(page.get_by_role("status")).to_contain_text("your evaluation has been recorded")
+
+    page.get_by_role("link", name="My learning").click()
+    completed = page.get_by_role("region", name="Completed")
+    expect(completed).to_contain_text(course.title)
+
+
+def test_quiz_answers_survive_a_reload(page, live_server):
+    course = sop_intro()
+    make_learner(live_server, "reload@example.org")
+    sign_in_as(page, live_server, "reload@example.org", "browser-test-pass")
+    page.goto(f"{live_server.url}/courses/sop-intro")
+    page.get_by_role("button", name="Enroll").click()
+    page.get_by_role("link", name="Take the pre-test").click()
+    page.get_by_role("button", name="Start").click()
+    first = page.locator("input[name^='q:']").first
+    first.check()
+    expect(page.locator("#save-status")).to_contain_text("Answers saved at")
+    page.reload()
+    expect(page.locator("input[name^='q:']").first).to_be_checked()
+    assert course.pretest
