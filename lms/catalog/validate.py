@@ -552,6 +552,7 @@ def check_module(
         problems.append(Problem(display, line_no, "body", issue))
     if len(problems) > before or title is None or minutes is None:
         return None
+    body = _without_title_heading(body, title)
     return Module(
         id=module_id,
         title=title,
@@ -562,6 +563,14 @@ def check_module(
         body_html=markdown.render(body),
         words=markdown.word_count(body),
     )
+
+
+def _without_title_heading(body: str, title: str) -> str:
+    """Drop a first `# Title` line that repeats the module title shown above the reading."""
+    lines = body.lstrip("\n").split("\n", 1)
+    if lines and lines[0].strip().lstrip("#").strip() == title and lines[0].startswith("# "):
+        return lines[1] if len(lines) > 1 else ""
+    return body
 
 
 def _body_markup_issues(body: str, first_line: int) -> list[tuple[int, str]]:
