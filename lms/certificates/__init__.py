@@ -1,0 +1,1 @@
+"""Certificates: the PDF, issue and bulk issue, verification, revocation and reissue."""

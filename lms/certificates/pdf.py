@@ -1,0 +1,125 @@
+"""Rendering a certificate to PDF with WeasyPrint, in worker processes, fetching nothing.
+
+Each worker process parses the stylesheet and builds its font configuration once, then
+renders many certificates; the web server hands work to the pool so that the event loop
+never waits on WeasyPrint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import base64
+import io
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+
+from lms.settings import PROJECT_ROOT
+
+TEMPLATES = PROJECT_ROOT / "templates" / "certificates"
+ASSETS = Path(__file__).parent / "assets"
+
+_state: dict[str, Any] = {}  # per worker process: template, stylesheet, font configuration
+_pool: ProcessPoolExecutor | None = None
+
+
+def packaged_only_fetcher() -> Any:
+    """A WeasyPrint URL fetcher for data: URLs and the app's packaged assets, nothing else."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class PackagedOnly(URLFetcher):  # type: ignore[misc]
+        refused: list[str] = []
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            if url.startswith("lms-asset:"):
+                path = (ASSETS / url.removeprefix("lms-asset:")).resolve()
+                if path.is_relative_to(ASSETS.resolve()) and path.is_file():
+                    return URLFetcherResponse(url, body=path.read_bytes())
+            self.refused.append(url)
+            raise ValueError(f"certificates fetch nothing from outside the app: {url[:80]}")
+
+    return PackagedOnly(allowed_protocols={"data", "lms-asset"}, allow_redirects=False)
+
+
+def _setup() -> None:
+    """Load WeasyPrint, the template and the stylesheet once in this process."""
+    if _state:
+        return
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    fonts = FontConfiguration()
+    fetcher = packaged_only_fetcher()
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    _state.update(
+        fonts=fonts,
+        template=env.get_template("certificate.html"),
+        fetcher=fetcher,
+        css=CSS(
+            string=(TEMPLATES / "certificate.css").read_text(),
+            font_config=fonts,
+            url_fetcher=fetcher,
+        ),
+    )
+
+
+def qr_png_data_url(url: str) -> str:
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="png", scale=6, border=2)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def render(fields: dict[str, Any]) -> bytes:
+    """Render one certificate (runs in a worker process, or in-process for benchmarks)."""
+    from weasyprint import HTML
+
+    _setup()
+    html = _state["template"].render(**fields, qr=qr_png_data_url(fields["verify_url"]))
+    document = HTML(string=html, url_fetcher=_state["fetcher"], base_url="lms-asset:")
+    return document.write_pdf(stylesheets=[_state["css"]], font_config=_state["fonts"])
+
+
+def _warm() -> None:
+    _setup()
+    render(SAMPLE)
+
+
+SAMPLE: dict[str, Any] = {
+    "certificate_title": "Certificate of Completion",
+    "learner_name": "Sample Learner",
+    "course_title": "Sample Course",
+    "course_version": "1",
+    "hours": 1.0,
+    "completed_on": "January 1, 2026",
+    "issued_on": "January 1, 2026",
+    "expires_on": None,
+    "issuer": "SOP Learning Academy",
+    "signatory_name": None,
+    "signatory_title": None,
+    "serial": "SAMPLE",
+    "verify_url": "https://example.org/verify/SAMPLE",
+}
+
+
+def pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """The shared pool of warm rendering processes, started on first use."""
+    global _pool
+    if _pool is None:
+        count = workers or int(os.environ.get("LMS_PDF_WORKERS", "1"))
+        _pool = ProcessPoolExecutor(max_workers=max(1, count), initializer=_warm)
+        atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
+    return _pool
+
+
+async def render_async(fields: dict[str, Any]) -> bytes:
+    return await asyncio.get_running_loop().run_in_executor(pool(), render, fields)
