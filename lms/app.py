@@ -25,6 +25,7 @@ from lms import db as database
 from lms.accounts.routes import router as accounts_router
 from lms.auth import SessionMiddleware
 from lms.catalog.routes import router as catalog_router
+from lms.certificates.routes import router as certificates_router
 from lms.errors import EXCEPTION_HANDLERS
 from lms.inject import DB
 from lms.learning.routes import dashboard_context
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
             catalog_router,
             learning_router,
             quizzes_router,
+            certificates_router,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         dependencies={
@@ -137,7 +139,7 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
             cookie_secure=settings.production,
             cookie_httponly=True,
             cookie_samesite="lax",
-            exclude=["/healthz"],
+            exclude=["/healthz", "/api/"],
         ),
         template_config=TemplateConfig(
             engine=JinjaTemplateEngine.from_environment(template_environment(settings))

@@ -189,6 +189,69 @@ async def _sync(db: Any, settings: Settings) -> Any:
 
 
 @main.group()
+def certificates() -> None:
+    """Issue certificates in bulk."""
+
+
+@certificates.command("issue")
+@click.option("--course", "course_slug", required=True, help="Course slug, e.g. supervisor-core.")
+@click.option(
+    "--workers",
+    default=os.cpu_count() or 2,
+    show_default=True,
+    type=click.IntRange(1, 32),
+    help="Processes rendering PDFs at once.",
+)
+def certificates_issue(course_slug: str, workers: int) -> None:
+    """Issue every missing certificate for people who completed a course.
+
+    Shows a progress bar and a summary. Safe to stop and run again: each certificate is
+    issued exactly once.
+    """
+    from lms.certificates import pdf
+    from lms.certificates.service import bulk_issue
+    from lms.errors import DomainError
+
+    settings = load_settings()
+    os.environ["LMS_PDF_WORKERS"] = str(workers)
+
+    async def work() -> Any:
+        engine = database.create_engine(settings.database_url)
+        try:
+            await database.check_migrations(engine)
+            sessionmaker = database.create_sessionmaker(engine)
+            bar: Any = None
+
+            def start(total: int) -> None:
+                nonlocal bar
+                bar = click.progressbar(
+                    length=total, label="Issuing certificates", show_pos=True, show_eta=True
+                )
+                bar.__enter__()
+
+            try:
+                return await bulk_issue(
+                    sessionmaker,
+                    settings,
+                    course_slug,
+                    progress=lambda n: bar.update(n),
+                    on_total=start,
+                )
+            finally:
+                if bar is not None:
+                    bar.__exit__(None, None, None)
+        finally:
+            await engine.dispose()
+            pdf.pool().shutdown()
+
+    try:
+        result = asyncio.run(work())
+    except (DomainError, database.DatabaseBehind) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Issued {result.issued} certificate(s); {result.already} already had one.")
+
+
+@main.group()
 def users() -> None:
     """Manage people from the command line."""
 

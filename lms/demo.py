@@ -69,11 +69,11 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
         )
         created += 1
     await db.flush()
-    await _demo_learning(db)
+    await _demo_learning(db, settings)
     return created
 
 
-async def _demo_learning(db: AsyncSession) -> None:
+async def _demo_learning(db: AsyncSession, settings: Settings) -> None:
     intro = await db.scalar(select(Course).where(Course.slug == "sop-intro"))
     if intro is None or intro.current_version_id is None:
         return  # courses not loaded; `lms courses sync` first
@@ -85,36 +85,36 @@ async def _demo_learning(db: AsyncSession) -> None:
             continue
         enrollment, _ = await learning.enroll(db, learner, intro)
         await db.flush()
-        await _advance(db, enrollment, stage, rng)
+        await _advance(db, settings, enrollment, stage, rng)
     supervisor_core = await db.scalar(select(Course).where(Course.slug == "supervisor-core"))
     grace = people["supervisor@example.org"]
     if supervisor_core and not await learning.find_enrollment(db, grace.id, supervisor_core.id):
         enrollment, _ = await learning.enroll(db, grace, supervisor_core)
         await db.flush()
-        await _advance(db, enrollment, "2", rng)
+        await _advance(db, settings, enrollment, "2", rng)
 
 
 async def _advance(
-    db: AsyncSession, enrollment: Enrollment, stage: str, rng: random.Random
+    db: AsyncSession, settings: Settings, enrollment: Enrollment, stage: str, rng: random.Random
 ) -> None:
     progress = await learning.progress_of(db, enrollment)
     course = progress.course
     if course.pretest:
-        await _answer(db, enrollment, course, PRETEST, rng, skill=0.45)
+        await _answer(db, settings, enrollment, course, PRETEST, rng, skill=0.45)
     if stage == "pretest":
         return
     modules = len(course.modules) if stage in ("final", "done") else int(stage)
     for module in course.modules[:modules]:
         target = learning.module_target(module.id)
         if module.quiz is None:
-            await learning.complete_module(db, enrollment, module.id)
+            await learning.complete_module(db, settings, enrollment, module.id)
             continue
-        await _pass(db, enrollment, course, target, rng, skill=0.85)
+        await _pass(db, settings, enrollment, course, target, rng, skill=0.85)
     if stage not in ("final", "done"):
         next_module = course.modules[modules]
         await learning.open_module(db, enrollment, next_module.id)
         return
-    await _pass(db, enrollment, course, FINAL, rng, skill=0.9)
+    await _pass(db, settings, enrollment, course, FINAL, rng, skill=0.9)
     if stage == "done" and course.evaluation:
         answers: dict[str, list[str]] = {}
         for q in course.evaluation.questions:
@@ -122,11 +122,12 @@ async def _advance(
                 answers[q.id] = [str(rng.choice([3, 4, 4, 5, 5]))]
             elif q.type == "single":
                 answers[q.id] = [q.choices[0]]
-        await learning.submit_evaluation(db, enrollment, answers)
+        await learning.submit_evaluation(db, settings, enrollment, answers)
 
 
 async def _pass(
     db: AsyncSession,
+    settings: Settings,
     enrollment: Enrollment,
     course: CourseDefinition,
     target: str,
@@ -134,12 +135,13 @@ async def _pass(
     skill: float,
 ) -> None:
     """Fail now and then, like real learners, but pass within two attempts."""
-    if not await _answer(db, enrollment, course, target, rng, skill):
-        await _answer(db, enrollment, course, target, rng, 1.0)
+    if not await _answer(db, settings, enrollment, course, target, rng, skill):
+        await _answer(db, settings, enrollment, course, target, rng, 1.0)
 
 
 async def _answer(
     db: AsyncSession,
+    settings: Settings,
     enrollment: Enrollment,
     course: CourseDefinition,
     target: str,
@@ -151,7 +153,7 @@ async def _answer(
     await db.flush()
     view = await quizzes.get_attempt_view(db, attempt.id, enrollment.user_id)
     responses = {q.id: _response(q, rng.random() < skill) for q in view.questions}
-    submitted = await quizzes.submit(db, view, responses)
+    submitted = await quizzes.submit(db, settings, view, responses)
     return bool(submitted.passed) or target == PRETEST
 
 

@@ -3,10 +3,12 @@
 from lms.accounts.models import County, Region, SignInFailure, User, WebSession
 from lms.audit import AuditEvent
 from lms.catalog.models import Course, CourseFile, CourseVersion
+from lms.certificates.models import Certificate
 from lms.learning.models import Enrollment, EvaluationResponse, ModuleProgress
 from lms.quizzes.models import Attempt, AttemptAnswer
 
 __all__ = [
+    "Certificate",
     "Attempt",
     "AttemptAnswer",
     "Enrollment",

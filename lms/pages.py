@@ -22,6 +22,9 @@ NOTICES = {
     "withdrawn": "You have withdrawn from this course. Your progress is kept if you return.",
     "module-done": "Module complete.",
     "evaluation-done": "Thank you: your evaluation has been recorded.",
+    "certificates-issued": "The certificates have been issued.",
+    "certificate-revoked": "The certificate has been revoked; its verification page says so.",
+    "certificate-reissued": "A new certificate is issued; the old serial shows as superseded.",
     "answers-saved": "Your answers are saved. You can come back and finish later.",
 }
 

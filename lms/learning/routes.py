@@ -12,8 +12,10 @@ from lms.accounts.models import User
 from lms.auth import signed_in
 from lms.catalog import service as catalog
 from lms.catalog.models import Course
+from lms.certificates import service as certificates
+from lms.db import utcnow
 from lms.errors import DomainError
-from lms.inject import DB
+from lms.inject import DB, AppSettings
 from lms.learning import service
 from lms.learning.models import ACTIVE
 from lms.pages import page, redirect
@@ -118,10 +120,12 @@ async def module_page(
 
 
 @post("/courses/{slug:str}/modules/{module_id:str}/done", name="learning.done", guards=guards)
-async def module_done(request: Req, db: DB, slug: FromPath[str], module_id: FromPath[str]) -> Any:
+async def module_done(
+    request: Req, db: DB, settings: AppSettings, slug: FromPath[str], module_id: FromPath[str]
+) -> Any:
     course = await catalog.get_course(db, slug)
     enrollment = await service.get_active_enrollment(db, request.user, course)
-    await service.mark_done(db, enrollment, module_id)
+    await service.mark_done(db, settings, enrollment, module_id)
     progress = await service.progress_of(db, enrollment)
     words, link = progress.next_step
     return redirect(link or f"/courses/{slug}", "module-done")
@@ -138,13 +142,15 @@ async def evaluation_page(request: Req, db: DB, slug: FromPath[str]) -> Any:
 
 
 @post("/courses/{slug:str}/evaluation", name="learning.evaluation_submit", guards=guards)
-async def evaluation_submit(request: Req, db: DB, slug: FromPath[str]) -> Any:
+async def evaluation_submit(
+    request: Req, db: DB, settings: AppSettings, slug: FromPath[str]
+) -> Any:
     course = await catalog.get_course(db, slug)
     enrollment = await service.get_active_enrollment(db, request.user, course)
     form = await request.form()
     values = {key: form.getall(key) for key in form}
     try:
-        await service.submit_evaluation(db, enrollment, values)
+        await service.submit_evaluation(db, settings, enrollment, values)
     except DomainError as exc:
         progress = await service.progress_of(db, enrollment)
         return page(
@@ -165,7 +171,11 @@ async def dashboard(request: Req, db: DB) -> Redirect:
 
 async def dashboard_context(db: DB, user: User) -> dict[str, Any]:
     progresses = await service.dashboard(db, user.id)
+    held = await certificates.certificates_of(db, user.id)
     return {
+        "certificates": {c.enrollment_id: c for c in held},
+        "expiring": await certificates.expiring(db, user_id=user.id),
+        "now": utcnow(),
         "current": [p for p in progresses if p.enrollment.status == ACTIVE],
         "completed": [p for p in progresses if p.enrollment.status == "completed"],
         "withdrawn": [p for p in progresses if p.enrollment.status == "withdrawn"],

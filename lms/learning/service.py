@@ -15,6 +15,7 @@ from lms.accounts.models import User
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Module
 from lms.catalog.models import Course
+from lms.certificates import service as certificates
 from lms.db import utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.learning.models import (
@@ -26,6 +27,7 @@ from lms.learning.models import (
     ModuleProgress,
 )
 from lms.quizzes.models import FINAL, PRETEST, Attempt
+from lms.settings import Settings
 
 # Time between two events on a module longer than this is not counted as time spent.
 IDLE_LIMIT = timedelta(minutes=30)
@@ -423,7 +425,9 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
     return progress
 
 
-async def mark_done(db: AsyncSession, enrollment: Enrollment, module_id: str) -> None:
+async def mark_done(
+    db: AsyncSession, settings: Settings, enrollment: Enrollment, module_id: str
+) -> None:
     """A module without a knowledge check is complete when the learner says so."""
     _require_active(enrollment)
     progress = await progress_of(db, enrollment)
@@ -433,10 +437,12 @@ async def mark_done(db: AsyncSession, enrollment: Enrollment, module_id: str) ->
     row = await db.get(ModuleProgress, (enrollment.id, module_id))
     if row is None or state.status == "locked":
         raise Forbidden("Open the module before marking it done.")
-    await complete_module(db, enrollment, module_id)
+    await complete_module(db, settings, enrollment, module_id)
 
 
-async def complete_module(db: AsyncSession, enrollment: Enrollment, module_id: str) -> None:
+async def complete_module(
+    db: AsyncSession, settings: Settings, enrollment: Enrollment, module_id: str
+) -> None:
     now = utcnow()
     row = await db.get(ModuleProgress, (enrollment.id, module_id))
     if row is None:
@@ -449,11 +455,11 @@ async def complete_module(db: AsyncSession, enrollment: Enrollment, module_id: s
         row.status, row.completed_at = "done", now
     enrollment.last_activity_at = now
     await db.flush()
-    await check_completion(db, enrollment)
+    await check_completion(db, settings, enrollment)
 
 
 async def submit_evaluation(
-    db: AsyncSession, enrollment: Enrollment, form: dict[str, list[str]]
+    db: AsyncSession, settings: Settings, enrollment: Enrollment, form: dict[str, list[str]]
 ) -> None:
     _require_active(enrollment)
     progress = await progress_of(db, enrollment)
@@ -491,11 +497,14 @@ async def submit_evaluation(
     except IntegrityError:
         return
     enrollment.last_activity_at = utcnow()
-    await check_completion(db, enrollment)
+    await check_completion(db, settings, enrollment)
 
 
-async def check_completion(db: AsyncSession, enrollment: Enrollment) -> bool:
-    """Record completion the first time the course's rules are met; never undo it."""
+async def check_completion(db: AsyncSession, settings: Settings, enrollment: Enrollment) -> bool:
+    """Record completion the first time the course's rules are met; never undo it.
+
+    Courses whose certificates are issued automatically get theirs at this moment.
+    """
     if enrollment.status != ACTIVE:
         return False
     progress = await progress_of(db, enrollment)
@@ -511,6 +520,7 @@ async def check_completion(db: AsyncSession, enrollment: Enrollment) -> bool:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     enrollment.status, enrollment.completed_at = COMPLETED, now
+    await certificates.issue_if_automatic(db, settings, enrollment)
     return True
 
 

@@ -12,7 +12,7 @@ from lms.accounts.models import User
 from lms.auth import signed_in
 from lms.catalog import service as catalog
 from lms.errors import DomainError
-from lms.inject import DB
+from lms.inject import DB, AppSettings
 from lms.learning import service as learning
 from lms.pages import page, redirect
 from lms.quizzes import service
@@ -115,7 +115,7 @@ async def save(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
 
 
 @post("/attempts/{attempt_id:int}/submit", name="quizzes.submit", guards=guards)
-async def submit(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
+async def submit(request: Req, db: DB, settings: AppSettings, attempt_id: FromPath[int]) -> Any:
     view = await service.get_attempt_view(db, attempt_id, request.user.id)
     form = await request.form()
     try:
@@ -124,7 +124,7 @@ async def submit(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
         return page(
             "quizzes/attempt.html", exc.status_code, view=view, now=service.utcnow(), error=str(exc)
         )
-    await service.submit(db, view, responses)
+    await service.submit(db, settings, view, responses)
     return redirect(f"/attempts/{attempt_id}")
 
 

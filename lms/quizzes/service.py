@@ -20,6 +20,7 @@ from lms.learning import service as learning
 from lms.learning.models import ACTIVE, Enrollment
 from lms.quizzes import grading
 from lms.quizzes.models import FINAL, PRETEST, Attempt, AttemptAnswer
+from lms.settings import Settings
 
 # A save that arrives this long after the deadline still counts (network latency).
 GRACE = timedelta(seconds=20)
@@ -219,7 +220,7 @@ async def save_answers(
 
 
 async def submit(
-    db: AsyncSession, view: AttemptView, responses: dict[str, grading.Response]
+    db: AsyncSession, settings: Settings, view: AttemptView, responses: dict[str, grading.Response]
 ) -> Attempt:
     """Submit an attempt once. A second submit (double click, other tab) changes nothing."""
     attempt, now = view.attempt, utcnow()
@@ -257,7 +258,8 @@ async def submit(
     view.enrollment.last_activity_at = now
     await db.flush()
     if attempt.target.startswith("module:") and result.passed:
-        await learning.complete_module(db, view.enrollment, attempt.target.removeprefix("module:"))
+        module_id = attempt.target.removeprefix("module:")
+        await learning.complete_module(db, settings, view.enrollment, module_id)
     elif attempt.target == FINAL and result.passed:
-        await learning.check_completion(db, view.enrollment)
+        await learning.check_completion(db, settings, view.enrollment)
     return attempt

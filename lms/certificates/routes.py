@@ -1,0 +1,228 @@
+"""Certificate pages: download, public verification, and the admin pages to issue and revoke."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from lms.accounts.models import User
+from lms.auth import requires, signed_in
+from lms.catalog import service as catalog
+from lms.certificates import service
+from lms.db import utcnow
+from lms.errors import DomainError, InvalidInput, NotFound
+from lms.inject import DB, AppSettings
+from lms.pages import page, redirect
+
+Req = Request[User, Any, Any]
+admin_only = [requires("admin")]
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+def pdf_response(data: bytes, filename: str) -> Response[bytes]:
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@get("/certificates/{serial:str}", name="certificates.download", guards=[signed_in])
+async def download(request: Req, db: DB, serial: FromPath[str]) -> Response[bytes]:
+    certificate = await service.get_for_download(db, request.user, serial.removesuffix(".pdf"))
+    return pdf_response(
+        await service.pdf_of(db, certificate), f"certificate-{certificate.serial}.pdf"
+    )
+
+
+async def _verify_page(
+    db: DB, serial: str, result: str | None = None, status_code: int = 200
+) -> Template:
+    certificate = await service.find_by_serial(db, serial)
+    if certificate is None:
+        raise NotFound("There is no certificate with that serial. Check it against the PDF.")
+    return page(
+        "certificates/verify.html",
+        status_code,
+        record=service.public_record(certificate),
+        result=result,
+    )
+
+
+@get("/verify", name="certificates.verify_form")
+async def verify_form(q: FromQuery[str] = "") -> Any:
+    if q:
+        serial = service.normalise_serial(q)
+        if serial:
+            return redirect(f"/verify/{serial}")
+        return page(
+            "certificates/verify_form.html",
+            400,
+            q=q,
+            error="A serial is 16 letters and digits, like K7QH-3M9P-XW2R-T8BD.",
+        )
+    return page("certificates/verify_form.html", q="")
+
+
+@get("/verify/{serial:str}", name="certificates.verify")
+async def verify(db: DB, serial: FromPath[str]) -> Template:
+    return await _verify_page(db, serial)
+
+
+@post("/verify/{serial:str}", name="certificates.verify_file", request_max_body_size=MAX_UPLOAD)
+async def verify_file(request: Req, db: DB, serial: FromPath[str]) -> Template:
+    certificate = await service.find_by_serial(db, serial)
+    if certificate is None:
+        raise NotFound("There is no certificate with that serial.")
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return await _verify_page(db, serial, "no-file", 400)
+    data = await upload.read()
+    outcome = "match" if service.matches(certificate, data) else "mismatch"
+    return await _verify_page(db, serial, outcome)
+
+
+@get("/api/verify/{serial:str}", name="certificates.verify_api")
+async def verify_api(db: DB, serial: FromPath[str]) -> dict[str, Any]:
+    certificate = await service.find_by_serial(db, serial)
+    if certificate is None:
+        raise NotFound("There is no certificate with that serial.")
+    return service.public_record(certificate)
+
+
+@get("/admin/certificates", name="certificates.admin", guards=admin_only)
+async def admin_list(
+    db: DB, course: FromQuery[str] = "", status: FromQuery[str] = "", q: FromQuery[str] = ""
+) -> Template:
+    courses = [
+        (c, await catalog.get_definition(db, c.current_version_id))
+        for c in await catalog.list_courses(db)
+        if c.current_version_id
+    ]
+    eligible = {}
+    for c, definition in courses:
+        found = await service.eligible(db, c)
+        if found:
+            eligible[c.slug] = (definition, found)
+    return page(
+        "certificates/admin_list.html",
+        certificates=await service.search(db, course, status, q),
+        courses=courses,
+        eligible=eligible,
+        course=course,
+        status=status,
+        q=q,
+        now=utcnow(),
+    )
+
+
+@post("/admin/certificates/issue", name="certificates.admin_issue", guards=admin_only)
+async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
+    form = await request.form()
+    course = await catalog.get_course(db, str(form.get("course", "")))
+    if form.get("all") == "1":
+        chosen = None
+    else:
+        raw = form.getall("enrollment")
+        if not raw:
+            raise InvalidInput("Choose at least one person to issue a certificate to.")
+        if not all(v.isdigit() for v in raw):
+            raise InvalidInput("That selection is not valid.")
+        chosen = [int(v) for v in raw]
+    issued = 0
+    for item in await service.eligible(db, course, chosen):
+        _, created = await service.issue(db, settings, item.enrollment, request.user)
+        issued += created
+    return redirect(f"/admin/certificates?course={course.slug}", "certificates-issued")
+
+
+@post("/admin/certificates/zip", name="certificates.admin_zip", guards=admin_only)
+async def admin_zip(request: Req, db: DB) -> Response[bytes]:
+    form = await request.form()
+    serials = form.getall("serial")
+    if not serials:
+        raise InvalidInput("Choose at least one certificate to download.")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for raw in serials[:5000]:
+            certificate = await service.get_by_serial(db, raw)
+            name = f"{certificate.course_slug}/certificate-{certificate.serial}.pdf"
+            archive.writestr(name, await service.pdf_of(db, certificate))
+    return Response(
+        buffer.getvalue(),
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="certificates.zip"'},
+    )
+
+
+@get("/admin/certificates/expiring", name="certificates.admin_expiring", guards=admin_only)
+async def admin_expiring(db: DB) -> Template:
+    return page(
+        "certificates/admin_expiring.html",
+        certificates=await service.expiring(db),
+        now=utcnow(),
+        days=service.EXPIRING_DAYS,
+    )
+
+
+@get("/admin/certificates/{serial:str}", name="certificates.admin_detail", guards=admin_only)
+async def admin_detail(db: DB, serial: FromPath[str]) -> Template:
+    certificate = await service.get_by_serial(db, serial)
+    return page(
+        "certificates/admin_detail.html",
+        certificate=certificate,
+        record=service.public_record(certificate),
+    )
+
+
+@post("/admin/certificates/{serial:str}/revoke", name="certificates.revoke", guards=admin_only)
+async def admin_revoke(request: Req, db: DB, serial: FromPath[str]) -> Any:
+    certificate = await service.get_by_serial(db, serial)
+    reason = str((await request.form()).get("reason", ""))
+    try:
+        await service.revoke(db, certificate, reason, request.user)
+    except DomainError as exc:
+        return page(
+            "certificates/admin_detail.html",
+            exc.status_code,
+            certificate=certificate,
+            record=service.public_record(certificate),
+            error=str(exc),
+        )
+    return redirect(f"/admin/certificates/{certificate.serial}", "certificate-revoked")
+
+
+@post("/admin/certificates/{serial:str}/reissue", name="certificates.reissue", guards=admin_only)
+async def admin_reissue(request: Req, db: DB, settings: AppSettings, serial: FromPath[str]) -> Any:
+    certificate = await service.get_by_serial(db, serial)
+    new = await service.reissue(db, settings, certificate, request.user)
+    return redirect(f"/admin/certificates/{new.serial}", "certificate-reissued")
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        download,
+        verify_form,
+        verify,
+        verify_file,
+        verify_api,
+        admin_list,
+        admin_issue,
+        admin_zip,
+        admin_expiring,
+        admin_detail,
+        admin_revoke,
+        admin_reissue,
+    ],
+)

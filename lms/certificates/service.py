@@ -1,0 +1,412 @@
+"""Certificate rules: issue once, reissue, revoke, verify, and who may download what."""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms import audit
+from lms.accounts.models import User
+from lms.catalog import service as catalog
+from lms.catalog.models import Course
+from lms.certificates import pdf
+from lms.certificates.models import Certificate
+from lms.db import utcnow
+from lms.errors import Conflict, InvalidInput, NotFound
+from lms.learning.models import COMPLETED, Enrollment
+from lms.settings import Settings
+
+# 32 letters and digits that cannot be mistaken for each other (no 0/O, 1/I).
+SERIAL_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+SERIAL_LENGTH = 16  # 80 random bits: not guessable, not enumerable
+EXPIRING_DAYS = 60
+
+Renderer = Callable[[dict[str, Any]], Awaitable[bytes]]
+
+
+def new_serial() -> str:
+    raw = "".join(secrets.choice(SERIAL_ALPHABET) for _ in range(SERIAL_LENGTH))
+    return "-".join(raw[i : i + 4] for i in range(0, SERIAL_LENGTH, 4))
+
+
+def normalise_serial(raw: str) -> str | None:
+    compact = "".join(ch for ch in raw.upper() if ch.isalnum())
+    if len(compact) != SERIAL_LENGTH or any(ch not in SERIAL_ALPHABET for ch in compact):
+        return None
+    return "-".join(compact[i : i + 4] for i in range(0, SERIAL_LENGTH, 4))
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def long_date(moment: datetime | None) -> str | None:
+    return f"{moment:%B} {moment.day}, {moment.year}" if moment else None
+
+
+def printed_fields(certificate: Certificate) -> dict[str, Any]:
+    """Exactly what the PDF prints: used to render it and to show it on verification."""
+    return {
+        "certificate_title": certificate.certificate_title,
+        "learner_name": certificate.learner_name,
+        "course_title": certificate.course_title,
+        "course_version": certificate.course_version,
+        "hours": certificate.hours,
+        "completed_on": long_date(certificate.completed_at),
+        "issued_on": long_date(certificate.issued_at),
+        "expires_on": long_date(certificate.expires_at),
+        "issuer": certificate.issuer,
+        "signatory_name": certificate.signatory_name,
+        "signatory_title": certificate.signatory_title,
+        "serial": certificate.serial,
+        "verify_url": certificate.verify_url,
+    }
+
+
+async def draft(
+    db: AsyncSession,
+    settings: Settings,
+    enrollment: Enrollment,
+    learner: User,
+    expires_at: datetime | None = None,
+    keep_expiry: bool = False,
+) -> Certificate:
+    """A certificate for a completed enrollment, not yet rendered or saved."""
+    if enrollment.status != COMPLETED or enrollment.completed_at is None:
+        raise Conflict("A certificate can only be issued for a completed course.")
+    course = await catalog.get_definition(db, enrollment.version_id)
+    now = utcnow()
+    serial = new_serial()
+    months = course.certificate.valid_for_months
+    if not keep_expiry:
+        expires_at = add_months(now, months) if months else None
+    return Certificate(
+        serial=serial,
+        enrollment_id=enrollment.id,
+        user_id=learner.id,
+        is_current=True,
+        certificate_title=course.certificate.title,
+        learner_name=learner.name,
+        course_slug=course.slug,
+        course_title=course.title,
+        course_version=course.version,
+        hours=course.hours,
+        completed_at=enrollment.completed_at,
+        issued_at=now,
+        expires_at=expires_at,
+        issuer=course.certificate.issuer,
+        signatory_name=course.certificate.signatory_name,
+        signatory_title=course.certificate.signatory_title,
+        verify_url=f"{settings.base_url}/verify/{serial}",
+    )
+
+
+def attach_pdf(certificate: Certificate, data: bytes) -> None:
+    certificate.pdf = data
+    certificate.sha256 = hashlib.sha256(data).hexdigest()
+
+
+async def find_current(db: AsyncSession, enrollment_id: int) -> Certificate | None:
+    return await db.scalar(
+        select(Certificate).where(
+            Certificate.enrollment_id == enrollment_id, Certificate.is_current.is_(True)
+        )
+    )
+
+
+async def issue(
+    db: AsyncSession,
+    settings: Settings,
+    enrollment: Enrollment,
+    by: User | None = None,
+    render: Renderer = pdf.render_async,
+) -> tuple[Certificate, bool]:
+    """Issue the certificate for a completed enrollment; issuing again returns the first one."""
+    existing = await find_current(db, enrollment.id)
+    if existing is not None:
+        return existing, False
+    learner = await db.get(User, enrollment.user_id)
+    assert learner is not None
+    certificate = await draft(db, settings, enrollment, learner)
+    attach_pdf(certificate, await render(printed_fields(certificate)))
+    try:
+        async with db.begin_nested():
+            db.add(certificate)
+    except IntegrityError:
+        # Issued by another request or a bulk run a moment ago: that one stands.
+        found = await find_current(db, enrollment.id)
+        if found is None:
+            raise
+        return found, False
+    audit.record(
+        db,
+        by,
+        "certificate.issue",
+        "certificate",
+        certificate.serial,
+        after={"enrollment_id": enrollment.id, "learner": learner.name},
+    )
+    return certificate, True
+
+
+async def issue_if_automatic(
+    db: AsyncSession, settings: Settings, enrollment: Enrollment
+) -> Certificate | None:
+    """Called when a course is completed: courses with `issue: automatic` issue at once."""
+    if enrollment.status != COMPLETED:
+        return None
+    course = await catalog.get_definition(db, enrollment.version_id)
+    if course.certificate.issue != "automatic":
+        return None
+    certificate, _ = await issue(db, settings, enrollment)
+    return certificate
+
+
+async def reissue(db: AsyncSession, settings: Settings, old: Certificate, by: User) -> Certificate:
+    """A new serial with the learner's current name; the old one shows as superseded."""
+    if not old.is_current or old.revoked_at is not None:
+        raise Conflict("Only the current, unrevoked certificate can be reissued.")
+    enrollment = await db.get(Enrollment, old.enrollment_id)
+    learner = await db.get(User, old.user_id)
+    assert enrollment is not None and learner is not None
+    new = await draft(db, settings, enrollment, learner, old.expires_at, keep_expiry=True)
+    attach_pdf(new, await pdf.render_async(printed_fields(new)))
+    old.is_current = False
+    old.superseded_at = new.issued_at
+    await db.flush()
+    db.add(new)
+    await db.flush()
+    old.superseded_by_id = new.id
+    audit.record(
+        db,
+        by,
+        "certificate.reissue",
+        "certificate",
+        old.serial,
+        before={"serial": old.serial, "learner_name": old.learner_name},
+        after={"serial": new.serial, "learner_name": new.learner_name},
+    )
+    return new
+
+
+async def revoke(db: AsyncSession, certificate: Certificate, reason: str, by: User) -> None:
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("Give the reason for revoking; it is kept in the audit log.", "reason")
+    if len(reason) > 2000:
+        raise InvalidInput("Keep the reason under 2,000 characters.", "reason")
+    if certificate.revoked_at is not None:
+        return
+    certificate.revoked_at, certificate.revoked_by_id = utcnow(), by.id
+    certificate.revoke_reason = reason
+    audit.record(
+        db, by, "certificate.revoke", "certificate", certificate.serial, after={"reason": reason}
+    )
+
+
+async def find_by_serial(db: AsyncSession, raw: str) -> Certificate | None:
+    serial = normalise_serial(raw)
+    if serial is None:
+        return None
+    return await db.scalar(select(Certificate).where(Certificate.serial == serial))
+
+
+async def get_by_serial(db: AsyncSession, raw: str) -> Certificate:
+    found = await find_by_serial(db, raw)
+    if found is None:
+        raise NotFound("There is no certificate with that serial.")
+    return found
+
+
+def public_record(certificate: Certificate, now: datetime | None = None) -> dict[str, Any]:
+    """What anyone may learn by serial: the status and every printed field, nothing more."""
+    now = now or utcnow()
+    status = certificate.status(now)
+    record: dict[str, Any] = {"status": status, **printed_fields(certificate)}
+    record["hours"] = certificate.hours
+    if status == "revoked":
+        record["revoked_on"] = long_date(certificate.revoked_at)
+    if status == "superseded":
+        record["superseded_on"] = long_date(certificate.superseded_at)
+    return record
+
+
+def matches(certificate: Certificate, data: bytes) -> bool:
+    return hashlib.sha256(data).hexdigest() == certificate.sha256
+
+
+async def may_download(db: AsyncSession, user: User, certificate: Certificate) -> bool:
+    return user.is_admin or user.id == certificate.user_id
+
+
+async def get_for_download(db: AsyncSession, user: User, raw: str) -> Certificate:
+    certificate = await find_by_serial(db, raw)
+    # Someone else's certificate looks exactly like a missing one.
+    if certificate is None or not await may_download(db, user, certificate):
+        raise NotFound("There is no certificate with that serial.")
+    return certificate
+
+
+async def pdf_of(db: AsyncSession, certificate: Certificate) -> bytes:
+    data = await db.scalar(select(Certificate.pdf).where(Certificate.id == certificate.id))
+    assert data is not None
+    return data
+
+
+async def certificates_of(db: AsyncSession, user_id: int) -> list[Certificate]:
+    query = (
+        select(Certificate)
+        .where(Certificate.user_id == user_id, Certificate.is_current.is_(True))
+        .order_by(Certificate.issued_at.desc())
+    )
+    return list((await db.scalars(query)).all())
+
+
+async def expiring(
+    db: AsyncSession, days: int = EXPIRING_DAYS, user_id: int | None = None
+) -> list[Certificate]:
+    now = utcnow()
+    query = select(Certificate).where(
+        Certificate.is_current.is_(True),
+        Certificate.revoked_at.is_(None),
+        Certificate.expires_at.is_not(None),
+        Certificate.expires_at <= now + timedelta(days=days),
+    )
+    if user_id is not None:
+        query = query.where(Certificate.user_id == user_id, Certificate.expires_at > now)
+    return list((await db.scalars(query.order_by(Certificate.expires_at))).all())
+
+
+@dataclass
+class Eligible:
+    enrollment: Enrollment
+    learner: User
+
+
+async def eligible(
+    db: AsyncSession, course: Course, enrollment_ids: list[int] | None = None
+) -> list[Eligible]:
+    """Completed enrollments of a course that have no current certificate."""
+    query = (
+        select(Enrollment, User)
+        .join(User, User.id == Enrollment.user_id)
+        .outerjoin(
+            Certificate,
+            and_(Certificate.enrollment_id == Enrollment.id, Certificate.is_current.is_(True)),
+        )
+        .where(
+            Enrollment.course_id == course.id,
+            Enrollment.status == COMPLETED,
+            Certificate.id.is_(None),
+        )
+        .order_by(Enrollment.completed_at, Enrollment.id)
+    )
+    if enrollment_ids is not None:
+        query = query.where(Enrollment.id.in_(enrollment_ids))
+    return [Eligible(e, u) for e, u in (await db.execute(query)).all()]
+
+
+async def search(
+    db: AsyncSession, course_slug: str = "", status: str = "", text: str = "", limit: int = 500
+) -> list[Certificate]:
+    query = select(Certificate).order_by(Certificate.issued_at.desc())
+    if course_slug:
+        query = query.where(Certificate.course_slug == course_slug)
+    if text.strip():
+        pattern = f"%{text.strip().lower()}%"
+        query = query.where(
+            Certificate.learner_name.ilike(pattern) | Certificate.serial.ilike(pattern)
+        )
+    found = list((await db.scalars(query.limit(limit))).all())
+    if status:
+        now = utcnow()
+        found = [c for c in found if c.status(now) == status]
+    return found
+
+
+@dataclass
+class BulkResult:
+    issued: int = 0
+    already: int = 0
+
+
+async def bulk_issue(
+    sessionmaker: Any,
+    settings: Settings,
+    course_slug: str,
+    enrollment_ids: list[int] | None = None,
+    chunk: int = 16,
+    progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> BulkResult:
+    """Issue every missing certificate of a course, a chunk per transaction.
+
+    Stopped half way and run again, it issues each certificate exactly once: a chunk is
+    either committed whole or not at all, and the current-certificate index refuses doubles.
+    """
+    result = BulkResult()
+    loop_pool = pdf.pool()
+    async with sessionmaker() as db:
+        course = await catalog.get_course(db, course_slug)
+        todo = [e.enrollment.id for e in await eligible(db, course, enrollment_ids)]
+        completed = (
+            await db.scalar(
+                select(func.count())
+                .select_from(Enrollment)
+                .where(
+                    Enrollment.course_id == course.id,
+                    Enrollment.status == COMPLETED,
+                    *([Enrollment.id.in_(enrollment_ids)] if enrollment_ids is not None else []),
+                )
+            )
+            or 0
+        )
+    result.already = completed - len(todo)
+    if on_total:
+        on_total(len(todo))
+    loop = asyncio.get_running_loop()
+    for start in range(0, len(todo), chunk):
+        ids = todo[start : start + chunk]
+        async with sessionmaker() as db, db.begin():
+            rows = await db.execute(
+                select(Enrollment, User)
+                .join(User, User.id == Enrollment.user_id)
+                .where(Enrollment.id.in_(ids))
+            )
+            drafts = [await draft(db, settings, e, u) for e, u in rows.all()]
+            pdfs = await asyncio.gather(
+                *(loop.run_in_executor(loop_pool, pdf.render, printed_fields(c)) for c in drafts)
+            )
+            for certificate, data in zip(drafts, pdfs, strict=True):
+                attach_pdf(certificate, data)
+                try:
+                    async with db.begin_nested():
+                        db.add(certificate)
+                except IntegrityError:
+                    result.already += 1  # issued meanwhile by someone else
+                    continue
+                audit.record(
+                    db,
+                    None,
+                    "certificate.issue",
+                    "certificate",
+                    certificate.serial,
+                    after={"enrollment_id": certificate.enrollment_id, "bulk": True},
+                )
+                result.issued += 1
+        if progress:
+            progress(len(ids))
+    return result
