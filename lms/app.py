@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from lms import db as database
 from lms.accounts.routes import router as accounts_router
 from lms.auth import SessionMiddleware
 from lms.catalog.routes import router as catalog_router
+from lms.certificates import pdf
 from lms.certificates.routes import router as certificates_router
 from lms.errors import EXCEPTION_HANDLERS
 from lms.inject import DB
@@ -93,7 +95,10 @@ def template_environment(settings: Settings) -> Environment:
     return env
 
 
-def create_app(settings: Settings | None = None, check_migrations: bool = True) -> Litestar:
+def create_app(
+    settings: Settings | None = None, check_migrations: bool = True, stop_pdf_pool: bool = True
+) -> Litestar:
+    """Build the app. Tests keep the certificate renderers warm across apps (stop_pdf_pool)."""
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -107,6 +112,8 @@ def create_app(settings: Settings | None = None, check_migrations: bool = True) 
             yield
         finally:
             await engine.dispose()
+            if stop_pdf_pool:
+                await asyncio.to_thread(pdf.shutdown_pool)
 
     async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
         async for session in database.session_scope(state.sessionmaker):

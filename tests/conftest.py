@@ -118,7 +118,7 @@ async def empty_tables(url: str) -> None:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Litestar]:
-    yield create_app(settings)
+    yield create_app(settings, stop_pdf_pool=False)
     await empty_tables(settings.database_url)
     forget_definitions()
 

@@ -12,6 +12,7 @@ import atexit
 import base64
 import io
 import logging
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -116,9 +117,23 @@ def pool(workers: int | None = None) -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
         count = workers or int(os.environ.get("LMS_PDF_WORKERS", "1"))
-        _pool = ProcessPoolExecutor(max_workers=max(1, count), initializer=_warm)
+        # Spawned, not forked: the server's threads make fork unsafe, and a forked child
+        # could hold a copy of a lock that stops the server from shutting down.
+        _pool = ProcessPoolExecutor(
+            max_workers=max(1, count),
+            initializer=_warm,
+            mp_context=multiprocessing.get_context("spawn"),
+        )
         atexit.register(_pool.shutdown, wait=False, cancel_futures=True)
     return _pool
+
+
+def shutdown_pool() -> None:
+    """Stop the rendering processes; a server must do this before its worker can exit."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
 
 
 async def render_async(fields: dict[str, Any]) -> bytes:
