@@ -31,6 +31,18 @@ ADMIN_ISSUED = COURSE_YAML.replace(
 ).replace("title: Test Course", "title: Supervising Safety")
 
 
+def qr_link(data: bytes) -> str:
+    """Decode the QR code printed on a certificate PDF."""
+    import zxingcpp
+    from PIL import Image
+
+    (image,) = PdfReader(io.BytesIO(data)).pages[0].images
+    picture = image.image.convert("L")
+    picture = picture.resize((picture.width * 8, picture.height * 8), Image.NEAREST)
+    (found,) = zxingcpp.read_barcodes(picture)
+    return found.text
+
+
 def pdf_text(data: bytes) -> str:
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) == 1
@@ -90,6 +102,7 @@ async def test_completion_issues_the_certificate_and_the_pdf_prints_every_field(
     ]:
         assert expected in text, (expected, text)
     assert "Valid until" not in text
+    assert qr_link(response.content) == f"http://127.0.0.1:8000/verify/{certificate.serial}"
     # What is downloaded later is byte for byte what was issued.
     assert service.matches(certificate, response.content)
 

@@ -76,7 +76,9 @@ def qr_png_data_url(url: str) -> str:
     import segno
 
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="png", scale=6, border=2)
+    # One pixel per module, scaled up sharply by CSS (image-rendering: pixelated); a fixed
+    # mask skips segno's search for the best one, which took longer than the PDF layout.
+    segno.make(url, error="m", mask=0).save(buffer, kind="png", scale=1, border=2)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
