@@ -1,13 +1,30 @@
 """Imports every area's tables so that Alembic and the tests see the whole schema."""
 
-from lms.accounts.models import County, Region, SignInFailure, User, WebSession
+from lms.accounts.models import AccountToken, County, Region, SignInFailure, User, WebSession
 from lms.audit import AuditEvent
 from lms.catalog.models import Course, CourseFile, CourseVersion
 from lms.certificates.models import Certificate
+from lms.cohorts.models import (
+    Attendance,
+    Cohort,
+    CohortCounty,
+    CohortCourse,
+    CohortMember,
+    CohortTrainer,
+    LiveSession,
+)
 from lms.learning.models import Enrollment, EvaluationResponse, ModuleProgress
 from lms.quizzes.models import Attempt, AttemptAnswer
 
 __all__ = [
+    "AccountToken",
+    "Attendance",
+    "Cohort",
+    "CohortCounty",
+    "CohortCourse",
+    "CohortMember",
+    "CohortTrainer",
+    "LiveSession",
     "Certificate",
     "Attempt",
     "AttemptAnswer",

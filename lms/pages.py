@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 NOTICES = {
     "signed-out": "You have signed out.",
     "password-changed": "Your password has been changed.",
+    "password-set": "Your password is set and you are signed in.",
     "person-created": "The account has been created.",
     "person-saved": "The changes have been saved.",
     "person-deactivated": "The account has been deactivated and signed out everywhere.",

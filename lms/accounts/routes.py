@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Router, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from lms.accounts import service
@@ -83,6 +83,35 @@ async def password_submit(request: Request[Any, Any, Any], db: DB, settings: App
     except InvalidInput as exc:
         return page("accounts/password.html", 400, error=str(exc), field=exc.field)
     return redirect("/", "password-changed")
+
+
+@get("/account/set-password/{token:str}", name="accounts.set_password")
+async def set_password_page(db: DB, token: FromPath[str]) -> Template:
+    try:
+        _, user = await service.find_token(db, token)
+    except InvalidInput as exc:
+        return page("accounts/set_password.html", 400, invalid=str(exc))
+    return page("accounts/set_password.html", token=token, person=user)
+
+
+@post("/account/set-password/{token:str}", name="accounts.set_password_submit")
+async def set_password_submit(
+    request: Request[Any, Any, Any], db: DB, settings: AppSettings, token: FromPath[str]
+) -> Any:
+    form = await request.form()
+    try:
+        user = await service.use_token(
+            db, settings, token, str(form.get("password", "")), str(form.get("confirm", ""))
+        )
+    except InvalidInput as exc:
+        if exc.field is None:
+            return page("accounts/set_password.html", 400, invalid=str(exc))
+        _, person = await service.find_token(db, token)
+        return page("accounts/set_password.html", 400, token=token, person=person, error=str(exc))
+    session_token = await service.start_session(db, settings, user)
+    return Redirect(
+        "/?notice=password-set", status_code=303, cookies=[session_cookie(settings, session_token)]
+    )
 
 
 admin_only = [requires("admin")]
@@ -198,5 +227,7 @@ router = Router(
         person_update,
         person_active,
         person_password,
+        set_password_page,
+        set_password_submit,
     ],
 )

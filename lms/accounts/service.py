@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import bcrypt
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit
-from lms.accounts.models import ROLES, County, SignInFailure, User, WebSession
+from lms.accounts.models import ROLES, AccountToken, County, SignInFailure, User, WebSession
 from lms.db import utcnow
 from lms.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 from lms.settings import Settings
@@ -291,3 +291,69 @@ async def search_people(
 
 async def list_counties(db: AsyncSession) -> list[County]:
     return list((await db.scalars(select(County).order_by(County.name))).all())
+
+
+TOKEN_HOURS = {"invite": 24 * 14, "reset": 2}
+TOKEN_INVALID = (
+    "This link is not valid: it may have expired or been used already. Ask for a new one."
+)
+
+
+async def create_token(db: AsyncSession, user: User, purpose: str) -> str:
+    """A one-time link token to set a password; earlier unused ones of the same kind end."""
+    assert purpose in TOKEN_HOURS
+    now = utcnow()
+    await db.execute(
+        delete(AccountToken).where(
+            AccountToken.user_id == user.id,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    db.add(
+        AccountToken(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            purpose=purpose,
+            created_at=now,
+            expires_at=now + timedelta(hours=TOKEN_HOURS[purpose]),
+        )
+    )
+    return token
+
+
+async def find_token(db: AsyncSession, token: str) -> tuple[AccountToken, User]:
+    """The unused, unexpired token and its active user, or InvalidInput for anything else."""
+    if not token or len(token) > 100:
+        raise InvalidInput(TOKEN_INVALID)
+    row = await db.scalar(select(AccountToken).where(AccountToken.token_hash == _token_hash(token)))
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        raise InvalidInput(TOKEN_INVALID)
+    user = await db.get(User, row.user_id)
+    if user is None or not user.active:
+        raise InvalidInput(TOKEN_INVALID)
+    return row, user
+
+
+async def use_token(
+    db: AsyncSession, settings: Settings, token: str, password: str, confirm: str
+) -> User:
+    """Set the password through a one-time link; the link cannot be used again."""
+    row, user = await find_token(db, token)
+    if password != confirm:
+        raise InvalidInput("The two passwords do not match.", "confirm")
+    check_new_password(password, user.email)
+    claimed = await db.execute(
+        update(AccountToken)
+        .where(AccountToken.token_hash == row.token_hash, AccountToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidInput(TOKEN_INVALID)
+    user.password_hash = await hash_password(password, settings.bcrypt_rounds)
+    user.must_change_password = False
+    # Whoever had the old password is signed out.
+    await db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    return user

@@ -40,6 +40,7 @@ class Enrollment(Base):
     enrolled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime)

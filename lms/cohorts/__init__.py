@@ -1,0 +1,1 @@
+"""Cohorts: classes of learners with trainers, assigned courses, live sessions and attendance."""
