@@ -294,7 +294,7 @@ async def list_counties(db: AsyncSession) -> list[County]:
 
 
 TOKEN_HOURS = {"invite": 24 * 14, "reset": 2}
-TOKEN_INVALID = (
+LINK_INVALID = (
     "This link is not valid: it may have expired or been used already. Ask for a new one."
 )
 
@@ -326,13 +326,13 @@ async def create_token(db: AsyncSession, user: User, purpose: str) -> str:
 async def find_token(db: AsyncSession, token: str) -> tuple[AccountToken, User]:
     """The unused, unexpired token and its active user, or InvalidInput for anything else."""
     if not token or len(token) > 100:
-        raise InvalidInput(TOKEN_INVALID)
+        raise InvalidInput(LINK_INVALID)
     row = await db.scalar(select(AccountToken).where(AccountToken.token_hash == _token_hash(token)))
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise InvalidInput(TOKEN_INVALID)
+        raise InvalidInput(LINK_INVALID)
     user = await db.get(User, row.user_id)
     if user is None or not user.active:
-        raise InvalidInput(TOKEN_INVALID)
+        raise InvalidInput(LINK_INVALID)
     return row, user
 
 
@@ -351,7 +351,7 @@ async def use_token(
         .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise InvalidInput(TOKEN_INVALID)
+        raise InvalidInput(LINK_INVALID)
     user.password_hash = await hash_password(password, settings.bcrypt_rounds)
     user.must_change_password = False
     # Whoever had the old password is signed out.
