@@ -1,6 +1,14 @@
 """Imports every area's tables so that Alembic and the tests see the whole schema."""
 
-from lms.accounts.models import AccountToken, County, Region, SignInFailure, User, WebSession
+from lms.accounts.models import (
+    AccountToken,
+    County,
+    PasswordResetRequest,
+    Region,
+    SignInFailure,
+    User,
+    WebSession,
+)
 from lms.audit import AuditEvent
 from lms.catalog.models import Course, CourseFile, CourseVersion
 from lms.certificates.models import Certificate
@@ -14,6 +22,7 @@ from lms.cohorts.models import (
     LiveSession,
 )
 from lms.learning.models import Enrollment, EvaluationResponse, ModuleProgress
+from lms.mail.models import OutboxMessage
 from lms.quizzes.models import Attempt, AttemptAnswer
 
 __all__ = [
@@ -31,6 +40,8 @@ __all__ = [
     "Enrollment",
     "EvaluationResponse",
     "ModuleProgress",
+    "OutboxMessage",
+    "PasswordResetRequest",
     "AuditEvent",
     "County",
     "Course",

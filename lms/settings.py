@@ -28,6 +28,9 @@ class Settings:
     sign_in_limit_per_address: int = 30
     sign_in_window_minutes: int = 15
     templates_dir: Path = field(default=PROJECT_ROOT / "templates")
+    smtp_url: str = ""
+    mail_from: str = "SOP Learning <no-reply@localhost>"
+    mail_send_interval: int = 30
 
     @property
     def production(self) -> bool:
@@ -67,6 +70,9 @@ class Settings:
             sign_in_limit_per_address=get_int(
                 "SIGN_IN_LIMIT_PER_ADDRESS", defaults.sign_in_limit_per_address
             ),
+            smtp_url=get("SMTP_URL", defaults.smtp_url),
+            mail_from=get("MAIL_FROM", defaults.mail_from),
+            mail_send_interval=get_int("MAIL_SEND_INTERVAL", defaults.mail_send_interval),
         )
         settings.check()
         return settings
@@ -75,6 +81,17 @@ class Settings:
         """Refuse settings that would be unsafe in production."""
         if not 4 <= self.bcrypt_rounds <= 16:
             raise SettingsError("LMS_BCRYPT_ROUNDS must be between 4 and 16")
+        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+            raise SettingsError(
+                "LMS_SMTP_URL must look like smtp://user:password@host:587?starttls=true, "
+                "smtps://user:password@host:465 or smtp://127.0.0.1:25"
+            )
+        if "@" not in self.mail_from:
+            raise SettingsError(
+                'LMS_MAIL_FROM must be an address, e.g. "SOP Learning <no-reply@example.org>"'
+            )
+        if self.mail_send_interval < 0:
+            raise SettingsError("LMS_MAIL_SEND_INTERVAL must be 0 (off) or a number of seconds")
         if not self.production:
             return
         if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from lms.catalog import service as catalog
 from lms.catalog.models import Course
 from lms.certificates import pdf
 from lms.certificates.models import Certificate
+from lms.cohorts.models import CohortMember, CohortTrainer
 from lms.db import utcnow
 from lms.errors import Conflict, InvalidInput, NotFound
 from lms.learning.models import COMPLETED, Enrollment
@@ -249,7 +250,19 @@ def matches(certificate: Certificate, data: bytes) -> bool:
 
 
 async def may_download(db: AsyncSession, user: User, certificate: Certificate) -> bool:
-    return user.is_admin or user.id == certificate.user_id
+    """The learner, admins, and the trainers of a cohort the learner belongs to."""
+    if user.is_admin or user.id == certificate.user_id:
+        return True
+    if not user.is_trainer:
+        return False
+    query = select(
+        exists().where(
+            CohortTrainer.user_id == user.id,
+            CohortMember.cohort_id == CohortTrainer.cohort_id,
+            CohortMember.user_id == certificate.user_id,
+        )
+    )
+    return bool(await db.scalar(query))
 
 
 async def get_for_download(db: AsyncSession, user: User, raw: str) -> Certificate:

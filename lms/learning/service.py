@@ -16,6 +16,7 @@ from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Module
 from lms.catalog.models import Course
 from lms.certificates import service as certificates
+from lms.cohorts.models import Attendance, LiveSession
 from lms.db import utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.learning.models import (
@@ -214,7 +215,32 @@ async def progress_of(db: AsyncSession, enrollment: Enrollment) -> Progress:
             .where(EvaluationResponse.enrollment_id == enrollment.id)
         )
     ) > 0
-    return build_progress(enrollment, course, rows, list(attempts), evaluation_done, 0)
+    attended = await attended_by_course(db, enrollment.user_id, [enrollment.course_id])
+    return build_progress(
+        enrollment,
+        course,
+        rows,
+        list(attempts),
+        evaluation_done,
+        attended.get(enrollment.course_id, 0),
+    )
+
+
+async def attended_by_course(
+    db: AsyncSession, user_id: int, course_ids: list[int]
+) -> dict[int, int]:
+    """How many live sessions of each course the person attended, as trainers recorded."""
+    query = (
+        select(LiveSession.course_id, func.count())
+        .join(Attendance, Attendance.session_id == LiveSession.id)
+        .where(
+            Attendance.user_id == user_id,
+            Attendance.present.is_(True),
+            LiveSession.course_id.in_(course_ids),
+        )
+        .group_by(LiveSession.course_id)
+    )
+    return {course_id: count for course_id, count in (await db.execute(query)).all()}
 
 
 def build_progress(
@@ -563,6 +589,7 @@ async def dashboard(db: AsyncSession, user_id: int) -> list[Progress]:
         ).all()
     )
     definitions = await catalog.get_definitions(db, {e.version_id for e in enrollments})
+    attended = await attended_by_course(db, user_id, [e.course_id for e in enrollments])
     return [
         build_progress(
             e,
@@ -570,7 +597,7 @@ async def dashboard(db: AsyncSession, user_id: int) -> list[Progress]:
             rows.get(e.id, {}),
             attempts.get(e.id, []),
             e.id in evaluated,
-            0,
+            attended.get(e.course_id, 0),
         )
         for e in enrollments
     ]

@@ -1,0 +1,215 @@
+"""Roster import from CSV: read, check every row, preview the changes, apply all or nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms import audit
+from lms.accounts import service as accounts
+from lms.accounts.models import County, User
+from lms.cohorts import service
+from lms.cohorts.models import Cohort, CohortMember
+from lms.errors import DomainError, InvalidInput
+from lms.settings import Settings
+
+MAX_BYTES = 1024 * 1024
+MAX_ROWS = 5000
+COLUMNS = ("email", "name", "county")
+
+
+@dataclass
+class RosterRow:
+    line: int
+    email: str
+    name: str
+    county: str
+    county_id: int | None = None
+    user: User | None = None
+    action: str = ""  # new account, new member, update, no change
+    changes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RosterPlan:
+    rows: list[RosterRow]
+    problems: list[str]
+
+    def count(self, action: str) -> int:
+        return sum(1 for r in self.rows if r.action == action)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and bool(self.rows)
+
+
+def read_csv(raw: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
+    if len(raw) > MAX_BYTES:
+        raise InvalidInput("The file is larger than 1 MiB; split the roster into smaller files.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            "The file is not UTF-8 text. Save it from your spreadsheet as "
+            "'CSV UTF-8' and try again."
+        ) from None
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise InvalidInput("The file is empty.") from None
+    except csv.Error as exc:
+        raise InvalidInput(f"Line 1: the file is not valid CSV ({exc}).") from None
+    missing = [c for c in ("email", "name") if c not in header]
+    if missing:
+        raise InvalidInput(
+            "Line 1 must name the columns email, name and county (county is optional); "
+            f"missing: {', '.join(missing)}."
+        )
+    rows, problems = [], []
+    try:
+        for values in reader:
+            line = reader.line_num
+            if not any(v.strip() for v in values):
+                continue
+            if len(values) > len(header):
+                problems.append(f"Line {line}: more values than columns.")
+                continue
+            rows.append(
+                (
+                    line,
+                    {
+                        c: values[header.index(c)].strip() if header.index(c) < len(values) else ""
+                        for c in COLUMNS
+                        if c in header
+                    },
+                )
+            )
+            if len(rows) > MAX_ROWS:
+                raise InvalidInput(f"The file has more than {MAX_ROWS:,} rows.")
+    except csv.Error as exc:
+        problems.append(f"Line {reader.line_num}: not valid CSV ({exc}).")
+    return rows, problems
+
+
+async def plan(db: AsyncSession, cohort: Cohort, raw: bytes) -> RosterPlan:
+    """What importing this file would change, with a problem listed for every bad row."""
+    records, problems = read_csv(raw)
+    counties = {c.name.lower(): c for c in (await db.scalars(select(County))).all()}
+    emails = [accounts.normalise_email(r["email"]) for _, r in records if _valid_email(r["email"])]
+    users = {
+        u.email: u for u in (await db.scalars(select(User).where(User.email.in_(emails)))).all()
+    }
+    members = set(
+        await db.scalars(select(CohortMember.user_id).where(CohortMember.cohort_id == cohort.id))
+    )
+    seen: dict[str, int] = {}
+    rows = []
+    for line, record in records:
+        row = RosterRow(
+            line, record.get("email", ""), record.get("name", ""), record.get("county", "")
+        )
+        try:
+            row.email = accounts.normalise_email(row.email)
+            row.name = accounts.check_name(row.name) if row.name else ""
+        except DomainError as exc:
+            problems.append(f"Line {line}: {exc}")
+            continue
+        if row.email in seen:
+            problems.append(f"Line {line}: {row.email} is already on line {seen[row.email]}.")
+            continue
+        seen[row.email] = line
+        if row.county:
+            county = counties.get(row.county.lower().removesuffix(" county"))
+            if county is None:
+                problems.append(f"Line {line}: '{row.county}' is not a California county.")
+                continue
+            row.county_id = county.id
+        row.user = users.get(row.email)
+        if row.user is None:
+            if not row.name:
+                problems.append(
+                    f"Line {line}: a name is needed to create an account for {row.email}."
+                )
+                continue
+            row.action = "new account"
+        else:
+            if row.name and row.name != row.user.name:
+                row.changes.append(f"name: {row.user.name} → {row.name}")
+            if row.county_id and row.county_id != row.user.county_id:
+                row.changes.append(f"county → {row.county}")
+            if row.user.id not in members:
+                row.action = "new member"
+            else:
+                row.action = "update" if row.changes else "no change"
+        rows.append(row)
+    return RosterPlan(rows, problems)
+
+
+def _valid_email(raw: str) -> bool:
+    try:
+        accounts.normalise_email(raw)
+    except DomainError:
+        return False
+    return True
+
+
+@dataclass
+class Invitation:
+    name: str
+    email: str
+    token: str
+
+
+async def apply(
+    db: AsyncSession, settings: Settings, cohort: Cohort, raw: bytes, by: User
+) -> tuple[RosterPlan, list[Invitation]]:
+    """Apply a roster file in the caller's transaction: every row, or none if any is bad.
+
+    Nobody missing from the file is removed.
+    """
+    roster = await plan(db, cohort, raw)
+    if not roster.ok:
+        raise InvalidInput("The file has problems; nothing was changed.")
+    invitations = []
+    for row in roster.rows:
+        if row.user is not None and row.changes:
+            before = accounts.person_snapshot(row.user)
+            if row.name:
+                row.user.name = row.name
+            if row.county_id:
+                row.user.county_id = row.county_id
+            audit.record(
+                db,
+                by,
+                "person.update",
+                "user",
+                row.user.id,
+                before,
+                accounts.person_snapshot(row.user) | {"via": f"roster {cohort.id}"},
+            )
+        if row.action in ("new account", "new member"):
+            added = await service.add_member(
+                db, settings, cohort, by, row.email, row.name, row.county_id
+            )
+            if added.invite_token:
+                invitations.append(
+                    Invitation(added.user.name, added.user.email, added.invite_token)
+                )
+    await db.flush()
+    total = await db.scalar(
+        select(func.count()).select_from(CohortMember).where(CohortMember.cohort_id == cohort.id)
+    )
+    audit.record(
+        db,
+        by,
+        "cohort.roster_import",
+        "cohort",
+        cohort.id,
+        after={"rows": len(roster.rows), "members": total},
+    )
+    return roster, invitations

@@ -1,0 +1,443 @@
+"""Cohort rules: who runs which cohort, rosters, enrolling a cohort, live sessions, attendance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms import audit
+from lms.accounts import service as accounts
+from lms.accounts.models import County, User
+from lms.catalog import service as catalog
+from lms.catalog.models import Course
+from lms.cohorts.models import (
+    Attendance,
+    Cohort,
+    CohortCounty,
+    CohortCourse,
+    CohortMember,
+    CohortTrainer,
+    LiveSession,
+)
+from lms.db import utcnow
+from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
+from lms.learning import service as learning
+from lms.learning.models import ACTIVE, Enrollment
+from lms.settings import Settings
+
+
+async def visible_cohorts(db: AsyncSession, user: User) -> list[Cohort]:
+    query = select(Cohort).order_by(Cohort.starts_on.desc().nulls_last(), Cohort.name)
+    if not user.is_admin:
+        query = query.join(CohortTrainer, CohortTrainer.cohort_id == Cohort.id).where(
+            CohortTrainer.user_id == user.id
+        )
+    return list((await db.scalars(query)).all())
+
+
+async def get_cohort(db: AsyncSession, user: User, cohort_id: int) -> Cohort:
+    """The cohort, if this person may run it; another trainer's cohort is a plain not-found."""
+    cohort = await db.get(Cohort, cohort_id)
+    if cohort is None:
+        raise NotFound("There is no such cohort.")
+    if not user.is_admin:
+        runs = await db.scalar(
+            select(
+                exists().where(
+                    CohortTrainer.cohort_id == cohort_id, CohortTrainer.user_id == user.id
+                )
+            )
+        )
+        if not runs:
+            raise NotFound("There is no such cohort.")
+    return cohort
+
+
+@dataclass
+class CohortForm:
+    name: str
+    starts_on: date | None
+    ends_on: date | None
+    county_ids: list[int]
+    trainer_ids: list[int]
+    courses: dict[int, date | None]  # course id -> due date
+
+
+def parse_date(raw: str, label: str) -> date | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{label} must be a date like 2026-03-31.") from None
+
+
+async def parse_cohort_form(db: AsyncSession, data: Any, user: User) -> CohortForm:
+    name = " ".join(str(data.get("name", "")).split())
+    if not name:
+        raise InvalidInput("Give the cohort a name.", "name")
+    if len(name) > 200:
+        raise InvalidInput("Cohort names can be at most 200 characters.", "name")
+    starts_on = parse_date(str(data.get("starts_on", "")), "The start date")
+    ends_on = parse_date(str(data.get("ends_on", "")), "The end date")
+    if starts_on and ends_on and ends_on < starts_on:
+        raise InvalidInput("The end date is before the start date.", "ends_on")
+    county_ids = _ids(data.getall("county") if hasattr(data, "getall") else [])
+    known = set((await db.scalars(select(County.id).where(County.id.in_(county_ids)))).all())
+    if set(county_ids) - known:
+        raise InvalidInput("Choose counties from the list.", "county")
+    trainer_ids = _ids(data.getall("trainer") if hasattr(data, "getall") else [])
+    if not user.is_admin:
+        trainer_ids = sorted(set(trainer_ids) | {user.id})
+    trainers = set(
+        (
+            await db.scalars(
+                select(User.id).where(User.id.in_(trainer_ids), User.is_trainer.is_(True))
+            )
+        ).all()
+    )
+    if set(trainer_ids) - trainers:
+        raise InvalidInput("Only people with the trainer role can run a cohort.", "trainer")
+    if not trainer_ids:
+        raise InvalidInput("Choose at least one trainer.", "trainer")
+    courses: dict[int, date | None] = {}
+    for course in await catalog.list_courses(db):
+        if data.get(f"course_{course.id}"):
+            label = f"The due date for {course.slug}"
+            courses[course.id] = parse_date(str(data.get(f"due_{course.id}", "")), label)
+    return CohortForm(name, starts_on, ends_on, county_ids, trainer_ids, courses)
+
+
+def _ids(values: list[str]) -> list[int]:
+    if not all(str(v).isdigit() for v in values):
+        raise InvalidInput("That selection is not valid.")
+    return sorted({int(v) for v in values})
+
+
+async def cohort_snapshot(db: AsyncSession, cohort: Cohort) -> dict[str, Any]:
+    return {
+        "name": cohort.name,
+        "starts_on": cohort.starts_on.isoformat() if cohort.starts_on else None,
+        "ends_on": cohort.ends_on.isoformat() if cohort.ends_on else None,
+        "counties": await _column(db, CohortCounty.county_id, CohortCounty.cohort_id, cohort.id),
+        "trainers": await _column(db, CohortTrainer.user_id, CohortTrainer.cohort_id, cohort.id),
+        "courses": {
+            str(c.course_id): c.due_on.isoformat() if c.due_on else None
+            for c in (
+                await db.scalars(select(CohortCourse).where(CohortCourse.cohort_id == cohort.id))
+            ).all()
+        },
+    }
+
+
+async def _column(db: AsyncSession, column: Any, key: Any, value: int) -> list[int]:
+    return sorted((await db.scalars(select(column).where(key == value))).all())
+
+
+async def save_cohort(
+    db: AsyncSession, user: User, form: CohortForm, cohort: Cohort | None = None
+) -> Cohort:
+    before = await cohort_snapshot(db, cohort) if cohort else None
+    if cohort is None:
+        cohort = Cohort(created_by_id=user.id)
+        db.add(cohort)
+    cohort.name, cohort.starts_on, cohort.ends_on = form.name, form.starts_on, form.ends_on
+    await db.flush()
+    for table in (CohortCounty, CohortTrainer, CohortCourse):
+        await db.execute(delete(table).where(table.cohort_id == cohort.id))
+    db.add_all(CohortCounty(cohort_id=cohort.id, county_id=c) for c in form.county_ids)
+    db.add_all(CohortTrainer(cohort_id=cohort.id, user_id=t) for t in form.trainer_ids)
+    db.add_all(
+        CohortCourse(cohort_id=cohort.id, course_id=c, due_on=d) for c, d in form.courses.items()
+    )
+    await db.flush()
+    after = await cohort_snapshot(db, cohort)
+    action = "cohort.update" if before else "cohort.create"
+    audit.record(db, user, action, "cohort", cohort.id, before, after)
+    return cohort
+
+
+@dataclass
+class CohortDetail:
+    cohort: Cohort
+    counties: list[County]
+    trainers: list[User]
+    members: list[User]
+    courses: list[tuple[Course, CohortCourse]]
+    sessions: list[LiveSession]
+
+
+async def detail(db: AsyncSession, cohort: Cohort) -> CohortDetail:
+    counties = (
+        await db.scalars(
+            select(County)
+            .join(CohortCounty, CohortCounty.county_id == County.id)
+            .where(CohortCounty.cohort_id == cohort.id)
+            .order_by(County.name)
+        )
+    ).all()
+    trainers = (
+        await db.scalars(
+            select(User)
+            .join(CohortTrainer, CohortTrainer.user_id == User.id)
+            .where(CohortTrainer.cohort_id == cohort.id)
+            .order_by(User.name)
+        )
+    ).all()
+    members = await members_of(db, cohort.id)
+    courses = (
+        await db.execute(
+            select(Course, CohortCourse)
+            .join(CohortCourse, CohortCourse.course_id == Course.id)
+            .where(CohortCourse.cohort_id == cohort.id)
+            .order_by(Course.slug)
+        )
+    ).all()
+    sessions = (
+        await db.scalars(
+            select(LiveSession)
+            .where(LiveSession.cohort_id == cohort.id)
+            .order_by(LiveSession.starts_at)
+        )
+    ).all()
+    return CohortDetail(
+        cohort,
+        list(counties),
+        list(trainers),
+        members,
+        [(c, cc) for c, cc in courses],
+        list(sessions),
+    )
+
+
+async def members_of(db: AsyncSession, cohort_id: int) -> list[User]:
+    query = (
+        select(User)
+        .join(CohortMember, CohortMember.user_id == User.id)
+        .where(CohortMember.cohort_id == cohort_id)
+        .order_by(User.name)
+    )
+    return list((await db.scalars(query)).unique().all())
+
+
+@dataclass
+class Added:
+    user: User
+    created: bool
+    invite_token: str | None = None
+
+
+async def add_member(
+    db: AsyncSession,
+    settings: Settings,
+    cohort: Cohort,
+    by: User,
+    email: str,
+    name: str,
+    county_id: int | None,
+) -> Added:
+    """Add a person to the roster, creating an account with an invitation link if needed."""
+    normalised = accounts.normalise_email(email)
+    user = await db.scalar(select(User).where(User.email == normalised))
+    created, token = False, None
+    if user is None:
+        form = accounts.PersonForm(normalised, accounts.check_name(name), ["learner"], county_id)
+        user = User(
+            email=form.email,
+            name=form.name,
+            county_id=county_id,
+            password_hash=None,
+            is_learner=True,
+            is_trainer=False,
+            is_admin=False,
+            must_change_password=False,
+        )
+        db.add(user)
+        await db.flush()
+        audit.record(
+            db,
+            by,
+            "person.create",
+            "user",
+            user.id,
+            after=accounts.person_snapshot(user) | {"via": f"cohort {cohort.id}"},
+        )
+        token = await accounts.create_token(db, user, "invite")
+        created = True
+        await _queue_invitation(db, settings, user, token, by)
+    member = await db.get(CohortMember, (cohort.id, user.id))
+    if member is None:
+        db.add(CohortMember(cohort_id=cohort.id, user_id=user.id, added_by_id=by.id))
+        audit.record(db, by, "cohort.add_member", "cohort", cohort.id, after={"user_id": user.id})
+    return Added(user, created, token)
+
+
+async def _queue_invitation(
+    db: AsyncSession, settings: Settings, user: User, token: str, by: User
+) -> None:
+    """Email the invitation when the mail module is present (it queues in this transaction)."""
+    try:
+        from lms.mail.service import queue_invitation
+    except ImportError:
+        return
+    await queue_invitation(db, settings, user, token, by)
+
+
+async def remove_member(db: AsyncSession, cohort: Cohort, user_id: int, by: User) -> None:
+    await db.execute(
+        delete(CohortMember).where(
+            CohortMember.cohort_id == cohort.id, CohortMember.user_id == user_id
+        )
+    )
+    audit.record(db, by, "cohort.remove_member", "cohort", cohort.id, before={"user_id": user_id})
+
+
+@dataclass
+class EnrollReport:
+    enrolled: int = 0
+    already: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+async def enroll_cohort(db: AsyncSession, cohort: Cohort, by: User) -> EnrollReport:
+    """Enroll every member in every assigned course; safe to repeat."""
+    info = await detail(db, cohort)
+    report = EnrollReport()
+    for course, assignment in info.courses:
+        due = datetime.combine(assignment.due_on, time(23, 59)) if assignment.due_on else None
+        for member in info.members:
+            try:
+                enrollment, changed = await learning.enroll(db, member, course, by)
+            except DomainError as exc:
+                report.refused.append(f"{member.name} ({course.slug}): {exc}")
+                continue
+            if changed:
+                report.enrolled += 1
+            else:
+                report.already += 1
+            if enrollment.status == ACTIVE:
+                enrollment.cohort_id = cohort.id
+                enrollment.due_at = due
+    return report
+
+
+def check_session_fields(data: Any) -> dict[str, Any]:
+    title = " ".join(str(data.get("title", "")).split())
+    if not title:
+        raise InvalidInput("Give the session a title, e.g. 'Classroom simulation'.", "title")
+    raw = str(data.get("starts_at", "")).strip()
+    try:
+        starts_at = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("Enter the date and time the session starts.", "starts_at") from None
+    minutes_raw = str(data.get("minutes", "120")).strip() or "120"
+    if not minutes_raw.isdigit() or not 15 <= int(minutes_raw) <= 600:
+        raise InvalidInput("A session lasts between 15 and 600 minutes.", "minutes")
+    place = str(data.get("place", "")).strip()[:300] or None
+    url = str(data.get("webinar_url", "")).strip() or None
+    if url and (urlsplit(url).scheme != "https" or not urlsplit(url).netloc):
+        raise InvalidInput("The webinar address must start with https://.", "webinar_url")
+    if not place and not url:
+        raise InvalidInput("Give a place or a webinar address.", "place")
+    return {
+        "title": title[:200],
+        "starts_at": starts_at.replace(tzinfo=None),
+        "minutes": int(minutes_raw),
+        "place": place,
+        "webinar_url": url,
+    }
+
+
+async def schedule_session(
+    db: AsyncSession, cohort: Cohort, course_id: int, data: Any, by: User
+) -> LiveSession:
+    assigned = await db.get(CohortCourse, (cohort.id, course_id))
+    if assigned is None:
+        raise InvalidInput("Choose one of the cohort's courses.", "course")
+    session = LiveSession(cohort_id=cohort.id, course_id=course_id, **check_session_fields(data))
+    db.add(session)
+    await db.flush()
+    audit.record(
+        db,
+        by,
+        "session.schedule",
+        "live_session",
+        session.id,
+        after={"cohort_id": cohort.id, "title": session.title},
+    )
+    return session
+
+
+async def get_session(db: AsyncSession, cohort: Cohort, session_id: int) -> LiveSession:
+    session = await db.get(LiveSession, session_id)
+    if session is None or session.cohort_id != cohort.id:
+        raise NotFound("There is no such session.")
+    return session
+
+
+async def attendance_of(db: AsyncSession, session_id: int) -> dict[int, bool]:
+    rows = await db.scalars(select(Attendance).where(Attendance.session_id == session_id))
+    return {row.user_id: row.present for row in rows.all()}
+
+
+async def record_attendance(
+    db: AsyncSession,
+    settings: Settings,
+    cohort: Cohort,
+    session: LiveSession,
+    present_ids: set[int],
+    by: User,
+) -> None:
+    """Record who attended; attendance counts toward completing the course."""
+    members = {m.id for m in await members_of(db, cohort.id)}
+    if present_ids - members:
+        raise InvalidInput("Attendance can only be recorded for the cohort's members.")
+    before = await attendance_of(db, session.id)
+    now = utcnow()
+    for user_id in members:
+        present = user_id in present_ids
+        row = await db.get(Attendance, (session.id, user_id))
+        if row is None:
+            db.add(
+                Attendance(
+                    session_id=session.id,
+                    user_id=user_id,
+                    present=present,
+                    recorded_at=now,
+                    recorded_by_id=by.id,
+                )
+            )
+        elif row.present != present:
+            row.present, row.recorded_at, row.recorded_by_id = present, now, by.id
+    await db.flush()
+    audit.record(
+        db,
+        by,
+        "session.attendance",
+        "live_session",
+        session.id,
+        before={str(k): v for k, v in before.items()},
+        after={str(k): k in present_ids for k in members},
+    )
+    enrollments = (
+        await db.scalars(
+            select(Enrollment).where(
+                Enrollment.course_id == session.course_id,
+                Enrollment.user_id.in_(present_ids),
+                Enrollment.status == ACTIVE,
+            )
+        )
+    ).all()
+    for enrollment in enrollments:
+        await learning.check_completion(db, settings, enrollment)
+
+
+def require_staff(user: User) -> None:
+    if not (user.is_trainer or user.is_admin):
+        raise Forbidden("This page is for trainers and administrators.")

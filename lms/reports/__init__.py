@@ -1,0 +1,1 @@
+"""Reports: course question statistics, knowledge gain, evaluations, completions, exports."""
