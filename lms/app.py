@@ -28,12 +28,14 @@ from lms.auth import SessionMiddleware
 from lms.catalog.routes import router as catalog_router
 from lms.certificates import pdf
 from lms.certificates.routes import router as certificates_router
+from lms.cohorts.routes import router as cohorts_router
 from lms.errors import EXCEPTION_HANDLERS
 from lms.inject import DB
 from lms.learning.routes import dashboard_context
 from lms.learning.routes import router as learning_router
 from lms.pages import NOTICES, page
 from lms.quizzes.routes import router as quizzes_router
+from lms.reports.routes import router as reports_router
 from lms.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -131,6 +133,8 @@ def create_app(
             learning_router,
             quizzes_router,
             certificates_router,
+            cohorts_router,
+            reports_router,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         dependencies={

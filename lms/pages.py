@@ -26,6 +26,10 @@ NOTICES = {
     "certificates-issued": "The certificates have been issued.",
     "certificate-revoked": "The certificate has been revoked; its verification page says so.",
     "certificate-reissued": "A new certificate is issued; the old serial shows as superseded.",
+    "cohort-saved": "The cohort has been saved.",
+    "member-removed": "The person has been taken off the roster; their enrollments are kept.",
+    "session-scheduled": "The session is scheduled. Record attendance here after it happens.",
+    "attendance-saved": "Attendance has been recorded.",
     "answers-saved": "Your answers are saved. You can come back and finish later.",
 }
 

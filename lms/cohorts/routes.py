@@ -1,0 +1,555 @@
+"""Trainer pages: cohorts, rosters, enrollment, live sessions, attendance, progress, exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+from sqlalchemy import select
+
+from lms.accounts import service as accounts
+from lms.accounts.models import User
+from lms.auth import signed_in
+from lms.catalog import service as catalog
+from lms.catalog.models import Course
+from lms.cohorts import progress, roster, service
+from lms.cohorts.models import Attendance, CohortCourse, LiveSession
+from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
+from lms.inject import DB, AppSettings
+from lms.pages import page, redirect
+from lms.quizzes.models import Attempt
+from lms.reports import exports
+
+Req = Request[User, Any, Any]
+
+
+def staff(connection: Any, handler: Any) -> None:
+    signed_in(connection, handler)
+    if not (connection.user.is_trainer or connection.user.is_admin):
+        raise Forbidden("This page is for trainers and administrators.")
+
+
+guards = [staff]
+
+
+@get("/cohorts", name="cohorts.list", guards=guards)
+async def cohort_list(request: Req, db: DB) -> Template:
+    return page("cohorts/list.html", cohorts=await service.visible_cohorts(db, request.user))
+
+
+async def _form_page(
+    request: Req,
+    db: DB,
+    cohort: Any,
+    values: dict[str, Any],
+    error: str | None = None,
+    status_code: int = 200,
+) -> Template:
+    trainers = (
+        await db.scalars(select(User).where(User.is_trainer.is_(True)).order_by(User.name))
+    ).all()
+    courses = [
+        (c, await catalog.get_definition(db, c.current_version_id))
+        for c in await catalog.list_courses(db)
+        if c.current_version_id and c.status == "active"
+    ]
+    return page(
+        "cohorts/form.html",
+        status_code,
+        cohort=cohort,
+        values=values,
+        error=error,
+        trainers=trainers,
+        courses=courses,
+        counties=await accounts.list_counties(db),
+    )
+
+
+@get("/cohorts/new", name="cohorts.new", guards=guards)
+async def cohort_new(request: Req, db: DB) -> Template:
+    return await _form_page(
+        request, db, None, {"trainers": {request.user.id}, "counties": set(), "courses": {}}
+    )
+
+
+def _values(form: Any) -> dict[str, Any]:
+    return {
+        "name": form.get("name", ""),
+        "starts_on": form.get("starts_on", ""),
+        "ends_on": form.get("ends_on", ""),
+        "trainers": {int(v) for v in form.getall("trainer") if v.isdigit()},
+        "counties": {int(v) for v in form.getall("county") if v.isdigit()},
+        "courses": {
+            int(k.removeprefix("course_")): form.get(f"due_{k.removeprefix('course_')}", "")
+            for k in form
+            if k.startswith("course_") and k.removeprefix("course_").isdigit()
+        },
+    }
+
+
+@post("/cohorts/new", name="cohorts.create", guards=guards)
+async def cohort_create(request: Req, db: DB) -> Any:
+    form = await request.form()
+    try:
+        parsed = await service.parse_cohort_form(db, form, request.user)
+        cohort = await service.save_cohort(db, request.user, parsed)
+    except DomainError as exc:
+        return await _form_page(request, db, None, _values(form), str(exc), exc.status_code)
+    return redirect(f"/cohorts/{cohort.id}", "cohort-saved")
+
+
+@get("/cohorts/{cohort_id:int}/edit", name="cohorts.edit", guards=guards)
+async def cohort_edit(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    info = await service.detail(db, cohort)
+    values = {
+        "name": cohort.name,
+        "starts_on": cohort.starts_on.isoformat() if cohort.starts_on else "",
+        "ends_on": cohort.ends_on.isoformat() if cohort.ends_on else "",
+        "trainers": {t.id for t in info.trainers},
+        "counties": {c.id for c in info.counties},
+        "courses": {c.id: a.due_on.isoformat() if a.due_on else "" for c, a in info.courses},
+    }
+    return await _form_page(request, db, cohort, values)
+
+
+@post("/cohorts/{cohort_id:int}/edit", name="cohorts.update", guards=guards)
+async def cohort_update(request: Req, db: DB, cohort_id: FromPath[int]) -> Any:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    form = await request.form()
+    try:
+        parsed = await service.parse_cohort_form(db, form, request.user)
+        await service.save_cohort(db, request.user, parsed, cohort)
+    except DomainError as exc:
+        return await _form_page(request, db, cohort, _values(form), str(exc), exc.status_code)
+    return redirect(f"/cohorts/{cohort.id}", "cohort-saved")
+
+
+async def _cohort_page(
+    request: Req, db: DB, cohort: Any, status_code: int = 200, **extra: Any
+) -> Template:
+    info = await service.detail(db, cohort)
+    return page(
+        "cohorts/cohort.html",
+        status_code,
+        info=info,
+        counties=await accounts.list_counties(db),
+        **extra,
+    )
+
+
+@get("/cohorts/{cohort_id:int}", name="cohorts.cohort", guards=guards)
+async def cohort_page(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+    return await _cohort_page(request, db, await service.get_cohort(db, request.user, cohort_id))
+
+
+@post("/cohorts/{cohort_id:int}/members", name="cohorts.add_member", guards=guards)
+async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: FromPath[int]) -> Any:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    form = await request.form()
+    county = str(form.get("county_id", ""))
+    try:
+        added = await service.add_member(
+            db,
+            settings,
+            cohort,
+            request.user,
+            str(form.get("email", "")),
+            str(form.get("name", "")),
+            int(county) if county.isdigit() else None,
+        )
+    except DomainError as exc:
+        return await _cohort_page(
+            request,
+            db,
+            cohort,
+            exc.status_code,
+            member_error=str(exc),
+            member_values=dict(form.items()),
+        )
+    invitations = []
+    if added.invite_token:
+        invitations.append(roster.Invitation(added.user.name, added.user.email, added.invite_token))
+    return await _cohort_page(
+        request,
+        db,
+        cohort,
+        invitations=invitations,
+        notice_text=f"{added.user.name} is on the roster.",
+    )
+
+
+@post(
+    "/cohorts/{cohort_id:int}/members/{user_id:int}/remove",
+    name="cohorts.remove_member",
+    guards=guards,
+)
+async def remove_member(
+    request: Req, db: DB, cohort_id: FromPath[int], user_id: FromPath[int]
+) -> Any:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    await service.remove_member(db, cohort, user_id, request.user)
+    return redirect(f"/cohorts/{cohort.id}", "member-removed")
+
+
+@post("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll", guards=guards)
+async def enroll(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    report = await service.enroll_cohort(db, cohort, request.user)
+    return await _cohort_page(request, db, cohort, enroll_report=report)
+
+
+@get("/cohorts/{cohort_id:int}/roster", name="cohorts.roster", guards=guards)
+async def roster_page(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    return page("cohorts/roster.html", cohort=cohort, plan=None)
+
+
+async def _uploaded(request: Req) -> tuple[Any, bytes]:
+    form = await request.form()
+    upload = form.get("file")
+    if isinstance(upload, UploadFile):
+        return form, await upload.read()
+    return form, str(form.get("content", "")).encode()
+
+
+@post(
+    "/cohorts/{cohort_id:int}/roster",
+    name="cohorts.roster_preview",
+    guards=guards,
+    request_max_body_size=2 * 1024 * 1024,
+)
+async def roster_preview(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    _, raw = await _uploaded(request)
+    try:
+        plan = await roster.plan(db, cohort, raw)
+    except InvalidInput as exc:
+        return page("cohorts/roster.html", 400, cohort=cohort, plan=None, error=str(exc))
+    return page(
+        "cohorts/roster.html",
+        200 if plan.ok else 400,
+        cohort=cohort,
+        plan=plan,
+        content=raw.decode("utf-8-sig", errors="replace"),
+    )
+
+
+@post(
+    "/cohorts/{cohort_id:int}/roster/apply",
+    name="cohorts.roster_apply",
+    guards=guards,
+    request_max_body_size=2 * 1024 * 1024,
+)
+async def roster_apply(
+    request: Req, db: DB, settings: AppSettings, cohort_id: FromPath[int]
+) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    _, raw = await _uploaded(request)
+    try:
+        plan, invitations = await roster.apply(db, settings, cohort, raw, request.user)
+    except InvalidInput as exc:
+        plan = await roster.plan(db, cohort, raw) if raw else None
+        return page(
+            "cohorts/roster.html",
+            400,
+            cohort=cohort,
+            plan=plan,
+            error=str(exc),
+            content=raw.decode("utf-8-sig", errors="replace"),
+        )
+    return page(
+        "cohorts/roster_done.html",
+        cohort=cohort,
+        plan=plan,
+        invitations=invitations,
+        base_url=settings.base_url,
+    )
+
+
+async def _course_of(db: DB, cohort_id: int, slug: str) -> Course:
+    courses = (
+        (
+            await db.scalars(
+                select(Course)
+                .join(CohortCourse, CohortCourse.course_id == Course.id)
+                .where(CohortCourse.cohort_id == cohort_id)
+                .order_by(Course.slug)
+            )
+        )
+        .unique()
+        .all()
+    )
+    if not courses:
+        raise NotFound("Assign a course to this cohort first.")
+    for course in courses:
+        if course.slug == slug:
+            return course
+    if slug:
+        raise NotFound("That course is not assigned to this cohort.")
+    return courses[0]
+
+
+@post("/cohorts/{cohort_id:int}/sessions", name="cohorts.schedule", guards=guards)
+async def schedule(request: Req, db: DB, cohort_id: FromPath[int]) -> Any:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    form = await request.form()
+    course = str(form.get("course", ""))
+    try:
+        if not course.isdigit():
+            raise InvalidInput("Choose one of the cohort's courses.", "course")
+        session = await service.schedule_session(db, cohort, int(course), form, request.user)
+    except DomainError as exc:
+        return await _cohort_page(
+            request,
+            db,
+            cohort,
+            exc.status_code,
+            session_error=str(exc),
+            session_values=dict(form.items()),
+        )
+    return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "session-scheduled")
+
+
+@get("/cohorts/{cohort_id:int}/sessions/{session_id:int}", name="cohorts.session", guards=guards)
+async def session_page(
+    request: Req, db: DB, cohort_id: FromPath[int], session_id: FromPath[int]
+) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    session = await service.get_session(db, cohort, session_id)
+    return page(
+        "cohorts/session.html",
+        cohort=cohort,
+        session=session,
+        course=await db.get(Course, session.course_id),
+        members=await service.members_of(db, cohort.id),
+        attendance=await service.attendance_of(db, session.id),
+    )
+
+
+@post(
+    "/cohorts/{cohort_id:int}/sessions/{session_id:int}",
+    name="cohorts.attendance",
+    guards=guards,
+)
+async def attendance(
+    request: Req,
+    db: DB,
+    settings: AppSettings,
+    cohort_id: FromPath[int],
+    session_id: FromPath[int],
+) -> Any:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    session = await service.get_session(db, cohort, session_id)
+    form = await request.form()
+    values = form.getall("present")
+    if not all(v.isdigit() for v in values):
+        raise InvalidInput("That attendance list is not valid.")
+    await service.record_attendance(
+        db, settings, cohort, session, {int(v) for v in values}, request.user
+    )
+    return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "attendance-saved")
+
+
+@get("/cohorts/{cohort_id:int}/progress", name="cohorts.progress", guards=guards)
+async def progress_page(
+    request: Req,
+    db: DB,
+    cohort_id: FromPath[int],
+    course: FromQuery[str] = "",
+    sort: FromQuery[str] = "name",
+    show: FromQuery[str] = "",
+) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    chosen = await _course_of(db, cohort.id, course)
+    matrix = await progress.build_matrix(db, cohort, chosen, sort, show)
+    info = await service.detail(db, cohort)
+    return page(
+        "cohorts/progress.html",
+        matrix=matrix,
+        info=info,
+        sort=sort,
+        show=show,
+        filters=list(progress.FILTERS),
+        sorts=list(progress.SORTS),
+    )
+
+
+@get(
+    "/cohorts/{cohort_id:int}/learners/{user_id:int}",
+    name="cohorts.learner",
+    guards=guards,
+)
+async def learner_page(
+    request: Req, db: DB, cohort_id: FromPath[int], user_id: FromPath[int]
+) -> Template:
+    from lms.learning import service as learning
+
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    members = {m.id: m for m in await service.members_of(db, cohort.id)}
+    learner = members.get(user_id)
+    if learner is None:
+        raise NotFound("That person is not in this cohort.")
+    progresses = await learning.dashboard(db, learner.id)
+    ids = [p.enrollment.id for p in progresses]
+    attempts = (
+        await db.scalars(
+            select(Attempt)
+            .where(Attempt.enrollment_id.in_(ids), Attempt.submitted_at.is_not(None))
+            .order_by(Attempt.submitted_at)
+        )
+    ).all()
+    attended = (
+        await db.execute(
+            select(LiveSession, Attendance)
+            .join(Attendance, Attendance.session_id == LiveSession.id)
+            .where(Attendance.user_id == learner.id, LiveSession.cohort_id == cohort.id)
+            .order_by(LiveSession.starts_at)
+        )
+    ).all()
+    return page(
+        "cohorts/learner.html",
+        cohort=cohort,
+        learner=learner,
+        progresses=progresses,
+        attempts=attempts,
+        attended=attended,
+    )
+
+
+def _matrix_table(matrix: progress.Matrix) -> tuple[list[str], list[list[Any]]]:
+    modules = list(matrix.definition.modules)
+    header = [
+        "Learner",
+        "Email",
+        "County",
+        "Status",
+        "Progress %",
+        *[f"Module {i}: {m.title}" for i, m in enumerate(modules, start=1)],
+        "Best final %",
+        "Last activity",
+        "Due",
+        "Overdue",
+        "At risk",
+    ]
+    rows = []
+    for row in matrix.rows:
+        states = {s.module.id: s for s in row.progress.modules} if row.progress else {}
+        cells = []
+        for module in modules:
+            state = states.get(module.id)
+            cells.append(state.label if state else "")
+        best = row.progress.best_final if row.progress else None
+        rows.append(
+            [
+                row.learner.name,
+                row.learner.email,
+                row.county,
+                row.status,
+                row.percent,
+                *cells,
+                best.percent if best else None,
+                row.last_activity,
+                row.due_at,
+                "yes" if row.overdue else "",
+                "yes" if row.at_risk else "",
+            ]
+        )
+    return header, rows
+
+
+@get(
+    "/cohorts/{cohort_id:int}/export/{what:str}",
+    name="cohorts.export",
+    guards=guards,
+)
+async def export(
+    request: Req,
+    db: DB,
+    cohort_id: FromPath[int],
+    what: FromPath[str],
+    course: FromQuery[str] = "",
+) -> Response[bytes]:
+    from lms.reports import service as reports
+
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    name, _, fmt = what.rpartition(".")
+    if fmt not in ("csv", "xlsx") or name not in ("matrix", "completions", "attendance"):
+        raise NotFound("There is no such export.")
+    slug = f"cohort-{cohort.id}-{name}"
+    if name == "matrix":
+        chosen = await _course_of(db, cohort.id, course)
+        header, rows = _matrix_table(await progress.build_matrix(db, cohort, chosen))
+        return exports.download(f"{slug}-{chosen.slug}", fmt, "Progress", header, rows)
+    if name == "completions":
+        members = [m.id for m in await service.members_of(db, cohort.id)]
+        found = await reports.completions(db, user_ids=members)
+        return exports.download(
+            slug,
+            fmt,
+            "Completions",
+            ["Learner", "Email", "County", "Region", "Course", "Completed", "Hours", "Certificate"],
+            [
+                [
+                    r.learner,
+                    r.email,
+                    r.county,
+                    r.region,
+                    r.course,
+                    r.completed_at,
+                    r.hours,
+                    r.certificate,
+                ]
+                for r in found
+            ],
+        )
+    rows = []
+    for session, record, learner in (
+        await db.execute(
+            select(LiveSession, Attendance, User)
+            .join(Attendance, Attendance.session_id == LiveSession.id)
+            .join(User, User.id == Attendance.user_id)
+            .where(LiveSession.cohort_id == cohort.id)
+            .order_by(LiveSession.starts_at, User.name)
+        )
+    ).all():
+        rows.append(
+            [
+                session.title,
+                session.starts_at,
+                learner.name,
+                learner.email,
+                "present" if record.present else "absent",
+            ]
+        )
+    return exports.download(
+        slug, fmt, "Attendance", ["Session", "Starts", "Learner", "Email", "Attendance"], rows
+    )
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        cohort_list,
+        cohort_new,
+        cohort_create,
+        cohort_edit,
+        cohort_update,
+        cohort_page,
+        add_member,
+        remove_member,
+        enroll,
+        roster_page,
+        roster_preview,
+        roster_apply,
+        schedule,
+        session_page,
+        attendance,
+        progress_page,
+        learner_page,
+        export,
+    ],
+)
