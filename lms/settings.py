@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "dev-only-secret-change-me-for-production-use"  # noqa: S105
@@ -81,7 +82,7 @@ class Settings:
         """Refuse settings that would be unsafe in production."""
         if not 4 <= self.bcrypt_rounds <= 16:
             raise SettingsError("LMS_BCRYPT_ROUNDS must be between 4 and 16")
-        if self.smtp_url and not self.smtp_url.startswith(("smtp://", "smtps://")):
+        if self.smtp_url and not _smtp_url_ok(self.smtp_url):
             raise SettingsError(
                 "LMS_SMTP_URL must look like smtp://user:password@host:587?starttls=true, "
                 "smtps://user:password@host:465 or smtp://127.0.0.1:25"
@@ -104,3 +105,12 @@ class Settings:
             raise SettingsError("LMS_BCRYPT_ROUNDS must be at least 12 in production")
         if not self.base_url.startswith("https://"):
             raise SettingsError("LMS_BASE_URL must be an https:// address in production")
+
+
+def _smtp_url_ok(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return False
+    return parts.scheme in ("smtp", "smtps") and bool(parts.hostname)

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from lms.db import Base, utcnow
 
 ROLES = ("learner", "trainer", "admin")
+# How long each kind of one-time link (AccountToken.purpose) works.
+TOKEN_HOURS = {"invite": 24 * 14, "reset": 2}
 
 
 class Region(Base):

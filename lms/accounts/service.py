@@ -8,6 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import bcrypt
 from sqlalchemy import delete, func, or_, select, update
@@ -15,9 +16,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit
-from lms.accounts.models import ROLES, AccountToken, County, SignInFailure, User, WebSession
+from lms.accounts.models import (
+    ROLES,
+    TOKEN_HOURS,
+    AccountToken,
+    County,
+    PasswordResetRequest,
+    SignInFailure,
+    User,
+    WebSession,
+)
 from lms.db import utcnow
 from lms.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from lms.mail import service as mail
 from lms.settings import Settings
 
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
@@ -293,7 +304,6 @@ async def list_counties(db: AsyncSession) -> list[County]:
     return list((await db.scalars(select(County).order_by(County.name))).all())
 
 
-TOKEN_HOURS = {"invite": 24 * 14, "reset": 2}
 LINK_INVALID = (
     "This link is not valid: it may have expired or been used already. Ask for a new one."
 )
@@ -357,3 +367,35 @@ async def use_token(
     # Whoever had the old password is signed out.
     await db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     return user
+
+
+RESET_THROTTLED = "Too many password reset requests. Wait {minutes} minutes and try again."
+
+
+async def _reset_requests_since(db: AsyncSession, column: Any, value: str, since: Any) -> int:
+    query = select(func.count()).select_from(PasswordResetRequest).where(column == value)
+    return (await db.scalar(query.where(PasswordResetRequest.at >= since))) or 0
+
+
+async def request_password_reset(
+    db: AsyncSession, settings: Settings, raw_email: str, address: str
+) -> None:
+    """Email a reset link to an active account; nothing tells whether the account exists.
+
+    Requests are throttled like sign-ins, counted for every address asked about, known or not.
+    """
+    email = normalise_email(raw_email)
+    since = utcnow() - timedelta(minutes=settings.sign_in_window_minutes)
+    if (
+        await _reset_requests_since(db, PasswordResetRequest.email, email, since)
+        >= settings.sign_in_limit_per_account
+        or await _reset_requests_since(db, PasswordResetRequest.address, address, since)
+        >= settings.sign_in_limit_per_address
+    ):
+        raise TooManyAttempts(RESET_THROTTLED.format(minutes=settings.sign_in_window_minutes))
+    db.add(PasswordResetRequest(email=email, address=address[:64]))
+    user = await db.scalar(select(User).where(User.email == email))
+    if user is None or not user.active:
+        return
+    token = await create_token(db, user, "reset")
+    await mail.queue_password_reset(db, settings, user, token)

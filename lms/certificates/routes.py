@@ -133,7 +133,7 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
     if form.get("all") == "1":
         chosen = None
     else:
-        raw = form.getall("enrollment")
+        raw = form.getall("enrollment", [])
         if not raw:
             raise InvalidInput("Choose at least one person to issue a certificate to.")
         if not all(v.isdigit() for v in raw):
@@ -149,7 +149,7 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
 @post("/admin/certificates/zip", name="certificates.admin_zip", guards=admin_only)
 async def admin_zip(request: Req, db: DB) -> Response[bytes]:
     form = await request.form()
-    serials = form.getall("serial")
+    serials = form.getall("serial", [])
     if not serials:
         raise InvalidInput("Choose at least one certificate to download.")
     buffer = io.BytesIO()

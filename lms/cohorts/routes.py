@@ -80,8 +80,8 @@ def _values(form: Any) -> dict[str, Any]:
         "name": form.get("name", ""),
         "starts_on": form.get("starts_on", ""),
         "ends_on": form.get("ends_on", ""),
-        "trainers": {int(v) for v in form.getall("trainer") if v.isdigit()},
-        "counties": {int(v) for v in form.getall("county") if v.isdigit()},
+        "trainers": {int(v) for v in form.getall("trainer", []) if v.isdigit()},
+        "counties": {int(v) for v in form.getall("county", []) if v.isdigit()},
         "courses": {
             int(k.removeprefix("course_")): form.get(f"due_{k.removeprefix('course_')}", "")
             for k in form
@@ -345,7 +345,7 @@ async def attendance(
     cohort = await service.get_cohort(db, request.user, cohort_id)
     session = await service.get_session(db, cohort, session_id)
     form = await request.form()
-    values = form.getall("present")
+    values = form.getall("present", [])
     if not all(v.isdigit() for v in values):
         raise InvalidInput("That attendance list is not valid.")
     await service.record_attendance(

@@ -88,11 +88,11 @@ async def parse_cohort_form(db: AsyncSession, data: Any, user: User) -> CohortFo
     ends_on = parse_date(str(data.get("ends_on", "")), "The end date")
     if starts_on and ends_on and ends_on < starts_on:
         raise InvalidInput("The end date is before the start date.", "ends_on")
-    county_ids = _ids(data.getall("county") if hasattr(data, "getall") else [])
+    county_ids = _ids(data.getall("county", []))
     known = set((await db.scalars(select(County.id).where(County.id.in_(county_ids)))).all())
     if set(county_ids) - known:
         raise InvalidInput("Choose counties from the list.", "county")
-    trainer_ids = _ids(data.getall("trainer") if hasattr(data, "getall") else [])
+    trainer_ids = _ids(data.getall("trainer", []))
     if not user.is_admin:
         trainer_ids = sorted(set(trainer_ids) | {user.id})
     trainers = set(

@@ -1,4 +1,4 @@
-"""What is emailed to whom and why: rendering, queueing in the outbox, reminders, the outbox list."""
+"""What is emailed to whom and why: rendering, queueing, due-date reminders, the outbox list."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms.accounts.models import User
+from lms.accounts.models import TOKEN_HOURS, User
 from lms.catalog.models import Course, CourseVersion
 from lms.certificates.models import Certificate
 from lms.db import utcnow
@@ -136,7 +136,7 @@ async def queue_invitation(
         link=f"{settings.base_url}/account/set-password/{token}",
         invited_by=invited_by.name if invited_by else None,
         cohort_name=cohort_name,
-        days=14,
+        days=TOKEN_HOURS["invite"] // 24,
     )
     return await queue(db, "invitation", user, rendered)
 
@@ -153,7 +153,7 @@ async def queue_password_reset(
         name=user.name,
         email=user.email,
         link=f"{settings.base_url}/account/set-password/{token}",
-        hours=2,
+        hours=TOKEN_HOURS["reset"],
     )
     return await queue(db, "password_reset", user, rendered)
 

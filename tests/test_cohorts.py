@@ -1,0 +1,346 @@
+"""Trainers and admins: cohorts, rosters, attendance, the progress matrix, reports, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import event, func, select
+
+from lms.accounts.models import User
+from lms.audit import AuditEvent
+from lms.catalog.models import Course
+from lms.cohorts import progress
+from lms.cohorts.models import Cohort, CohortMember, LiveSession
+from lms.db import create_engine, create_sessionmaker
+from lms.learning.models import Enrollment
+from tests.conftest import csrf_from, make_person, sign_in
+from tests.course_factory import COURSE_YAML, write_course
+from tests.learning_helpers import load_courses, post
+
+LIVE = COURSE_YAML.replace("hours: 2", "hours: 2\nlive_sessions: 1\nenrollment: assigned").replace(
+    "title: Test Course", "title: Live Course"
+)
+
+
+@pytest.fixture
+async def courses(db, tmp_path):
+    root = tmp_path / "courses"
+    write_course(root, "online")
+    write_course(root, "live", {"course.yaml": LIVE})
+    await load_courses(db, root)
+    return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
+
+
+async def new_cohort(client, courses, name="Shasta spring 2026", due="2026-12-31") -> int:
+    page = await client.get("/cohorts/new")
+    data = {"_csrf_token": csrf_from(page.text), "name": name, "starts_on": "2026-01-05",
+            "ends_on": "2026-12-31"}
+    for course in courses.values():
+        data[f"course_{course.id}"] = "1"
+        data[f"due_{course.id}"] = due
+    response = await client.post("/cohorts/new", data=data)
+    assert response.status_code == 200, response.text[:300]
+    return int(re.search(r"/cohorts/(\d+)", str(response.url)).group(1))
+
+
+async def add(client, cohort_id: int, email: str, name: str = "") -> str:
+    page = await client.get(f"/cohorts/{cohort_id}")
+    response = await client.post(f"/cohorts/{cohort_id}/members", data={
+        "_csrf_token": csrf_from(page.text), "email": email, "name": name})
+    return response.text
+
+
+async def test_trainer_creates_a_cohort_and_sees_only_their_own(client, db, courses, people):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    page = await client.get(f"/cohorts/{cohort_id}")
+    assert "Shasta spring 2026" in page.text and "due 2026-12-31" in page.text
+    await sign_in(client, "trainer2@example.org")
+    assert "Shasta spring 2026" not in (await client.get("/cohorts")).text
+    assert (await client.get(f"/cohorts/{cohort_id}")).status_code == 404
+    await sign_in(client, "admin@example.org")
+    assert "Shasta spring 2026" in (await client.get("/cohorts")).text
+    event_ = await db.scalar(select(AuditEvent).where(AuditEvent.action == "cohort.create"))
+    assert event_.actor_id == people["trainer"].id and event_.after["name"] == "Shasta spring 2026"
+
+
+async def test_bad_cohort_forms_change_nothing(client, db, courses, people):
+    await sign_in(client, "trainer@example.org")
+    page = await client.get("/cohorts/new")
+    for data, message in [
+        ({"name": ""}, "Give the cohort a name"),
+        ({"name": "X", "starts_on": "2026-05-01", "ends_on": "2026-04-01"}, "before the start"),
+        ({"name": "X", "starts_on": "not a date"}, "must be a date"),
+        ({"name": "X", "trainer": "abc"}, "not valid"),
+    ]:
+        response = await client.post("/cohorts/new", data={"_csrf_token": csrf_from(page.text), **data})
+        assert response.status_code == 400 and message in response.text
+    assert await db.scalar(select(func.count()).select_from(Cohort)) == 0
+
+
+async def test_adding_an_unknown_email_creates_an_account_with_a_one_time_link(client, db, courses, people):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    text = await add(client, cohort_id, "New.Worker@County.ca.gov", "Nia Worker")
+    link = re.search(r"/account/set-password/([A-Za-z0-9_-]+)", text).group(0)
+    assert "Nia Worker" in text
+    await add(client, cohort_id, "learner@example.org")  # existing account: no link
+    members = await db.scalar(select(func.count()).select_from(CohortMember))
+    assert members == 2
+    await post(client, "/sign-out", token_from="/")
+    form = await client.get(link)
+    assert "Choose a password for <strong>new.worker@county.ca.gov</strong>" in form.text
+    done = await client.post(link, data={"_csrf_token": csrf_from(form.text),
+                                         "password": "a long new password", "confirm": "a long new password"})
+    assert "Your password is set" in done.text
+    again = await client.get(link)
+    assert again.status_code == 400 and "not valid" in again.text
+
+
+GOOD_CSV = "email,name,county\nana@example.org,Ana Ruiz,Shasta\nlearner@example.org,Learner,Shasta\nbo@example.org,Bo Li,butte county\n"
+BAD_CSV = "email,name,county\nana@example.org,Ana Ruiz,Shasta\nnot-an-email,Bad,Shasta\ncy@example.org,Cy,Atlantis\nana@example.org,Ana Again,\n"
+
+
+async def upload(client, cohort_id: int, content: str):
+    page = await client.get(f"/cohorts/{cohort_id}/roster")
+    return await client.post(f"/cohorts/{cohort_id}/roster", data={"_csrf_token": csrf_from(page.text)},
+                             files={"file": ("roster.csv", content.encode(), "text/csv")})
+
+
+async def test_roster_import_previews_then_applies(client, db, courses, people):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    await add(client, cohort_id, "learner2@example.org")  # not in the file: must stay
+    preview = await upload(client, cohort_id, GOOD_CSV)
+    assert "2 new accounts, 1 existing account added to the roster" in preview.text
+    assert await db.scalar(select(func.count()).select_from(CohortMember)) == 1  # nothing yet
+    content = re.search(r'name="content" value="([^"]*)"', preview.text, re.S).group(1)
+    import html
+    done = await client.post(f"/cohorts/{cohort_id}/roster/apply", data={
+        "_csrf_token": csrf_from(preview.text), "content": html.unescape(content)})
+    assert "Roster imported" in done.text and done.text.count("/account/set-password/") == 2
+    emails = set((await db.scalars(select(User.email).join(CohortMember, CohortMember.user_id == User.id))).all())
+    assert emails == {"ana@example.org", "bo@example.org", "learner@example.org", "learner2@example.org"}
+
+
+async def test_a_roster_with_broken_rows_changes_nothing(client, db, courses, people):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    users_before = await db.scalar(select(func.count()).select_from(User))
+    preview = await upload(client, cohort_id, BAD_CSV)
+    assert preview.status_code == 400 and "Nothing has been changed" in preview.text
+    for message in ["Line 3: Enter an email address like", "Line 4: &#39;Atlantis&#39; is not a California county",
+                    "Line 5: ana@example.org is already on line 2"]:
+        assert message in preview.text, message
+    assert "Apply these changes" not in preview.text
+    forced = await client.post(f"/cohorts/{cohort_id}/roster/apply", data={
+        "_csrf_token": csrf_from(preview.text), "content": BAD_CSV})
+    assert forced.status_code == 400
+    assert await db.scalar(select(func.count()).select_from(User)) == users_before
+    assert await db.scalar(select(func.count()).select_from(CohortMember)) == 0
+    for content, message in [("", "The file is empty"), ("name\nx\n", "missing: email"),
+                             ("email,name\n\xff", "")]:
+        response = await upload(client, cohort_id, content)
+        assert response.status_code == 400 and message in response.text
+
+
+async def test_enrolling_a_cohort_and_attendance_completing_a_course(client, db, settings, courses, people):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    await add(client, cohort_id, "learner@example.org")
+    page = await client.get(f"/cohorts/{cohort_id}")
+    done = await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    assert "2 enrollments made" in done.text
+    again = await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    assert "0 enrollments made; 2 already in place" in again.text
+    enrollments = (await db.scalars(select(Enrollment))).unique().all()
+    assert all(e.cohort_id == cohort_id and e.due_at.date().isoformat() == "2026-12-31" for e in enrollments)
+    # The learner finishes the live course's modules; only attendance is missing.
+    from lms.learning import service as learning
+    live = next(e for e in enrollments if e.course_id == courses["live"].id)
+    for module_id in ("first", "second"):
+        await learning.complete_module(db, settings, live, module_id)
+    await db.commit()
+    await db.refresh(live)
+    assert live.status == "active"
+    page = await client.get(f"/cohorts/{cohort_id}")
+    bad = await client.post(f"/cohorts/{cohort_id}/sessions", data={
+        "_csrf_token": csrf_from(page.text), "course": str(courses["live"].id), "title": "Simulation",
+        "starts_at": "2026-03-02T09:00", "minutes": "120", "webinar_url": "http://insecure.example"})
+    assert bad.status_code == 400 and "https://" in bad.text
+    scheduled = await client.post(f"/cohorts/{cohort_id}/sessions", data={
+        "_csrf_token": csrf_from(page.text), "course": str(courses["live"].id), "title": "Simulation",
+        "starts_at": "2026-03-02T09:00", "minutes": "120", "place": "Redding training room"})
+    assert "The session is scheduled" in scheduled.text
+    session_id = await db.scalar(select(LiveSession.id))
+    saved = await client.post(f"/cohorts/{cohort_id}/sessions/{session_id}", data={
+        "_csrf_token": csrf_from(scheduled.text), "present": str(people["learner"].id)})
+    assert "Attendance has been recorded" in saved.text
+    await db.refresh(live)
+    assert live.status == "completed"
+    outsider = await client.post(f"/cohorts/{cohort_id}/sessions/{session_id}", data={
+        "_csrf_token": csrf_from(scheduled.text), "present": str(people["learner2"].id)})
+    assert outsider.status_code == 400
+
+
+async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(client, db, settings, courses, people):
+    from lms.learning import service as learning
+
+    cohort = Cohort(name="Big cohort")
+    db.add(cohort)
+    await db.flush()
+
+    async def grow(count: int) -> None:
+        start = await db.scalar(select(func.count()).select_from(CohortMember))
+        for i in range(start, start + count):
+            user = await make_person(db, settings, f"m{i}@example.org", name=f"Member {i:03d}")
+            db.add(CohortMember(cohort_id=cohort.id, user_id=user.id))
+            enrollment, _ = await learning.enroll(db, user, courses["online"])
+            await db.flush()
+            if i % 2:
+                await learning.complete_module(db, settings, enrollment, "first")
+        await db.commit()
+
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    counted: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: counted.append(a[2]))
+
+    async def queries() -> tuple[int, progress.Matrix]:
+        counted.clear()
+        async with sessionmaker() as session:
+            chosen = await session.get(Course, courses["online"].id)
+            found = await progress.build_matrix(session, await session.get(Cohort, cohort.id), chosen)
+        return len(counted), found
+
+    await grow(4)
+    small, matrix = await queries()
+    await grow(16)
+    large, matrix = await queries()
+    await engine.dispose()
+    assert small == large, (small, large)
+    assert len(matrix.rows) == 20
+    counts = matrix.counts()
+    assert counts == {"in progress": 10, "not started": 10}
+    states = {r.learner.name: r.progress.modules[0].status for r in matrix.rows}
+    assert states["Member 001"] == "done" and states["Member 000"] == "available"
+
+
+async def test_exports_neutralise_formulas(client, db, settings, courses, people):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    await make_person(db, settings, "evil@example.org", name='=HYPERLINK("http://x.example","click")')
+    await add(client, cohort_id, "evil@example.org")
+    page = await client.get(f"/cohorts/{cohort_id}")
+    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    response = await client.get(f"/cohorts/{cohort_id}/export/matrix.csv?course=online")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "Learner" and rows[1][0] == "'=HYPERLINK(\"http://x.example\",\"click\")"
+    xlsx = await client.get(f"/cohorts/{cohort_id}/export/matrix.xlsx?course=online")
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet["A2"].value.startswith("'=") and sheet["A2"].data_type == "s"
+    for name in ("completions.csv", "attendance.xlsx"):
+        assert (await client.get(f"/cohorts/{cohort_id}/export/{name}")).status_code == 200
+    assert (await client.get(f"/cohorts/{cohort_id}/export/secrets.csv")).status_code == 404
+
+
+async def test_course_report_and_admin_completions(client, db, settings, courses, people):
+    from lms.learning import service as learning
+
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    await add(client, cohort_id, "learner@example.org")
+    page = await client.get(f"/cohorts/{cohort_id}")
+    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    await sign_in(client, "learner@example.org")
+    from tests.learning_helpers import definition, take_quiz
+    online = await definition(db, "online")
+    await take_quiz(client, "/courses/online/modules/first/quiz/start", online, right=False)
+    await take_quiz(client, "/courses/online/modules/first/quiz/start", online, right=True)
+    enrollment = await db.scalar(select(Enrollment).where(Enrollment.course_id == courses["online"].id))
+    await learning.complete_module(db, settings, enrollment, "second")
+    await db.commit()
+    await sign_in(client, "trainer@example.org")
+    report = await client.get(f"/cohorts/{cohort_id}/report?course=online")
+    assert report.status_code == 200
+    assert "Which is right?" in report.text and "50%" in report.text and "That one (1)" in report.text
+    assert "<svg" in report.text and "Learners by status" in report.text
+    await sign_in(client, "admin@example.org")
+    by_county = await client.get("/admin/completions?by=county")
+    assert "Shasta" in by_county.text and "Learner" in by_county.text
+    exported = await client.get("/admin/completions?by=county&fmt=csv")
+    assert "Learner" in exported.content.decode("utf-8-sig")
+    audit = await client.get("/admin/audit?action=cohort.create")
+    assert "cohort.create" in audit.text and "Trainer" in audit.text
+
+
+async def test_trainer_downloads_certificates_of_their_own_learners_only(client, db, settings, courses, people):
+    from lms.certificates.models import Certificate
+    from lms.learning import service as learning
+
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    await add(client, cohort_id, "learner@example.org")
+    enrollment, _ = await learning.enroll(db, people["learner"], courses["online"])
+    await db.flush()
+    for module_id in ("first", "second"):
+        await learning.complete_module(db, settings, enrollment, module_id)
+    await db.commit()
+    serial = await db.scalar(select(Certificate.serial))
+    assert (await client.get(f"/certificates/{serial}.pdf")).status_code == 200
+    await sign_in(client, "trainer2@example.org")
+    assert (await client.get(f"/certificates/{serial}.pdf")).status_code == 404
+
+
+ROUTES = [
+    ("get", "/cohorts"), ("get", "/cohorts/new"), ("get", "/cohorts/{id}"), ("get", "/cohorts/{id}/edit"),
+    ("get", "/cohorts/{id}/roster"), ("get", "/cohorts/{id}/progress"), ("get", "/cohorts/{id}/report"),
+    ("get", "/cohorts/{id}/learners/{learner}"), ("get", "/cohorts/{id}/export/matrix.csv"),
+    ("get", "/cohorts/{id}/export/completions.xlsx"), ("get", "/cohorts/{id}/sessions/{session}"),
+    ("post", "/cohorts/{id}/enroll"), ("post", "/cohorts/{id}/members"),
+    ("post", "/cohorts/{id}/sessions/{session}"), ("post", "/cohorts/{id}/members/{learner}/remove"),
+    ("get", "/admin/completions"), ("get", "/admin/audit"), ("get", "/admin/certificates"),
+    ("get", "/admin/people"), ("get", "/admin/courses"),
+]
+ADMIN_ONLY = {"/admin/completions", "/admin/audit", "/admin/certificates", "/admin/people", "/admin/courses"}
+NOT_PER_COHORT = {"/cohorts", "/cohorts/new"}
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+@pytest.mark.parametrize("who", ["learner", "trainer2", "trainer", "admin"])
+async def test_permission_matrix(client, db, courses, people, method, path, who):
+    """Every trainer and admin route, as a learner, another cohort's trainer, the trainer, an admin."""
+    cohort = Cohort(name="Permissions")
+    db.add(cohort)
+    await db.flush()
+    from lms.cohorts.models import CohortCourse, CohortTrainer
+    db.add(CohortTrainer(cohort_id=cohort.id, user_id=people["trainer"].id))
+    db.add(CohortMember(cohort_id=cohort.id, user_id=people["learner"].id))
+    db.add(CohortCourse(cohort_id=cohort.id, course_id=courses["online"].id))
+    session = LiveSession(cohort_id=cohort.id, course_id=courses["online"].id, title="S",
+                          starts_at=__import__("datetime").datetime(2026, 3, 1, 9), place="Room")
+    db.add(session)
+    await db.commit()
+    url = path.format(id=cohort.id, learner=people["learner"].id, session=session.id)
+    await sign_in(client, f"{who}@example.org")
+    if method == "get":
+        response = await client.get(url)
+    else:
+        response = await client.post(url, data={"_csrf_token": csrf_from((await client.get("/")).text),
+                                                "email": "x@example.org", "name": "X Person"})
+    if who == "learner":
+        expected = {403}
+    elif path in ADMIN_ONLY:
+        expected = {200} if who == "admin" else {403}
+    elif who == "trainer2" and path not in NOT_PER_COHORT:
+        expected = {404}
+    else:
+        expected = {200}
+    assert response.status_code in expected, (who, url, response.status_code)
+    if who in ("learner", "trainer2") and method == "post":
+        assert await db.scalar(select(func.count()).select_from(CohortMember)) == 1
