@@ -33,6 +33,8 @@ from lms.errors import EXCEPTION_HANDLERS
 from lms.inject import DB
 from lms.learning.routes import dashboard_context
 from lms.learning.routes import router as learning_router
+from lms.mail import delivery
+from lms.mail.routes import router as mail_router
 from lms.pages import NOTICES, page
 from lms.quizzes.routes import router as quizzes_router
 from lms.reports.routes import router as reports_router
@@ -111,7 +113,9 @@ def create_app(
         app.state.engine = engine
         app.state.sessionmaker = database.create_sessionmaker(engine)
         try:
-            yield
+            # Sends due mail in the background when LMS_SMTP_URL is set; stops before the engine.
+            async with delivery.background(app.state.sessionmaker, settings):
+                yield
         finally:
             await engine.dispose()
             if stop_pdf_pool:
@@ -135,6 +139,7 @@ def create_app(
             certificates_router,
             cohorts_router,
             reports_router,
+            mail_router,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         dependencies={

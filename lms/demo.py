@@ -70,7 +70,66 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
         created += 1
     await db.flush()
     await _demo_learning(db, settings)
+    await _demo_cohorts(db, settings)
     return created
+
+
+DEMO_COHORTS = [
+    ("Shasta and Butte, spring 2026", "trainer1@example.org", ["Shasta", "Butte"],
+     ["learner1", "learner2", "learner3", "learner4", "learner5", "supervisor"]),
+    ("Central Valley, spring 2026", "trainer2@example.org", ["Fresno", "Kern"],
+     ["learner6", "learner7", "learner8", "learner9"]),
+]
+
+
+async def _demo_cohorts(db: AsyncSession, settings: Settings) -> None:
+    """Two cohorts with rosters, assigned courses and a live session with attendance."""
+    from datetime import date, datetime, timedelta
+
+    from lms.cohorts import service as cohorts
+    from lms.cohorts.models import Cohort
+
+    courses = {
+        c.slug: c
+        for c in (await db.scalars(select(Course))).unique().all()
+        if c.current_version_id
+    }
+    if "sop-intro" not in courses:
+        return
+    people = {u.email: u for u in (await db.scalars(select(User))).unique().all()}
+    counties = {c.name: c.id for c in (await db.scalars(select(County))).all()}
+    today = date.today()
+    for name, trainer_email, county_names, learners in DEMO_COHORTS:
+        if await db.scalar(select(Cohort.id).where(Cohort.name == name)):
+            continue
+        trainer = people[trainer_email]
+        assigned = {courses["sop-intro"].id: today + timedelta(days=30)}
+        if "emergency-response" in courses:
+            assigned[courses["emergency-response"].id] = today + timedelta(days=75)
+        form = cohorts.CohortForm(
+            name, today - timedelta(days=30), today + timedelta(days=90),
+            [counties[c] for c in county_names], [trainer.id], assigned,
+        )
+        cohort = await cohorts.save_cohort(db, trainer, form)
+        for handle in learners:
+            member = people[f"{handle}@example.org"]
+            await cohorts.add_member(db, settings, cohort, trainer, member.email, member.name,
+                                     member.county_id)
+        await db.flush()
+        await cohorts.enroll_cohort(db, cohort, trainer)
+        if "emergency-response" in courses:
+            data = {"title": "First-contact simulation (classroom)",
+                    "starts_at": (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%dT09:00"),
+                    "minutes": "180", "place": "Regional training center, room 2"}
+            session = await cohorts.schedule_session(
+                db, cohort, courses["emergency-response"].id, _Form(data), trainer
+            )
+            present = {people[f"{h}@example.org"].id for h in learners[:3]}
+            await cohorts.record_attendance(db, settings, cohort, session, present, trainer)
+
+
+class _Form(dict[str, str]):
+    """The little of a submitted form that the session scheduler reads."""
 
 
 async def _demo_learning(db: AsyncSession, settings: Settings) -> None:

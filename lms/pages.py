@@ -12,6 +12,9 @@ NOTICES = {
     "signed-out": "You have signed out.",
     "password-changed": "Your password has been changed.",
     "password-set": "Your password is set and you are signed in.",
+    "reset-requested": "If an account exists for that address, we have sent it a link to choose "
+    "a new password. It can take a few minutes to arrive.",
+    "mail-queued-again": "The message is queued to be sent again.",
     "person-created": "The account has been created.",
     "person-saved": "The changes have been saved.",
     "person-deactivated": "The account has been deactivated and signed out everywhere.",

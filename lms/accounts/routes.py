@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from lms.accounts import service
-from lms.accounts.models import ROLES, User
+from lms.accounts.models import ROLES, TOKEN_HOURS, User
 from lms.auth import (
     client_address,
     requires,
@@ -83,6 +83,28 @@ async def password_submit(request: Request[Any, Any, Any], db: DB, settings: App
     except InvalidInput as exc:
         return page("accounts/password.html", 400, error=str(exc), field=exc.field)
     return redirect("/", "password-changed")
+
+
+@get("/account/forgot", name="accounts.forgot")
+async def forgot_page() -> Template:
+    return page("accounts/forgot.html", email="", hours=TOKEN_HOURS["reset"])
+
+
+@post("/account/forgot", name="accounts.forgot_submit")
+async def forgot_submit(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
+    email = str((await request.form()).get("email", ""))
+    try:
+        await service.request_password_reset(db, settings, email, client_address(request))
+    except (InvalidInput, TooManyAttempts) as exc:
+        return page(
+            "accounts/forgot.html",
+            exc.status_code,
+            error=str(exc),
+            email=email[:254],
+            hours=TOKEN_HOURS["reset"],
+        )
+    # The same answer whether or not the address has an account.
+    return redirect("/account/forgot", "reset-requested")
 
 
 @get("/account/set-password/{token:str}", name="accounts.set_password")
@@ -229,5 +251,7 @@ router = Router(
         person_password,
         set_password_page,
         set_password_submit,
+        forgot_page,
+        forgot_submit,
     ],
 )

@@ -25,6 +25,7 @@ from lms.cohorts.models import CohortMember, CohortTrainer
 from lms.db import utcnow
 from lms.errors import Conflict, InvalidInput, NotFound
 from lms.learning.models import COMPLETED, Enrollment
+from lms.mail import service as mail
 from lms.settings import Settings
 
 # 32 letters and digits that cannot be mistaken for each other (no 0/O, 1/I).
@@ -160,6 +161,8 @@ async def issue(
         certificate.serial,
         after={"enrollment_id": enrollment.id, "learner": learner.name},
     )
+    # In this transaction: the notice goes out exactly when the certificate exists.
+    await mail.queue_certificate_issued(db, settings, certificate)
     return certificate, True
 
 
@@ -200,6 +203,7 @@ async def reissue(db: AsyncSession, settings: Settings, old: Certificate, by: Us
         before={"serial": old.serial, "learner_name": old.learner_name},
         after={"serial": new.serial, "learner_name": new.learner_name},
     )
+    await mail.queue_certificate_issued(db, settings, new)
     return new
 
 
@@ -419,6 +423,7 @@ async def bulk_issue(
                     certificate.serial,
                     after={"enrollment_id": certificate.enrollment_id, "bulk": True},
                 )
+                await mail.queue_certificate_issued(db, settings, certificate)
                 result.issued += 1
         if progress:
             progress(len(ids))

@@ -1,0 +1,67 @@
+"""In headless Chromium: a trainer imports a roster, records attendance, exports the matrix."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from playwright.sync_api import expect
+
+from lms.demo import DEMO_PASSWORD
+from tests.browser import assert_accessible, sign_in_as
+
+pytestmark = pytest.mark.browser
+
+ROSTER = "email,name,county\nrosa.new@example.org,Rosa Núñez,Shasta\nlearner1@example.org,María José Hernández,Shasta\n"
+
+
+def test_trainer_imports_a_roster_records_attendance_and_exports(page, live_server, tmp_path):
+    sign_in_as(page, live_server, "trainer1@example.org", DEMO_PASSWORD)
+    page.get_by_role("link", name="Cohorts", exact=True).click()
+    page.get_by_role("link", name="Shasta and Butte, spring 2026").click()
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Import a roster (CSV)").click()
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    page.get_by_label("Roster file (CSV, UTF-8)").set_input_files(str(roster))
+    page.get_by_role("button", name="Preview the changes").click()
+    expect(page.get_by_text("1 new account, 0 existing accounts added")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Apply these changes").click()
+    expect(page.get_by_role("heading", name="Roster imported")).to_be_visible()
+    expect(page.get_by_text("/account/set-password/")).to_be_visible()
+    page.get_by_role("link", name="Back to the cohort").click()
+    expect(page.get_by_role("link", name="Rosa Núñez")).to_be_visible()
+
+    page.get_by_role("link", name="First-contact simulation (classroom)").click()
+    page.get_by_label("Rosa Núñez").check()
+    page.get_by_role("button", name="Save attendance").click()
+    expect(page.get_by_role("status")).to_contain_text("Attendance has been recorded")
+    expect(page.get_by_label("Rosa Núñez")).to_be_checked()
+
+    page.get_by_role("link", name="Shasta and Butte, spring 2026").click()
+    page.get_by_role("link", name="Introduction to Safety Organized Practice").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Progress")
+    assert_accessible(page)
+    with page.expect_download() as info:
+        page.get_by_role("link", name="CSV").first.click()
+    text = info.value.path().read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:4] == ["Learner", "Email", "County", "Status"]
+    assert any(row[0] == "María José Hernández" for row in rows[1:])
+
+
+def test_report_and_admin_pages_are_accessible(page, live_server):
+    sign_in_as(page, live_server, "admin@example.org", DEMO_PASSWORD)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    for path in ["/cohorts", "/admin/completions", "/admin/audit", "/admin/certificates",
+                 "/admin/courses", "/resources"]:
+        page.goto(f"{live_server.url}{path}")
+        assert_accessible(page)
+    page.goto(f"{live_server.url}/cohorts")
+    page.get_by_role("link", name="Shasta and Butte, spring 2026").click()
+    page.get_by_role("link", name="report").first.click()
+    expect(page.get_by_role("heading", name="Knowledge gain")).to_be_visible()
+    assert_accessible(page)
