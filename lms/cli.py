@@ -48,7 +48,8 @@ def main() -> None:
     """Run the SOP course module system.
 
     Settings come from LMS_* environment variables: LMS_DATABASE_URL, LMS_SECRET_KEY,
-    LMS_COURSES_DIR, LMS_BASE_URL and LMS_ENV (development, test or production).
+    LMS_COURSES_DIR, LMS_BASE_URL, LMS_ENV (development, test or production), and
+    LMS_SMTP_URL and LMS_MAIL_FROM for email.
     """
 
 
@@ -249,6 +250,76 @@ def certificates_issue(course_slug: str, workers: int) -> None:
     except (DomainError, database.DatabaseBehind) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Issued {result.issued} certificate(s); {result.already} already had one.")
+
+
+@main.group()
+def mail() -> None:
+    """Deliver the email outbox."""
+
+
+@mail.command("send")
+@click.option(
+    "--limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Send at most this many messages in this run.",
+)
+def mail_send(limit: int) -> None:
+    """Send every due message in the outbox over LMS_SMTP_URL and print a summary.
+
+    Every email is stored in the outbox first, so nothing is lost when the mail server is
+    down: a message the server refuses for now is tried again later, after 1, 2, 4 ...
+    minutes, and marked failed after 8 tries (admins see it at /admin/outbox). Safe to run
+    from cron beside the server, and on several hosts at once: no message is sent twice.
+    The server sends by itself every LMS_MAIL_SEND_INTERVAL seconds when LMS_SMTP_URL is set.
+
+    Exits 0 when everything due was sent; 1 when LMS_SMTP_URL is not set, the mail server
+    could not be reached, or a message was refused.
+    """
+    from lms.mail.delivery import send_due
+
+    settings = load_settings()
+
+    async def work() -> Any:
+        engine = database.create_engine(settings.database_url)
+        try:
+            await database.check_migrations(engine)
+            return await send_due(database.create_sessionmaker(engine), settings, limit=limit)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(work())
+    except database.DatabaseBehind as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(str(report))
+    sys.exit(0 if report.ok else 1)
+
+
+@main.group()
+def reminders() -> None:
+    """Due-date reminders for learners."""
+
+
+@reminders.command("send")
+def reminders_send() -> None:
+    """Queue today's due-date reminders; run it once a day, e.g. from cron.
+
+    A learner with an active enrollment that has a due date gets one reminder 7 days
+    before, one the day before, and one once it is overdue (up to 30 days late). Nobody
+    who has completed or withdrawn, or whose account is deactivated, gets one, and running
+    it again the same day queues nothing new. The reminders go into the outbox; the server
+    (or `lms mail send`) delivers them.
+    """
+    from lms.mail.service import queue_reminders
+
+    settings = load_settings()
+    report = run_with_session(settings, lambda db: queue_reminders(db, settings))
+    click.echo(
+        f"Queued {report.total} reminder(s): {report.due_in_7_days} due within 7 days, "
+        f"{report.due_in_1_day} due tomorrow or today, {report.overdue} overdue."
+    )
 
 
 @main.group()
