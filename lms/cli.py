@@ -197,13 +197,20 @@ def certificates() -> None:
 @certificates.command("issue")
 @click.option("--course", "course_slug", required=True, help="Course slug, e.g. supervisor-core.")
 @click.option(
+    "--cohort",
+    "cohort_id",
+    type=int,
+    default=None,
+    help="Only the members of this cohort (its number, as in /cohorts/<number>).",
+)
+@click.option(
     "--workers",
     default=os.cpu_count() or 2,
     show_default=True,
     type=click.IntRange(1, 32),
     help="Processes rendering PDFs at once.",
 )
-def certificates_issue(course_slug: str, workers: int) -> None:
+def certificates_issue(course_slug: str, cohort_id: int | None, workers: int) -> None:
     """Issue every missing certificate for people who completed a course.
 
     Shows a progress bar and a summary. Safe to stop and run again: each certificate is
@@ -235,6 +242,7 @@ def certificates_issue(course_slug: str, workers: int) -> None:
                     sessionmaker,
                     settings,
                     course_slug,
+                    cohort_id,
                     progress=lambda n: bar.update(n),
                     on_total=start,
                 )

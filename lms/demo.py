@@ -75,10 +75,18 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
 
 
 DEMO_COHORTS = [
-    ("Shasta and Butte, spring 2026", "trainer1@example.org", ["Shasta", "Butte"],
-     ["learner1", "learner2", "learner3", "learner4", "learner5", "supervisor"]),
-    ("Central Valley, spring 2026", "trainer2@example.org", ["Fresno", "Kern"],
-     ["learner6", "learner7", "learner8", "learner9"]),
+    (
+        "Shasta and Butte, spring 2026",
+        "trainer1@example.org",
+        ["Shasta", "Butte"],
+        ["learner1", "learner2", "learner3", "learner4", "learner5", "supervisor"],
+    ),
+    (
+        "Central Valley, spring 2026",
+        "trainer2@example.org",
+        ["Fresno", "Kern"],
+        ["learner6", "learner7", "learner8", "learner9"],
+    ),
 ]
 
 
@@ -90,9 +98,7 @@ async def _demo_cohorts(db: AsyncSession, settings: Settings) -> None:
     from lms.cohorts.models import Cohort
 
     courses = {
-        c.slug: c
-        for c in (await db.scalars(select(Course))).unique().all()
-        if c.current_version_id
+        c.slug: c for c in (await db.scalars(select(Course))).unique().all() if c.current_version_id
     }
     if "sop-intro" not in courses:
         return
@@ -107,20 +113,28 @@ async def _demo_cohorts(db: AsyncSession, settings: Settings) -> None:
         if "emergency-response" in courses:
             assigned[courses["emergency-response"].id] = today + timedelta(days=75)
         form = cohorts.CohortForm(
-            name, today - timedelta(days=30), today + timedelta(days=90),
-            [counties[c] for c in county_names], [trainer.id], assigned,
+            name,
+            today - timedelta(days=30),
+            today + timedelta(days=90),
+            [counties[c] for c in county_names],
+            [trainer.id],
+            assigned,
         )
         cohort = await cohorts.save_cohort(db, trainer, form)
         for handle in learners:
             member = people[f"{handle}@example.org"]
-            await cohorts.add_member(db, settings, cohort, trainer, member.email, member.name,
-                                     member.county_id)
+            await cohorts.add_member(
+                db, settings, cohort, trainer, member.email, member.name, member.county_id
+            )
         await db.flush()
         await cohorts.enroll_cohort(db, cohort, trainer)
         if "emergency-response" in courses:
-            data = {"title": "First-contact simulation (classroom)",
-                    "starts_at": (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%dT09:00"),
-                    "minutes": "180", "place": "Regional training center, room 2"}
+            data = {
+                "title": "First-contact simulation (classroom)",
+                "starts_at": (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%dT09:00"),
+                "minutes": "180",
+                "place": "Regional training center, room 2",
+            }
             session = await cohorts.schedule_session(
                 db, cohort, courses["emergency-response"].id, _Form(data), trainer
             )

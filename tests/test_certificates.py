@@ -402,3 +402,31 @@ def test_add_months_clamps_to_the_end_of_month():
 
     assert service.add_months(datetime(2026, 1, 31), 1) == datetime(2026, 2, 28)
     assert service.add_months(datetime(2026, 11, 30), 24) == datetime(2028, 11, 30)
+
+
+async def test_bulk_issue_for_one_cohort_only(db, settings, courses, people, client):
+    from lms.cohorts.models import Cohort, CohortMember
+    from lms.db import create_engine, create_sessionmaker
+
+    await complete(db, settings, people["learner"], "admin-course")
+    await complete(db, settings, people["learner2"], "admin-course")
+    cohort = Cohort(name="One cohort")
+    db.add(cohort)
+    await db.flush()
+    db.add(CohortMember(cohort_id=cohort.id, user_id=people["learner"].id))
+    await db.commit()
+    engine = create_engine(settings.database_url)
+    result = await service.bulk_issue(create_sessionmaker(engine), settings, "admin-course", cohort.id)
+    await engine.dispose()
+    assert (result.issued, result.already) == (1, 0)
+    holders = (await db.scalars(select(Certificate.user_id))).all()
+    assert holders == [people["learner"].id]
+
+
+def test_certificates_command_help_mentions_cohorts():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "lms.cli", "certificates", "issue", "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "--cohort" in result.stdout and "exactly once" in result.stdout

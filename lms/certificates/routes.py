@@ -10,11 +10,13 @@ from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
+from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.auth import requires, signed_in
 from lms.catalog import service as catalog
 from lms.certificates import service
+from lms.cohorts.models import Cohort
 from lms.db import utcnow
 from lms.errors import DomainError, InvalidInput, NotFound
 from lms.inject import DB, AppSettings
@@ -102,16 +104,21 @@ async def verify_api(db: DB, serial: FromPath[str]) -> dict[str, Any]:
 
 @get("/admin/certificates", name="certificates.admin", guards=admin_only)
 async def admin_list(
-    db: DB, course: FromQuery[str] = "", status: FromQuery[str] = "", q: FromQuery[str] = ""
+    db: DB,
+    course: FromQuery[str] = "",
+    status: FromQuery[str] = "",
+    q: FromQuery[str] = "",
+    cohort: FromQuery[str] = "",
 ) -> Template:
     courses = [
         (c, await catalog.get_definition(db, c.current_version_id))
         for c in await catalog.list_courses(db)
         if c.current_version_id
     ]
+    cohort_id = int(cohort) if cohort.isdigit() else None
     eligible = {}
     for c, definition in courses:
-        found = await service.eligible(db, c)
+        found = await service.eligible(db, c, cohort_id=cohort_id)
         if found:
             eligible[c.slug] = (definition, found)
     return page(
@@ -122,6 +129,8 @@ async def admin_list(
         course=course,
         status=status,
         q=q,
+        cohort=cohort,
+        cohorts=(await db.scalars(select(Cohort).order_by(Cohort.name))).all(),
         now=utcnow(),
     )
 
@@ -130,6 +139,8 @@ async def admin_list(
 async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
     form = await request.form()
     course = await catalog.get_course(db, str(form.get("course", "")))
+    cohort = str(form.get("cohort", ""))
+    cohort_id = int(cohort) if cohort.isdigit() else None
     if form.get("all") == "1":
         chosen = None
     else:
@@ -140,7 +151,7 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
             raise InvalidInput("That selection is not valid.")
         chosen = [int(v) for v in raw]
     issued = 0
-    for item in await service.eligible(db, course, chosen):
+    for item in await service.eligible(db, course, chosen, cohort_id):
         _, created = await service.issue(db, settings, item.enrollment, request.user)
         issued += created
     return redirect(f"/admin/certificates?course={course.slug}", "certificates-issued")

@@ -314,9 +314,12 @@ class Eligible:
 
 
 async def eligible(
-    db: AsyncSession, course: Course, enrollment_ids: list[int] | None = None
+    db: AsyncSession,
+    course: Course,
+    enrollment_ids: list[int] | None = None,
+    cohort_id: int | None = None,
 ) -> list[Eligible]:
-    """Completed enrollments of a course that have no current certificate."""
+    """Completed enrollments of a course that have no current certificate (in a cohort)."""
     query = (
         select(Enrollment, User)
         .join(User, User.id == Enrollment.user_id)
@@ -333,6 +336,9 @@ async def eligible(
     )
     if enrollment_ids is not None:
         query = query.where(Enrollment.id.in_(enrollment_ids))
+    if cohort_id is not None:
+        members = select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)
+        query = query.where(Enrollment.user_id.in_(members))
     return [Eligible(e, u) for e, u in (await db.execute(query)).all()]
 
 
@@ -364,7 +370,7 @@ async def bulk_issue(
     sessionmaker: Any,
     settings: Settings,
     course_slug: str,
-    enrollment_ids: list[int] | None = None,
+    cohort_id: int | None = None,
     chunk: int = 16,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
@@ -378,19 +384,13 @@ async def bulk_issue(
     loop_pool = pdf.pool()
     async with sessionmaker() as db:
         course = await catalog.get_course(db, course_slug)
-        todo = [e.enrollment.id for e in await eligible(db, course, enrollment_ids)]
-        completed = (
-            await db.scalar(
-                select(func.count())
-                .select_from(Enrollment)
-                .where(
-                    Enrollment.course_id == course.id,
-                    Enrollment.status == COMPLETED,
-                    *([Enrollment.id.in_(enrollment_ids)] if enrollment_ids is not None else []),
-                )
-            )
-            or 0
-        )
+        todo = [e.enrollment.id for e in await eligible(db, course, cohort_id=cohort_id)]
+        scope = [Enrollment.course_id == course.id, Enrollment.status == COMPLETED]
+        if cohort_id is not None:
+            members = select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)
+            scope.append(Enrollment.user_id.in_(members))
+        completed = await db.scalar(select(func.count()).select_from(Enrollment).where(*scope))
+        completed = completed or 0
     result.already = completed - len(todo)
     if on_total:
         on_total(len(todo))
