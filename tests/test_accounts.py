@@ -241,3 +241,17 @@ async def test_failed_sign_ins_are_not_audited_but_admin_changes_are(client, db,
     assert event is not None
     assert event.actor_id == people["admin"].id
     assert event.before["active"] is True and event.after["active"] is False
+
+
+async def test_an_unexpected_error_shows_the_500_page_without_internals(client, people, monkeypatch):
+    from lms.learning import service as learning
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database exploded: secret detail")
+
+    monkeypatch.setattr(learning, "catalog_courses", broken)
+    await sign_in(client, "learner@example.org")
+    response = await client.get("/courses")
+    assert response.status_code == 500
+    assert "Something went wrong on our side" in response.text and 'class="site-header"' in response.text
+    assert "secret detail" not in response.text and "Traceback" not in response.text

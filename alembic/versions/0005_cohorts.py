@@ -7,8 +7,8 @@ Revises: 0004
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
+from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
