@@ -121,8 +121,9 @@ def create_app(
             if stop_pdf_pool:
                 await asyncio.to_thread(pdf.shutdown_pool)
 
-    async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
-        async for session in database.session_scope(state.sessionmaker):
+    async def provide_db(state: State, scope: Scope) -> AsyncIterator[AsyncSession]:
+        opened = scope.get(database.REQUEST_SESSION)  # type: ignore[call-overload]
+        async for session in database.session_scope(state.sessionmaker, opened):
             yield session
 
     def provide_settings() -> Settings:

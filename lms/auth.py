@@ -14,7 +14,7 @@ from litestar.response.redirect import ASGIRedirectResponse
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from lms.accounts import service
-from lms.accounts.models import User
+from lms.db import REQUEST_SESSION
 from lms.settings import Settings
 
 # Pages a person who must change a temporary password may still open.
@@ -47,22 +47,26 @@ class SessionMiddleware(ASGIMiddleware):
         app = scope["litestar_app"]
         settings: Settings = app.state.settings
         token = ASGIConnection(scope).cookies.get(session_cookie_name(settings), "")
-        user: User | None = None
-        if token:
-            async with app.state.sessionmaker() as db:
-                user = await service.find_session_user(db, token)
-        scope["user"] = user
-        if (
-            user is not None
-            and user.must_change_password
-            and not scope["path"].startswith(PASSWORD_CHANGE_PATHS)
-            and scope["method"] in ("GET", "HEAD")
-        ):
-            await ASGIRedirectResponse(path="/account/password", status_code=303)(
-                scope, receive, send
-            )
+        if not token:
+            scope["user"] = None
+            await next_app(scope, receive, send)
             return
-        await next_app(scope, receive, send)
+        async with app.state.sessionmaker() as db:
+            # The handler's `db` is this session (see lms.db.session_scope).
+            scope[REQUEST_SESSION] = db  # type: ignore[literal-required]
+            user = await service.find_session_user(db, token)
+            scope["user"] = user
+            if (
+                user is not None
+                and user.must_change_password
+                and not scope["path"].startswith(PASSWORD_CHANGE_PATHS)
+                and scope["method"] in ("GET", "HEAD")
+            ):
+                await ASGIRedirectResponse(path="/account/password", status_code=303)(
+                    scope, receive, send
+                )
+                return
+            await next_app(scope, receive, send)
 
 
 def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

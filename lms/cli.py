@@ -105,7 +105,16 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     report = run_with_session(settings, lambda db: _sync(db, settings))
     for result in report.results:
         click.echo(f"courses: {result}")
-    args = [
+    args = server_command("lms.app:create_app", host, port, workers, access_log)
+    click.echo(f"Serving on http://{host}:{port} with {workers} worker(s). Ctrl+C stops.")
+    os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)
+
+
+def server_command(
+    factory: str, host: str, port: int, workers: int, access_log: bool = False
+) -> list[str]:
+    """The granian command line that serves an app factory (bench/run.py serves its floors so)."""
+    return [
         sys.executable,
         "-m",
         "granian",
@@ -121,10 +130,8 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
         "--no-ws",
         "--respawn-failed-workers",
         "--access-log" if access_log else "--no-access-log",
-        "lms.app:create_app",
+        factory,
     ]
-    click.echo(f"Serving on http://{host}:{port} with {workers} worker(s). Ctrl+C stops.")
-    os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)
 
 
 @main.group()

@@ -66,10 +66,26 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# Where SessionMiddleware keeps the session it opened to find the signed-in person, so that
+# the handler continues in it: one connection and one transaction per request, not two.
+REQUEST_SESSION = "lms.db_session"
+
+
 async def session_scope(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], opened: AsyncSession | None = None
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: commit when the handler succeeds, roll back otherwise."""
+    """One transaction per request: commit when the handler succeeds, roll back otherwise.
+
+    `opened` is a session the request already has; whoever opened it closes it.
+    """
+    if opened is not None:
+        try:
+            yield opened
+            await opened.commit()
+        except BaseException:
+            await opened.rollback()
+            raise
+        return
     async with sessionmaker() as session:
         try:
             yield session

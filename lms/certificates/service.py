@@ -307,6 +307,21 @@ async def expiring(
     return list((await db.scalars(query.order_by(Certificate.expires_at))).all())
 
 
+def expiring_among(
+    held: list[Certificate], now: datetime, days: int = EXPIRING_DAYS
+) -> list[Certificate]:
+    """What `expiring(db, days, user_id)` finds, picked from that person's certificates."""
+    soon = [
+        c
+        for c in held
+        if c.is_current
+        and c.revoked_at is None
+        and c.expires_at is not None
+        and now < c.expires_at <= now + timedelta(days=days)
+    ]
+    return sorted(soon, key=lambda c: c.expires_at or now)
+
+
 @dataclass
 class Eligible:
     enrollment: Enrollment

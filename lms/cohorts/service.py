@@ -281,11 +281,9 @@ async def add_member(
 async def _queue_invitation(
     db: AsyncSession, settings: Settings, user: User, token: str, by: User
 ) -> None:
-    """Email the invitation when the mail module is present (it queues in this transaction)."""
-    try:
-        from lms.mail.service import queue_invitation
-    except ImportError:
-        return
+    """Email the invitation; it is queued in this transaction, so it goes only if this lands."""
+    from lms.mail.service import queue_invitation  # here: mail imports the cohort models
+
     await queue_invitation(db, settings, user, token, by)
 
 

@@ -92,8 +92,7 @@ async def enroll(request: Req, db: DB, slug: FromPath[str]) -> Any:
 
 @post("/courses/{slug:str}/withdraw", name="learning.withdraw", guards=guards)
 async def withdraw(request: Req, db: DB, slug: FromPath[str]) -> Any:
-    course = await catalog.get_course(db, slug)
-    enrollment = await service.get_active_enrollment(db, request.user, course)
+    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
     await service.withdraw(db, enrollment, request.user)
     return redirect(f"/courses/{slug}", "withdrawn")
 
@@ -102,8 +101,7 @@ async def withdraw(request: Req, db: DB, slug: FromPath[str]) -> Any:
 async def module_page(
     request: Req, db: DB, slug: FromPath[str], module_id: FromPath[str]
 ) -> Template:
-    course = await catalog.get_course(db, slug)
-    enrollment = await service.get_active_enrollment(db, request.user, course)
+    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
     progress = await service.open_module(db, enrollment, module_id)
     state = progress.module_state(module_id)
     index = state.number - 1
@@ -123,8 +121,7 @@ async def module_page(
 async def module_done(
     request: Req, db: DB, settings: AppSettings, slug: FromPath[str], module_id: FromPath[str]
 ) -> Any:
-    course = await catalog.get_course(db, slug)
-    enrollment = await service.get_active_enrollment(db, request.user, course)
+    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
     await service.mark_done(db, settings, enrollment, module_id)
     progress = await service.progress_of(db, enrollment)
     words, link = progress.next_step
@@ -133,8 +130,7 @@ async def module_done(
 
 @get("/courses/{slug:str}/evaluation", name="learning.evaluation", guards=guards)
 async def evaluation_page(request: Req, db: DB, slug: FromPath[str]) -> Any:
-    course = await catalog.get_course(db, slug)
-    enrollment = await service.get_active_enrollment(db, request.user, course)
+    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
     progress = await service.progress_of(db, enrollment)
     if progress.evaluation_done:
         return redirect(f"/courses/{slug}", "evaluation-done")
@@ -145,8 +141,7 @@ async def evaluation_page(request: Req, db: DB, slug: FromPath[str]) -> Any:
 async def evaluation_submit(
     request: Req, db: DB, settings: AppSettings, slug: FromPath[str]
 ) -> Any:
-    course = await catalog.get_course(db, slug)
-    enrollment = await service.get_active_enrollment(db, request.user, course)
+    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
     form = await request.form()
     values = {key: form.getall(key) for key in form}
     try:
@@ -171,11 +166,12 @@ async def dashboard(request: Req, db: DB) -> Redirect:
 
 async def dashboard_context(db: DB, user: User) -> dict[str, Any]:
     progresses = await service.dashboard(db, user.id)
-    held = await certificates.certificates_of(db, user.id)
+    held = [p.certificate for p in progresses if p.certificate is not None]
+    now = utcnow()
     return {
         "certificates": {c.enrollment_id: c for c in held},
-        "expiring": await certificates.expiring(db, user_id=user.id),
-        "now": utcnow(),
+        "expiring": certificates.expiring_among(held, now),
+        "now": now,
         "current": [p for p in progresses if p.enrollment.status == ACTIVE],
         "completed": [p for p in progresses if p.enrollment.status == "completed"],
         "withdrawn": [p for p in progresses if p.enrollment.status == "withdrawn"],

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
 from lms import audit
 from lms.accounts.models import User
@@ -16,6 +30,7 @@ from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Module
 from lms.catalog.models import Course
 from lms.certificates import service as certificates
+from lms.certificates.models import Certificate
 from lms.cohorts.models import Attendance, LiveSession
 from lms.db import utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -65,10 +80,12 @@ class Progress:
     enrollment: Enrollment
     course: CourseDefinition
     modules: list[ModuleState]
-    pretest: Attempt | None
-    final_attempts: list[Attempt] = field(default_factory=list)
+    pretest: AttemptScore | None
+    final_attempts: list[AttemptScore] = field(default_factory=list)
     evaluation_done: bool = False
     sessions_attended: int = 0
+    rows: dict[str, ModuleRow] = field(default_factory=dict)  # module id -> progress row
+    certificate: Certificate | None = None  # the current one; read by `dashboard` only
 
     @property
     def pretest_needed(self) -> bool:
@@ -83,7 +100,7 @@ class Progress:
         return self.course.final is None or any(a.passed for a in self.final_attempts)
 
     @property
-    def best_final(self) -> Attempt | None:
+    def best_final(self) -> AttemptScore | None:
         graded = [a for a in self.final_attempts if a.percent is not None]
         return max(graded, key=lambda a: a.percent or 0, default=None)
 
@@ -191,67 +208,146 @@ class Progress:
         return "Completed", f"/courses/{slug}"
 
 
-async def progress_of(db: AsyncSession, enrollment: Enrollment) -> Progress:
-    course = await catalog.get_definition(db, enrollment.version_id)
-    rows = {
-        p.module_id: p
-        for p in (
-            await db.scalars(
-                select(ModuleProgress).where(ModuleProgress.enrollment_id == enrollment.id)
-            )
-        ).all()
-    }
-    attempts = (
-        await db.scalars(
-            select(Attempt)
-            .where(Attempt.enrollment_id == enrollment.id, Attempt.submitted_at.is_not(None))
-            .order_by(Attempt.id)
+class ModuleRow(NamedTuple):
+    """The columns of a learner's progress in one module that progress pages need."""
+
+    status: str
+    seconds_spent: int
+    last_seen_at: datetime
+
+
+class AttemptScore(NamedTuple):
+    """The columns of a submitted attempt that progress pages need (not its question layout)."""
+
+    id: int
+    enrollment_id: int
+    target: str
+    percent: float | None
+    passed: bool | None
+    submitted_at: datetime
+
+
+@dataclass
+class Facts:
+    """What decides the progress of some enrollments, read by progress_facts."""
+
+    modules: dict[int, dict[str, ModuleRow]]  # enrollment id -> module id -> row
+    attempts: dict[int, list[AttemptScore]]  # enrollment id -> submitted attempts, oldest first
+    evaluated: set[int]  # enrollment ids with an evaluation response
+    attended: dict[tuple[int, int], int]  # (user id, course id) -> live sessions attended
+
+    def progress(self, enrollment: Enrollment, course: CourseDefinition) -> Progress:
+        return build_progress(
+            enrollment,
+            course,
+            self.modules.get(enrollment.id, {}),
+            self.attempts.get(enrollment.id, []),
+            enrollment.id in self.evaluated,
+            self.attended.get((enrollment.user_id, enrollment.course_id), 0),
         )
-    ).all()
-    evaluation_done = (
-        await db.scalar(
-            select(func.count())
-            .select_from(EvaluationResponse)
-            .where(EvaluationResponse.enrollment_id == enrollment.id)
-        )
-    ) > 0
-    attended = await attended_by_course(db, enrollment.user_id, [enrollment.course_id])
-    return build_progress(
-        enrollment,
-        course,
-        rows,
-        list(attempts),
-        evaluation_done,
-        attended.get(enrollment.course_id, 0),
+
+
+async def progress_facts(
+    db: AsyncSession, enrollment_ids: Any, user_ids: Any, course_ids: Any
+) -> Facts:
+    """Module progress, submitted attempts, evaluations and attendance in one query.
+
+    Each argument is a list of ids or a SELECT of them. The four kinds of rows come back
+    as one UNION ALL, told apart by their first column, because on a busy server a page's
+    cost is its number of queries.
+    """
+    text_, integer, real, flag, moment = (
+        cast(null(), String),
+        cast(null(), Integer),
+        cast(null(), Float),
+        cast(null(), Boolean),
+        cast(null(), DateTime),
     )
-
-
-async def attended_by_course(
-    db: AsyncSession, user_id: int, course_ids: list[int]
-) -> dict[int, int]:
-    """How many live sessions of each course the person attended, as trainers recorded."""
-    query = (
-        select(LiveSession.course_id, func.count())
-        .join(Attendance, Attendance.session_id == LiveSession.id)
+    modules = select(
+        literal_column("'m'"),
+        ModuleProgress.enrollment_id,
+        ModuleProgress.module_id,
+        ModuleProgress.status,
+        ModuleProgress.seconds_spent,
+        integer,
+        real,
+        flag,
+        ModuleProgress.last_seen_at,
+    ).where(ModuleProgress.enrollment_id.in_(enrollment_ids))
+    attempts = select(
+        literal_column("'a'"),
+        Attempt.enrollment_id,
+        Attempt.target,
+        text_,
+        Attempt.id,
+        integer,
+        Attempt.percent,
+        Attempt.passed,
+        Attempt.submitted_at,
+    ).where(Attempt.enrollment_id.in_(enrollment_ids), Attempt.submitted_at.is_not(None))
+    evaluations = select(
+        literal_column("'e'"),
+        EvaluationResponse.enrollment_id,
+        text_,
+        text_,
+        integer,
+        integer,
+        real,
+        flag,
+        moment,
+    ).where(EvaluationResponse.enrollment_id.in_(enrollment_ids))
+    attendance = (
+        select(
+            literal_column("'s'"),
+            Attendance.user_id,
+            text_,
+            text_,
+            LiveSession.course_id,
+            func.count(),
+            real,
+            flag,
+            moment,
+        )
+        .join(LiveSession, LiveSession.id == Attendance.session_id)
         .where(
-            Attendance.user_id == user_id,
+            Attendance.user_id.in_(user_ids),
             Attendance.present.is_(True),
             LiveSession.course_id.in_(course_ids),
         )
-        .group_by(LiveSession.course_id)
+        .group_by(Attendance.user_id, LiveSession.course_id)
     )
-    return {course_id: count for course_id, count in (await db.execute(query)).all()}
+    facts = Facts({}, {}, set(), {})
+    rows = await db.execute(union_all(modules, attempts, evaluations, attendance))
+    for kind, owner, key, status, number, extra, percent, passed, at in rows.all():
+        if kind == "m":
+            facts.modules.setdefault(owner, {})[key] = ModuleRow(status, number, at)
+        elif kind == "a":
+            score = AttemptScore(number, owner, key, percent, passed, at)
+            facts.attempts.setdefault(owner, []).append(score)
+        elif kind == "e":
+            facts.evaluated.add(owner)
+        else:
+            facts.attended[(owner, number)] = extra
+    for attempts_of in facts.attempts.values():
+        attempts_of.sort()  # by id: the order they were started
+    return facts
+
+
+async def progress_of(db: AsyncSession, enrollment: Enrollment) -> Progress:
+    course = await catalog.get_definition(db, enrollment.version_id)
+    facts = await progress_facts(db, [enrollment.id], [enrollment.user_id], [enrollment.course_id])
+    return facts.progress(enrollment, course)
 
 
 def build_progress(
     enrollment: Enrollment,
     course: CourseDefinition,
-    rows: dict[str, ModuleProgress],
-    attempts: list[Attempt],
+    rows: dict[str, ModuleRow],
+    attempts: list[AttemptScore],
     evaluation_done: bool,
     sessions_attended: int,
 ) -> Progress:
-    by_target: dict[str, list[Attempt]] = {}
+    by_target: dict[str, list[AttemptScore]] = {}
     for attempt in attempts:
         by_target.setdefault(attempt.target, []).append(attempt)
     pretest = next(iter(by_target.get(PRETEST, [])), None)
@@ -284,6 +380,7 @@ def build_progress(
         final_attempts=by_target.get(FINAL, []),
         evaluation_done=evaluation_done,
         sessions_attended=sessions_attended,
+        rows=rows,
     )
 
 
@@ -303,6 +400,29 @@ async def get_active_enrollment(db: AsyncSession, user: User, course: Course) ->
     if enrollment is None or enrollment.status == WITHDRAWN:
         raise Forbidden("Enroll in this course first.")
     return enrollment
+
+
+async def get_course_enrollment(
+    db: AsyncSession, user: User, slug: str
+) -> tuple[Course, Enrollment]:
+    """get_course, then get_active_enrollment, in one query (pages a learner opens often)."""
+    query = (
+        select(Course, Enrollment)
+        .outerjoin(
+            Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
+        )
+        .options(contains_eager(Enrollment.course))
+        .where(Course.slug == slug)
+        .order_by((Enrollment.status == COMPLETED).asc(), Enrollment.id.desc())
+        .limit(1)
+    )
+    found = (await db.execute(query)).unique().first()
+    if found is None:
+        raise NotFound(f"There is no course called '{slug}'.")
+    course, enrollment = found
+    if enrollment is None or enrollment.status == WITHDRAWN:
+        raise Forbidden("Enroll in this course first.")
+    return course, enrollment
 
 
 async def completed_slugs(db: AsyncSession, user_id: int) -> set[str]:
@@ -429,7 +549,7 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
     if enrollment.status == COMPLETED:
         return progress  # reading again after completion is fine; nothing to record
     now = utcnow()
-    row = await db.get(ModuleProgress, (enrollment.id, module_id))
+    row = progress.rows.get(module_id)
     if row is None:
         try:
             async with db.begin_nested():
@@ -446,7 +566,18 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
         if state.status == "available":
             state.status = "in_progress"
     else:
-        _count_time(row, now)
+        # One UPDATE, without loading the row: this runs every time a module page opens.
+        gap = now - row.last_seen_at
+        added = int(gap.total_seconds()) if timedelta(0) < gap <= IDLE_LIMIT else 0
+        await db.execute(
+            update(ModuleProgress)
+            .where(
+                ModuleProgress.enrollment_id == enrollment.id,
+                ModuleProgress.module_id == module_id,
+            )
+            .values(seconds_spent=ModuleProgress.seconds_spent + added, last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
     enrollment.last_activity_at = now
     return progress
 
@@ -560,47 +691,30 @@ async def enrollments_of(db: AsyncSession, user_id: int) -> list[Enrollment]:
 
 
 async def dashboard(db: AsyncSession, user_id: int) -> list[Progress]:
-    """Progress for every enrollment of a person, in a fixed number of queries."""
-    enrollments = await enrollments_of(db, user_id)
-    if not enrollments:
-        return []
-    ids = [e.id for e in enrollments]
-    rows: dict[int, dict[str, ModuleProgress]] = {}
-    for row in (
-        await db.scalars(select(ModuleProgress).where(ModuleProgress.enrollment_id.in_(ids)))
-    ).all():
-        rows.setdefault(row.enrollment_id, {})[row.module_id] = row
-    attempts: dict[int, list[Attempt]] = {}
-    for attempt in (
-        await db.scalars(
-            select(Attempt)
-            .where(Attempt.enrollment_id.in_(ids), Attempt.submitted_at.is_not(None))
-            .order_by(Attempt.id)
+    """Progress and current certificate of every enrollment of a person, in two queries."""
+    query = (
+        select(Enrollment, Certificate)
+        .outerjoin(
+            Certificate,
+            (Certificate.enrollment_id == Enrollment.id) & Certificate.is_current.is_(True),
         )
-    ).all():
-        attempts.setdefault(attempt.enrollment_id, []).append(attempt)
-    evaluated = set(
-        (
-            await db.scalars(
-                select(EvaluationResponse.enrollment_id).where(
-                    EvaluationResponse.enrollment_id.in_(ids)
-                )
-            )
-        ).all()
+        .where(Enrollment.user_id == user_id)
+        .order_by(Enrollment.enrolled_at.desc())
+    )
+    found = (await db.execute(query)).unique().all()
+    if not found:
+        return []
+    enrollments = [e for e, _ in found]
+    facts = await progress_facts(
+        db, [e.id for e in enrollments], [user_id], list({e.course_id for e in enrollments})
     )
     definitions = await catalog.get_definitions(db, {e.version_id for e in enrollments})
-    attended = await attended_by_course(db, user_id, [e.course_id for e in enrollments])
-    return [
-        build_progress(
-            e,
-            definitions[e.version_id],
-            rows.get(e.id, {}),
-            attempts.get(e.id, []),
-            e.id in evaluated,
-            attended.get(e.course_id, 0),
-        )
-        for e in enrollments
-    ]
+    progresses = []
+    for enrollment, certificate in found:
+        progress = facts.progress(enrollment, definitions[enrollment.version_id])
+        progress.certificate = certificate
+        progresses.append(progress)
+    return progresses
 
 
 async def catalog_courses(

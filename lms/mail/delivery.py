@@ -131,6 +131,9 @@ def _reply(code: int, text: bytes | str) -> str:
 
 def verdict(exc: Exception, connected: bool) -> tuple[str, str]:
     """What an error means for one message: "outage", "retry" or "fail", and a description."""
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        reply = _reply(exc.smtp_code, exc.smtp_error)
+        return "outage", f"The mail server refused the login in LMS_SMTP_URL: {reply}"
     if not connected:
         return "outage", f"Could not connect to the mail server: {exc!r}"
     if isinstance(exc, smtplib.SMTPRecipientsRefused):

@@ -10,7 +10,6 @@ from litestar.response import Response, Template
 
 from lms.accounts.models import User
 from lms.auth import signed_in
-from lms.catalog import service as catalog
 from lms.errors import DomainError
 from lms.inject import DB, AppSettings
 from lms.learning import service as learning
@@ -23,15 +22,13 @@ guards = [signed_in]
 
 
 async def _start(request: Req, db: DB, slug: str, target: str) -> Any:
-    course = await catalog.get_course(db, slug)
-    enrollment = await learning.get_active_enrollment(db, request.user, course)
+    course, enrollment = await learning.get_course_enrollment(db, request.user, slug)
     attempt = await service.start_attempt(db, enrollment, target)
     return redirect(f"/attempts/{attempt.id}")
 
 
 async def _landing(request: Req, db: DB, slug: str, target: str) -> Template:
-    course = await catalog.get_course(db, slug)
-    enrollment = await learning.get_active_enrollment(db, request.user, course)
+    course, enrollment = await learning.get_course_enrollment(db, request.user, slug)
     progress = await learning.progress_of(db, enrollment)
     quiz = service.quiz_for(progress.course, target)
     open_attempt = await service.find_open_attempt(db, enrollment.id, target)
@@ -96,7 +93,7 @@ def _wants_json(request: Req) -> bool:
 
 @post("/attempts/{attempt_id:int}/save", name="quizzes.save", guards=guards)
 async def save(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
-    view = await service.get_attempt_view(db, attempt_id, request.user.id)
+    view = await service.get_attempt_view(db, attempt_id, request.user.id, with_answers=False)
     form = await request.form()
     try:
         responses = service.parse_answers(view, _form_values(form))
@@ -104,6 +101,7 @@ async def save(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
     except DomainError as exc:
         if _wants_json(request):
             return Response({"error": str(exc)}, status_code=exc.status_code)
+        await service.load_answers(db, view)
         return page(
             "quizzes/attempt.html", exc.status_code, view=view, now=service.utcnow(), error=str(exc)
         )
@@ -116,11 +114,12 @@ async def save(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
 
 @post("/attempts/{attempt_id:int}/submit", name="quizzes.submit", guards=guards)
 async def submit(request: Req, db: DB, settings: AppSettings, attempt_id: FromPath[int]) -> Any:
-    view = await service.get_attempt_view(db, attempt_id, request.user.id)
+    view = await service.get_attempt_view(db, attempt_id, request.user.id, with_answers=False)
     form = await request.form()
     try:
         responses = service.parse_answers(view, _form_values(form))
     except DomainError as exc:
+        await service.load_answers(db, view)
         return page(
             "quizzes/attempt.html", exc.status_code, view=view, now=service.utcnow(), error=str(exc)
         )

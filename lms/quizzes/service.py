@@ -153,8 +153,13 @@ class AttemptView:
         return len(self.answers)
 
 
-async def get_attempt_view(db: AsyncSession, attempt_id: int, user_id: int) -> AttemptView:
-    """The attempt, if it belongs to this person; anyone else gets a plain not-found."""
+async def get_attempt_view(
+    db: AsyncSession, attempt_id: int, user_id: int, with_answers: bool = True
+) -> AttemptView:
+    """The attempt, if it belongs to this person; anyone else gets a plain not-found.
+
+    Saving answers does not need the ones saved before (with_answers=False; load_answers).
+    """
     row = (
         await db.execute(
             select(Attempt, Enrollment)
@@ -167,15 +172,17 @@ async def get_attempt_view(db: AsyncSession, attempt_id: int, user_id: int) -> A
     attempt, enrollment = row.Attempt, row.Enrollment
     course = await catalog.get_definition(db, enrollment.version_id)
     quiz = quiz_for(course, attempt.target)
-    answers = {
-        a.question_id: a
-        for a in (
-            await db.scalars(select(AttemptAnswer).where(AttemptAnswer.attempt_id == attempt.id))
-        ).all()
-    }
-    return AttemptView(
-        attempt, enrollment, course, quiz, grading.questions_in(quiz, attempt.layout), answers
+    view = AttemptView(
+        attempt, enrollment, course, quiz, grading.questions_in(quiz, attempt.layout), {}
     )
+    if with_answers:
+        await load_answers(db, view)
+    return view
+
+
+async def load_answers(db: AsyncSession, view: AttemptView) -> None:
+    query = select(AttemptAnswer).where(AttemptAnswer.attempt_id == view.attempt.id)
+    view.answers = {a.question_id: a for a in (await db.scalars(query)).all()}
 
 
 def _time_left(attempt: Attempt, now: datetime) -> bool:
@@ -199,16 +206,24 @@ def parse_answers(view: AttemptView, form: dict[str, list[str]]) -> dict[str, gr
 async def save_answers(
     db: AsyncSession, view: AttemptView, responses: dict[str, grading.Response]
 ) -> int:
-    """Save answers to an open attempt (one upsert each); return how many were saved."""
+    """Save answers to an open attempt (one upsert for all); return how many were saved."""
     attempt, now = view.attempt, utcnow()
     if attempt.submitted_at is not None:
         raise Conflict("This attempt has been submitted; its answers can no longer change.")
     if not _time_left(attempt, now):
         raise Conflict("Time is up for this attempt. Submit it to see your result.")
-    insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-    for question_id, response in responses.items():
+    if responses:
+        insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
         statement = insert(AttemptAnswer).values(
-            attempt_id=attempt.id, question_id=question_id, response=response, saved_at=now
+            [
+                {
+                    "attempt_id": attempt.id,
+                    "question_id": question_id,
+                    "response": response,
+                    "saved_at": now,
+                }
+                for question_id, response in responses.items()
+            ]
         )
         statement = statement.on_conflict_do_update(
             index_elements=["attempt_id", "question_id"],
