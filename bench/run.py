@@ -206,17 +206,37 @@ async def make_plan(url: str) -> Plan:
                 .limit(1)
             )
         )
-        in_modules = []
-        for enrollment, email in await active_in(plan.cohort_id, "sop-intro"):
-            progress = await learning.progress_of(db, enrollment)
-            for state in progress.modules:
-                if state.status in ("available", "in_progress", "failed") and state.module.quiz:
-                    path = f"/courses/sop-intro/modules/{state.module.id}"
-                    in_modules.append((email, path))
+
+        async def in_a_module(rows: list[Any], limit: int) -> list[tuple[str, str]]:
+            """(email, module page) of learners who can open a knowledge check now."""
+            found = []
+            for enrollment, email in rows:
+                progress = await learning.progress_of(db, enrollment)
+                for state in progress.modules:
+                    if state.status in ("available", "in_progress", "failed") and state.module.quiz:
+                        found.append((email, f"/courses/sop-intro/modules/{state.module.id}"))
+                        break
+                if len(found) == limit:
                     break
+            return found
+
+        in_modules = await in_a_module(await active_in(plan.cohort_id, "sop-intro"), 64)
         plan.module_learners = in_modules[:32]
-        plan.submit_learners = [(e, f"{p}/quiz/start") for e, p in in_modules[32:48]]
-        plan.burst = [e for e, _ in in_modules[48:80]]
+        plan.burst = [e for e, _ in in_modules[32:]]
+        # Submitting adds attempts; learners outside the matrix's cohort keep it as seeded.
+        others = (
+            select(m.Enrollment, m.User.email)
+            .join(m.User, m.User.id == m.Enrollment.user_id)
+            .where(
+                m.Enrollment.cohort_id != plan.cohort_id,
+                m.Enrollment.course_id == courses["sop-intro"].id,
+                m.Enrollment.status == "active",
+            )
+            .order_by(m.Enrollment.enrolled_at.desc())
+            .limit(200)
+        )
+        submitters = await in_a_module(list((await db.execute(others)).all()), 16)
+        plan.submit_learners = [(e, f"{p}/quiz/start") for e, p in submitters]
         er_cohort = await first_cohort("emergency-response")
         dashboard = await active_in(er_cohort, "emergency-response")
         plan.dashboard_learners = [email for _, email in dashboard][:32]

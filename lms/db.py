@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import ARRAY, ColumnElement, Integer, MetaData, any_, bindparam, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -46,7 +46,11 @@ def create_engine(url: str) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        # Enough connections for the requests a busy worker has waiting on the database at
+        # once: past pool_size, each extra connection is opened and closed per request, and
+        # re-prepares every statement. Workers x hosts x 30 must stay under the server's
+        # max_connections (see "Running for a whole state" in README.md).
+        kwargs.update(pool_size=20, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
@@ -60,6 +64,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def among(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
+    """`column IN :name`, for a statement built once and run with a list of ids as `name`.
+
+    On PostgreSQL it is `column = ANY(:name)`: one array parameter however many ids, so
+    the statement stays prepared and hundreds of ids cost nothing to send.
+    """
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

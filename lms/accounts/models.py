@@ -37,7 +37,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # Stored lower-cased so that uniqueness is case-insensitive on every database.
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200), index=True)
     password_hash: Mapped[str | None] = mapped_column(String(100))
     is_learner: Mapped[bool] = mapped_column(Boolean, default=True)
     is_trainer: Mapped[bool] = mapped_column(Boolean, default=False)

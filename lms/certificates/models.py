@@ -38,6 +38,7 @@ class Certificate(Base):
         ),
         Index("ix_certificates_expires_at", "expires_at"),
         Index("ix_certificates_course_issued", "course_slug", "issued_at"),
+        Index("ix_certificates_issued_at", "issued_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -2,45 +2,72 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from functools import cache, cached_property
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
-from lms.accounts.models import User
+from lms.accounts.models import County, User
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
-from lms.cohorts.models import Attendance, Cohort, CohortCourse, CohortMember, LiveSession
+from lms.cohorts.models import Cohort, CohortCourse, CohortMember
 from lms.db import utcnow
-from lms.learning.models import COMPLETED, Enrollment, EvaluationResponse, ModuleProgress
-from lms.learning.service import Progress, build_progress
-from lms.quizzes.models import Attempt
+from lms.learning.models import COMPLETED, Enrollment
+from lms.learning.service import STATE_LABELS, ModuleState, Progress, progress_facts
 
 IDLE_DAYS = 14  # no activity for this long makes an unfinished learner "at risk"
+# How a module's state shows in a matrix cell (its words are there too, for screen readers).
+MARKS = {"done": "✓", "failed": "✗", "in_progress": "…", "available": "·", "locked": "–"}
+CELL = Markup(
+    '<td class="cell-{}"><span aria-hidden="true">{}</span>'
+    '<span class="visually-hidden">{}</span>{}</td>'
+)
+NO_CELL = Markup('<td class="cell-none"></td>')
 
 
-class AttemptScore(NamedTuple):
-    """The columns of an attempt the matrix needs (not its question layout)."""
+def cell(state: ModuleState | None) -> Markup:
+    """One cell of the matrix: a mark for the eye, the state in words, the best score.
+
+    Written here rather than in the template because a 250-learner matrix has 1,750 cells
+    of only a few hundred kinds: each kind is made once and then reused.
+    """
+    if state is None:
+        return NO_CELL
+    best = None if state.best_percent is None else round(state.best_percent)
+    return _cell(state.status, best)
+
+
+@cache
+def _cell(status: str, best: int | None) -> Markup:
+    score = "" if best is None else f" {best}%"
+    return CELL.format(status, MARKS[status], STATE_LABELS[status], score)
+
+
+class Learner(NamedTuple):
+    """A cohort member, as the matrix and its exports show them."""
 
     id: int
-    enrollment_id: int
-    target: str
-    percent: float | None
-    passed: bool | None
-    submitted_at: datetime
+    name: str
+    email: str
 
 
 @dataclass
 class MatrixRow:
-    learner: User
+    learner: Learner
     county: str
     progress: Progress | None  # None: not enrolled in this course
     due_at: datetime | None
+    now: datetime = field(default_factory=utcnow)
+    cells: list[Markup] = field(default_factory=list)  # one per module column
 
-    @property
+    # Sorting, filtering, counting and the page all ask for these; work each out once.
+    @cached_property
     def status(self) -> str:
         if self.progress is None:
             return "not enrolled"
@@ -56,20 +83,20 @@ class MatrixRow:
     def last_activity(self) -> datetime | None:
         return self.progress.enrollment.last_activity_at if self.progress else None
 
-    @property
+    @cached_property
     def overdue(self) -> bool:
         return (
             self.due_at is not None
-            and self.due_at < utcnow()
+            and self.due_at < self.now
             and self.status in ("in progress", "not started")
         )
 
-    @property
+    @cached_property
     def at_risk(self) -> bool:
         """Unfinished and idle for two weeks, or due within a week and under half done."""
         if self.status not in ("in progress", "not started") or self.progress is None:
             return False
-        now = utcnow()
+        now = self.now
         idle = self.last_activity is None or now - self.last_activity > timedelta(days=IDLE_DAYS)
         rushed = (
             self.due_at is not None
@@ -79,7 +106,7 @@ class MatrixRow:
         failing = any(m.status == "failed" and m.attempts >= 2 for m in self.progress.modules)
         return idle or rushed or failing
 
-    @property
+    @cached_property
     def percent(self) -> int:
         return self.progress.percent if self.progress else 0
 
@@ -118,111 +145,52 @@ FILTERS = {
 async def build_matrix(
     db: AsyncSession, cohort: Cohort, course: Course, sort: str = "name", show: str = ""
 ) -> Matrix:
-    """Progress of every member in one course, in the same few queries for any cohort size."""
-    members = (
-        (
-            await db.execute(
-                select(User)
-                .join(CohortMember, CohortMember.user_id == User.id)
-                .where(CohortMember.cohort_id == cohort.id)
-            )
+    """Progress of every member in one course, in the same two queries for any cohort size."""
+    query = (
+        select(User.id, User.name, User.email, County.name, CohortCourse.due_on, Enrollment)
+        .join(CohortMember, CohortMember.user_id == User.id)
+        .outerjoin(County, County.id == User.county_id)
+        .outerjoin(
+            CohortCourse,
+            (CohortCourse.cohort_id == cohort.id) & (CohortCourse.course_id == course.id),
         )
-        .scalars()
-        .unique()
-        .all()
-    )
-    member_ids = [m.id for m in members]
-    assignment = await db.get(CohortCourse, (cohort.id, course.id))
-    enrollments = await latest_enrollments(db, member_ids, course.id)
-    enrollment_ids = [e.id for e in enrollments.values()]
-    rows: dict[int, dict[str, ModuleProgress]] = {}
-    for row in (
-        await db.scalars(
-            select(ModuleProgress).where(ModuleProgress.enrollment_id.in_(enrollment_ids))
+        .outerjoin(
+            Enrollment, (Enrollment.user_id == User.id) & (Enrollment.course_id == course.id)
         )
-    ).all():
-        rows.setdefault(row.enrollment_id, {})[row.module_id] = row
-    attempts: dict[int, list[Any]] = {}
-    for score in await attempt_scores(db, enrollment_ids):
-        attempts.setdefault(score.enrollment_id, []).append(score)
-    evaluated = set(
-        (
-            await db.scalars(
-                select(EvaluationResponse.enrollment_id).where(
-                    EvaluationResponse.enrollment_id.in_(enrollment_ids)
-                )
-            )
-        ).all()
+        .options(raiseload(Enrollment.course))  # the matrix knows its course
+        .where(CohortMember.cohort_id == cohort.id)
+        .order_by(Enrollment.id)
     )
-    attended = await attendance_counts(db, member_ids, course.id)
+    learners: dict[int, tuple[Learner, str]] = {}
+    enrollments: dict[int, Enrollment] = {}  # each member's latest enrollment in the course
+    assigned_on = None  # the cohort's due date for the course: the same on every row
+    for user_id, name, email, county, due_on, enrollment in (await db.execute(query)).all():
+        assigned_on = due_on
+        learners[user_id] = (Learner(user_id, name, email), county or "")
+        if enrollment is not None:
+            enrollments[user_id] = enrollment
+    facts = await progress_facts(
+        db, [e.id for e in enrollments.values()], list(learners), [course.id]
+    )
     definitions = await catalog.get_definitions(
         db, {e.version_id for e in enrollments.values()} | {course.current_version_id}
     )
+    assigned_due = None
+    if assigned_on is not None:
+        assigned_due = datetime.combine(assigned_on, datetime.max.time()).replace(microsecond=0)
+    now = utcnow()
+    width = len(definitions[course.current_version_id].modules)
     result = []
-    for member in members:
-        enrollment = enrollments.get(member.id)
+    for user_id, (learner, county) in learners.items():
+        enrollment = enrollments.get(user_id)
         progress = None
         if enrollment is not None:
-            progress = build_progress(
-                enrollment,
-                definitions[enrollment.version_id],
-                rows.get(enrollment.id, {}),
-                attempts.get(enrollment.id, []),
-                enrollment.id in evaluated,
-                attended.get(member.id, 0),
-            )
-        due = enrollment.due_at if enrollment and enrollment.due_at else None
-        if due is None and assignment and assignment.due_on:
-            due = datetime.combine(assignment.due_on, datetime.max.time()).replace(microsecond=0)
-        county = member.county.name if member.county else ""
-        result.append(MatrixRow(member, county, progress, due))
+            progress = facts.progress(enrollment, definitions[enrollment.version_id])
+        due = enrollment.due_at if enrollment and enrollment.due_at else assigned_due
+        # The current version's modules are the columns; an older version's may be fewer.
+        states = progress.modules[:width] if progress else []
+        cells = [cell(state) for state in states] + [NO_CELL] * (width - len(states))
+        result.append(MatrixRow(learner, county, progress, due, now, cells))
     result = [r for r in result if FILTERS.get(show, FILTERS[""])(r)]
     result.sort(key=SORTS.get(sort, SORTS["name"]))
     return Matrix(cohort, course, definitions[course.current_version_id], result)
-
-
-async def latest_enrollments(
-    db: AsyncSession, user_ids: list[int], course_id: int
-) -> dict[int, Enrollment]:
-    """Each person's current enrollment in the course (their latest, if several)."""
-    found: dict[int, Enrollment] = {}
-    query = (
-        select(Enrollment)
-        .where(Enrollment.user_id.in_(user_ids), Enrollment.course_id == course_id)
-        .order_by(Enrollment.id)
-    )
-    for enrollment in (await db.scalars(query)).unique().all():
-        found[enrollment.user_id] = enrollment
-    return found
-
-
-async def attempt_scores(db: AsyncSession, enrollment_ids: list[int]) -> list[AttemptScore]:
-    query = (
-        select(
-            Attempt.id,
-            Attempt.enrollment_id,
-            Attempt.target,
-            Attempt.percent,
-            Attempt.passed,
-            Attempt.submitted_at,
-        )
-        .where(Attempt.enrollment_id.in_(enrollment_ids), Attempt.submitted_at.is_not(None))
-        .order_by(Attempt.id)
-    )
-    return [AttemptScore(*row) for row in (await db.execute(query)).all()]
-
-
-async def attendance_counts(
-    db: AsyncSession, user_ids: list[int], course_id: int
-) -> dict[int, int]:
-    query = (
-        select(Attendance.user_id, func.count())
-        .join(LiveSession, LiveSession.id == Attendance.session_id)
-        .where(
-            Attendance.user_id.in_(user_ids),
-            Attendance.present.is_(True),
-            LiveSession.course_id == course_id,
-        )
-        .group_by(Attendance.user_id)
-    )
-    return {user_id: count for user_id, count in (await db.execute(query)).all()}

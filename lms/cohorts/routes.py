@@ -271,18 +271,21 @@ async def roster_apply(
 
 
 async def _course_of(db: DB, cohort_id: int, slug: str) -> Course:
-    courses = (
-        (
-            await db.scalars(
-                select(Course)
-                .join(CohortCourse, CohortCourse.course_id == Course.id)
-                .where(CohortCourse.cohort_id == cohort_id)
-                .order_by(Course.slug)
-            )
-        )
-        .unique()
-        .all()
+    return _chosen(await _courses_of(db, cohort_id), slug)
+
+
+async def _courses_of(db: DB, cohort_id: int) -> list[Course]:
+    query = (
+        select(Course)
+        .join(CohortCourse, CohortCourse.course_id == Course.id)
+        .where(CohortCourse.cohort_id == cohort_id)
+        .order_by(Course.slug)
     )
+    return list((await db.scalars(query)).unique().all())
+
+
+def _chosen(courses: list[Course], slug: str) -> Course:
+    """The cohort's course with this slug; its first course when no slug is given."""
     if not courses:
         raise NotFound("Assign a course to this cohort first.")
     for course in courses:
@@ -364,13 +367,12 @@ async def progress_page(
     show: FromQuery[str] = "",
 ) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    chosen = await _course_of(db, cohort.id, course)
-    matrix = await progress.build_matrix(db, cohort, chosen, sort, show)
-    info = await service.detail(db, cohort)
+    courses = await _courses_of(db, cohort.id)
+    matrix = await progress.build_matrix(db, cohort, _chosen(courses, course), sort, show)
     return page(
         "cohorts/progress.html",
         matrix=matrix,
-        info=info,
+        courses=courses,
         sort=sort,
         show=show,
         filters=list(progress.FILTERS),

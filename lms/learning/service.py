@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Boolean,
+    CompoundSelect,
     DateTime,
     Float,
     Integer,
     String,
+    bindparam,
     cast,
     func,
     literal_column,
@@ -23,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from lms import audit
 from lms.accounts.models import User
@@ -32,7 +37,7 @@ from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Attendance, LiveSession
-from lms.db import utcnow
+from lms.db import among, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.learning.models import (
     ACTIVE,
@@ -53,6 +58,15 @@ def module_target(module_id: str) -> str:
     return f"module:{module_id}"
 
 
+STATE_LABELS = {
+    "locked": "Locked",
+    "available": "Not started",
+    "in_progress": "In progress",
+    "failed": "Knowledge check not passed yet",
+    "done": "Complete",
+}
+
+
 @dataclass
 class ModuleState:
     module: Module
@@ -64,13 +78,7 @@ class ModuleState:
 
     @property
     def label(self) -> str:
-        return {
-            "locked": "Locked",
-            "available": "Not started",
-            "in_progress": "In progress",
-            "failed": "Knowledge check not passed yet",
-            "done": "Complete",
-        }[self.status]
+        return STATE_LABELS[self.status]
 
 
 @dataclass
@@ -247,15 +255,9 @@ class Facts:
         )
 
 
-async def progress_facts(
-    db: AsyncSession, enrollment_ids: Any, user_ids: Any, course_ids: Any
-) -> Facts:
-    """Module progress, submitted attempts, evaluations and attendance in one query.
-
-    Each argument is a list of ids or a SELECT of them. The four kinds of rows come back
-    as one UNION ALL, told apart by their first column, because on a busy server a page's
-    cost is its number of queries.
-    """
+@cache
+def _facts_query(dialect: str) -> CompoundSelect:
+    """The UNION ALL behind progress_facts, built once per database kind."""
     text_, integer, real, flag, moment = (
         cast(null(), String),
         cast(null(), Integer),
@@ -273,7 +275,7 @@ async def progress_facts(
         real,
         flag,
         ModuleProgress.last_seen_at,
-    ).where(ModuleProgress.enrollment_id.in_(enrollment_ids))
+    ).where(among(ModuleProgress.enrollment_id, "enrollments", dialect))
     attempts = select(
         literal_column("'a'"),
         Attempt.enrollment_id,
@@ -284,7 +286,7 @@ async def progress_facts(
         Attempt.percent,
         Attempt.passed,
         Attempt.submitted_at,
-    ).where(Attempt.enrollment_id.in_(enrollment_ids), Attempt.submitted_at.is_not(None))
+    ).where(among(Attempt.enrollment_id, "enrollments", dialect), Attempt.submitted_at.is_not(None))
     evaluations = select(
         literal_column("'e'"),
         EvaluationResponse.enrollment_id,
@@ -295,7 +297,7 @@ async def progress_facts(
         real,
         flag,
         moment,
-    ).where(EvaluationResponse.enrollment_id.in_(enrollment_ids))
+    ).where(among(EvaluationResponse.enrollment_id, "enrollments", dialect))
     attendance = (
         select(
             literal_column("'s'"),
@@ -310,14 +312,33 @@ async def progress_facts(
         )
         .join(LiveSession, LiveSession.id == Attendance.session_id)
         .where(
-            Attendance.user_id.in_(user_ids),
+            among(Attendance.user_id, "users", dialect),
             Attendance.present.is_(True),
-            LiveSession.course_id.in_(course_ids),
+            among(LiveSession.course_id, "courses", dialect),
         )
         .group_by(Attendance.user_id, LiveSession.course_id)
     )
+    return union_all(modules, attempts, evaluations, attendance)
+
+
+async def progress_facts(
+    db: AsyncSession,
+    enrollment_ids: Collection[int],
+    user_ids: Collection[int],
+    course_ids: Collection[int],
+) -> Facts:
+    """Module progress, submitted attempts, evaluations and attendance in one query.
+
+    The four kinds of rows come back as one UNION ALL, told apart by their first column,
+    because on a busy server a page's cost is its number of queries.
+    """
+    ids = {
+        "enrollments": list(enrollment_ids),
+        "users": list(user_ids),
+        "courses": list(course_ids),
+    }
+    rows = await db.execute(_facts_query(db.bind.dialect.name), ids)
     facts = Facts({}, {}, set(), {})
-    rows = await db.execute(union_all(modules, attempts, evaluations, attendance))
     for kind, owner, key, status, number, extra, percent, passed, at in rows.all():
         if kind == "m":
             facts.modules.setdefault(owner, {})[key] = ModuleRow(status, number, at)
@@ -357,7 +378,10 @@ def build_progress(
     for number, module in enumerate(course.modules, start=1):
         row = rows.get(module.id)
         tries = by_target.get(module_target(module.id), [])
-        best = max((a.percent for a in tries if a.percent is not None), default=None)
+        best = None
+        for attempt in tries:  # a loop, not max(): this runs for every cell of a matrix
+            if attempt.percent is not None and (best is None or attempt.percent > best):
+                best = attempt.percent
         if row is not None and row.status == "done":
             status = "done"
         elif not gate_open or (course.sequential and not previous_done):
@@ -402,21 +426,35 @@ async def get_active_enrollment(db: AsyncSession, user: User, course: Course) ->
     return enrollment
 
 
+# The queries behind the pages a learner opens most, built once rather than per request.
+_COURSE_ENROLLMENT = (
+    select(Course, Enrollment)
+    .outerjoin(
+        Enrollment,
+        (Enrollment.course_id == Course.id) & (Enrollment.user_id == bindparam("user_id")),
+    )
+    .options(contains_eager(Enrollment.course))
+    .where(Course.slug == bindparam("slug"))
+    .order_by((Enrollment.status == COMPLETED).asc(), Enrollment.id.desc())
+    .limit(1)
+)
+_DASHBOARD = (
+    select(Enrollment, Certificate)
+    .outerjoin(
+        Certificate,
+        (Certificate.enrollment_id == Enrollment.id) & Certificate.is_current.is_(True),
+    )
+    .where(Enrollment.user_id == bindparam("user_id"))
+    .order_by(Enrollment.enrolled_at.desc())
+)
+
+
 async def get_course_enrollment(
     db: AsyncSession, user: User, slug: str
 ) -> tuple[Course, Enrollment]:
     """get_course, then get_active_enrollment, in one query (pages a learner opens often)."""
-    query = (
-        select(Course, Enrollment)
-        .outerjoin(
-            Enrollment, (Enrollment.course_id == Course.id) & (Enrollment.user_id == user.id)
-        )
-        .options(contains_eager(Enrollment.course))
-        .where(Course.slug == slug)
-        .order_by((Enrollment.status == COMPLETED).asc(), Enrollment.id.desc())
-        .limit(1)
-    )
-    found = (await db.execute(query)).unique().first()
+    params = {"user_id": user.id, "slug": slug}
+    found = (await db.execute(_COURSE_ENROLLMENT, params)).unique().first()
     if found is None:
         raise NotFound(f"There is no course called '{slug}'.")
     course, enrollment = found
@@ -566,20 +604,41 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
         if state.status == "available":
             state.status = "in_progress"
     else:
-        # One UPDATE, without loading the row: this runs every time a module page opens.
         gap = now - row.last_seen_at
         added = int(gap.total_seconds()) if timedelta(0) < gap <= IDLE_LIMIT else 0
         await db.execute(
-            update(ModuleProgress)
-            .where(
-                ModuleProgress.enrollment_id == enrollment.id,
-                ModuleProgress.module_id == module_id,
-            )
-            .values(seconds_spent=ModuleProgress.seconds_spent + added, last_seen_at=now)
-            .execution_options(synchronize_session=False)
+            _SEEN,
+            {"enrollment": enrollment.id, "module": module_id, "added": added, "now": now},
         )
-    enrollment.last_activity_at = now
+    await record_activity(db, enrollment, now)
     return progress
+
+
+async def record_activity(db: AsyncSession, enrollment: Enrollment, now: datetime) -> None:
+    """Set the enrollment's last activity with one UPDATE, not a unit-of-work flush."""
+    await db.execute(_ACTIVE_AT, {"enrollment": enrollment.id, "now": now})
+    set_committed_value(enrollment, "last_activity_at", now)
+
+
+_ACTIVE_AT = (
+    update(Enrollment.__table__)
+    .where(Enrollment.__table__.c.id == bindparam("enrollment"))
+    .values(last_activity_at=bindparam("now"))
+)
+
+
+# Every time a module page opens: one UPDATE, without loading the row first.
+_SEEN = (
+    update(ModuleProgress.__table__)
+    .where(
+        ModuleProgress.__table__.c.enrollment_id == bindparam("enrollment"),
+        ModuleProgress.__table__.c.module_id == bindparam("module"),
+    )
+    .values(
+        seconds_spent=ModuleProgress.__table__.c.seconds_spent + bindparam("added"),
+        last_seen_at=bindparam("now"),
+    )
+)
 
 
 async def mark_done(
@@ -692,16 +751,7 @@ async def enrollments_of(db: AsyncSession, user_id: int) -> list[Enrollment]:
 
 async def dashboard(db: AsyncSession, user_id: int) -> list[Progress]:
     """Progress and current certificate of every enrollment of a person, in two queries."""
-    query = (
-        select(Enrollment, Certificate)
-        .outerjoin(
-            Certificate,
-            (Certificate.enrollment_id == Enrollment.id) & Certificate.is_current.is_(True),
-        )
-        .where(Enrollment.user_id == user_id)
-        .order_by(Enrollment.enrolled_at.desc())
-    )
-    found = (await db.execute(query)).unique().all()
+    found = (await db.execute(_DASHBOARD, {"user_id": user_id})).unique().all()
     if not found:
         return []
     enrollments = [e for e, _ in found]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -153,6 +155,14 @@ class AttemptView:
         return len(self.answers)
 
 
+# Every save of an answer runs this: built once, not on each request.
+_ATTEMPT = (
+    select(Attempt, Enrollment)
+    .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+    .where(Attempt.id == bindparam("attempt_id"))
+)
+
+
 async def get_attempt_view(
     db: AsyncSession, attempt_id: int, user_id: int, with_answers: bool = True
 ) -> AttemptView:
@@ -160,13 +170,7 @@ async def get_attempt_view(
 
     Saving answers does not need the ones saved before (with_answers=False; load_answers).
     """
-    row = (
-        await db.execute(
-            select(Attempt, Enrollment)
-            .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
-            .where(Attempt.id == attempt_id)
-        )
-    ).first()
+    row = (await db.execute(_ATTEMPT, {"attempt_id": attempt_id})).first()
     if row is None or row.Enrollment.user_id != user_id:
         raise NotFound("There is no such attempt.")
     attempt, enrollment = row.Attempt, row.Enrollment
@@ -203,6 +207,17 @@ def parse_answers(view: AttemptView, form: dict[str, list[str]]) -> dict[str, gr
     return responses
 
 
+@cache
+def _upsert_answers(dialect: str) -> Any:
+    """INSERT an answer, or replace the one saved before: built once, run for every answer."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(AttemptAnswer.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["attempt_id", "question_id"],
+        set_={"response": statement.excluded.response, "saved_at": statement.excluded.saved_at},
+    )
+
+
 async def save_answers(
     db: AsyncSession, view: AttemptView, responses: dict[str, grading.Response]
 ) -> int:
@@ -213,24 +228,12 @@ async def save_answers(
     if not _time_left(attempt, now):
         raise Conflict("Time is up for this attempt. Submit it to see your result.")
     if responses:
-        insert = pg_insert if db.bind.dialect.name == "postgresql" else sqlite_insert
-        statement = insert(AttemptAnswer).values(
-            [
-                {
-                    "attempt_id": attempt.id,
-                    "question_id": question_id,
-                    "response": response,
-                    "saved_at": now,
-                }
-                for question_id, response in responses.items()
-            ]
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=["attempt_id", "question_id"],
-            set_={"response": statement.excluded.response, "saved_at": now},
-        )
-        await db.execute(statement)
-    view.enrollment.last_activity_at = now
+        rows = [
+            {"attempt_id": attempt.id, "question_id": q, "response": r, "saved_at": now}
+            for q, r in responses.items()
+        ]
+        await db.execute(_upsert_answers(db.bind.dialect.name), rows)
+    await learning.record_activity(db, view.enrollment, now)
     return len(responses)
 
 

@@ -87,8 +87,7 @@ async def completions(
     fmt: FromQuery[str] = "",
 ) -> Any:
     start, end = _month(since, "From"), _month(until, "To")
-    rows = await service.completions(
-        db,
+    filters = (
         course,
         int(county) if county.isdigit() else None,
         int(region) if region.isdigit() else None,
@@ -96,6 +95,7 @@ async def completions(
         end + timedelta(days=1) if end else None,
     )
     if fmt in ("csv", "xlsx"):
+        rows = await service.completions(db, *filters)
         return exports.download(
             "completions",
             fmt,
@@ -115,7 +115,9 @@ async def completions(
                 for r in rows
             ],
         )
-    groups = service.group_completions(rows, by)
+    # The page shows the totals and the latest 500; the export has every row.
+    total, groups = await service.completion_totals(db, by, *filters)
+    rows = await service.completions(db, *filters, limit=500)
     courses = [
         (c, await catalog.get_definition(db, c.current_version_id))
         for c in await catalog.list_courses(db)
@@ -123,8 +125,8 @@ async def completions(
     ]
     return page(
         "reports/completions.html",
-        rows=rows[:500],
-        total=len(rows),
+        rows=rows,
+        total=total,
         groups=groups,
         chart=charts.bar_chart(f"Completions by {by}", [(g, n) for g, n, _ in groups[:20]]),
         by=by,

@@ -1,0 +1,189 @@
+"""The busy pages cost the same few SQL statements however much data there is.
+
+Each test counts the statements a page sends, adds learners, enrollments, attempts and
+completions, and counts again. The budgets are what the pages cost when this was written
+(see docs/scaling.md): a page that needs more has found a new cost, not a bigger database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from sqlalchemy import event, select
+
+from lms.catalog.models import Course
+from lms.cohorts.models import Cohort, CohortCourse, CohortMember, CohortTrainer
+from lms.db import utcnow
+from lms.learning import service as learning
+from lms.learning.models import Enrollment, ModuleProgress
+from lms.quizzes.models import Attempt
+from tests.conftest import csrf_from, make_person, sign_in
+from tests.course_factory import COURSE_YAML, write_course
+from tests.learning_helpers import load_courses
+
+LAYOUT = [{"q": "q1", "c": [0, 1]}, {"q": "q2", "c": []}]
+_numbers = itertools.count()
+
+
+@pytest.fixture
+async def courses(db, tmp_path):
+    root = tmp_path / "courses"
+    write_course(root, "online")
+    write_course(root, "other", {"course.yaml": COURSE_YAML.replace("Test Course", "Other")})
+    await load_courses(db, root)
+    return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
+
+
+@pytest.fixture
+def statements(app, client) -> list[str]:
+    """Every statement the app sends to its database, from now on."""
+    found: list[str] = []
+    event.listen(
+        app.state.engine.sync_engine, "before_cursor_execute", lambda *a: found.append(a[2])
+    )
+    return found
+
+
+async def count(statements: list[str], request) -> int:
+    statements.clear()
+    response = await request
+    assert response.status_code in (200, 303), response.text[:300]
+    return len(statements)
+
+
+async def crowd(db, settings, courses, people: int, cohort_id: int | None = None) -> None:
+    """More learners, each with completed enrollments, module progress and attempts."""
+    now = utcnow()
+    for _ in range(people):
+        n = next(_numbers)
+        user = await make_person(db, settings, f"crowd{n}@example.org", name=f"Crowd {n}")
+        if cohort_id is not None:
+            db.add(CohortMember(cohort_id=cohort_id, user_id=user.id))
+        for course in courses.values():
+            enrollment = Enrollment(
+                user_id=user.id,
+                course_id=course.id,
+                version_id=course.current_version_id,
+                status="completed",
+                enrolled_at=now,
+                completed_at=now,
+                last_activity_at=now,
+            )
+            db.add(enrollment)
+            await db.flush()
+            for module_id in ("first", "second"):
+                db.add(
+                    ModuleProgress(
+                        enrollment_id=enrollment.id,
+                        module_id=module_id,
+                        status="done",
+                        opened_at=now,
+                        last_seen_at=now,
+                        completed_at=now,
+                    )
+                )
+            for number in (1, 2):
+                db.add(
+                    Attempt(
+                        enrollment_id=enrollment.id,
+                        target="module:first",
+                        number=number,
+                        started_at=now,
+                        submitted_at=now,
+                        layout=LAYOUT,
+                        points=number,
+                        max_points=2,
+                        percent=50.0 * number,
+                        passed=number == 2,
+                    )
+                )
+    await db.commit()
+
+
+async def test_learner_pages_cost_the_same_with_more_data(
+    client, db, settings, courses, people, statements
+):
+    learner = people["learner"]
+    await learning.enroll(db, learner, courses["online"])
+    await db.commit()
+    await sign_in(client, "learner@example.org")
+    module = "/courses/online/modules/first"
+    await client.get(module)  # the first visit records the module as opened
+    dashboard = await count(statements, client.get("/"))
+    module_page = await count(statements, client.get(module))
+
+    await learning.enroll(db, learner, courses["other"])
+    await db.commit()
+    await crowd(db, settings, courses, 12)
+    await client.get("/courses/other/modules/first")
+    assert await count(statements, client.get("/")) == dashboard
+    assert await count(statements, client.get(module)) == module_page
+    # The person and their session; enrollments with certificates; everything on progress.
+    assert dashboard <= 3, statements
+    # Those three, then the time spent on the module and the enrollment's last activity.
+    assert module_page <= 5, statements
+
+
+async def test_saving_answers_costs_the_same_for_one_answer_or_all(
+    client, db, settings, courses, people, statements
+):
+    await learning.enroll(db, people["learner"], courses["online"])
+    await db.commit()
+    await sign_in(client, "learner@example.org")
+    page = await client.get("/courses/online/modules/first")
+    started = await client.post(
+        "/courses/online/modules/first/quiz/start", data={"_csrf_token": csrf_from(page.text)}
+    )
+    attempt = re.search(r"/attempts/(\d+)", str(started.url)).group(1)
+    token = csrf_from(started.text)
+
+    def save(answers: dict[str, str]):
+        return client.post(
+            f"/attempts/{attempt}/save",
+            data={"_csrf_token": token, **answers},
+            headers={"accept": "application/json"},
+        )
+
+    one = await count(statements, save({"q:q1": "0"}))
+    both = await count(statements, save({"q:q1": "1", "q:q2": "true"}))
+    await crowd(db, settings, courses, 12)
+    again = await count(statements, save({"q:q1": "0", "q:q2": "false"}))
+    assert one == both == again, statements
+    # The person and their session; the attempt; one upsert of the answers; last activity.
+    assert again <= 4, statements
+
+
+async def test_matrix_and_completions_cost_the_same_with_more_data(
+    client, db, settings, courses, people, statements
+):
+    cohort = Cohort(name="Statewide")
+    db.add(cohort)
+    await db.flush()
+    db.add(CohortTrainer(cohort_id=cohort.id, user_id=people["trainer"].id))
+    db.add(CohortCourse(cohort_id=cohort.id, course_id=courses["online"].id))
+    await db.commit()
+    await crowd(db, settings, courses, 2, cohort.id)
+    await sign_in(client, "trainer@example.org")
+    matrix_path = f"/cohorts/{cohort.id}/progress"
+    await client.get(matrix_path)
+    matrix = await count(statements, client.get(matrix_path))
+    await sign_in(client, "admin@example.org")
+    await client.get("/admin/completions")
+    completions = await count(statements, client.get("/admin/completions"))
+
+    await crowd(db, settings, courses, 15, cohort.id)
+    await crowd(db, settings, courses, 5)
+    report = await client.get("/admin/completions")
+    assert "44 completions" in report.text
+    assert await count(statements, client.get("/admin/completions")) == completions
+    await sign_in(client, "trainer@example.org")
+    page = await client.get(matrix_path)
+    assert page.text.count("Crowd ") == 17
+    assert await count(statements, client.get(matrix_path)) == matrix
+    # The person; the cohort and whether they run it; its courses; members with their
+    # enrollments; everything on progress.
+    assert matrix <= 6, statements
+    # The person; totals; the latest rows; the courses, counties and regions to filter by.
+    assert completions <= 6, statements
