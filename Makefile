@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install setup lint check-courses resources clean
+.PHONY: run test bench install setup lint check-courses resources clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: install
 	bash scripts/system-packages.sh test
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## bench: seed a statewide academy into a throwaway PostgreSQL database, load every page (minutes)
+bench: install
+	bash scripts/system-packages.sh bench
+	$(BIN)/python bench/run.py
 
 check-courses: install
 	$(BIN)/lms courses check

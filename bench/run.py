@@ -65,6 +65,8 @@ TARGETS = {
     "completions report": 0.25,
 }
 MEMORY_LIMIT_MB = 200
+FLOOR_B = "floor (b): 3 SELECTs + page"
+FLOOR_B_AGAIN = "floor (b) again, after the pages"
 BURST_P99_LIMIT = 1.5
 
 
@@ -515,7 +517,7 @@ def busy_processes() -> list[str]:
     busy = []
     for row in out.splitlines()[:8]:
         cpu, pid, name = row.split(None, 2)
-        if float(cpu) >= 10 and int(pid) != os.getpid():
+        if float(cpu) >= 10 and int(pid) != os.getpid() and name != "ps":
             busy.append(f"{name} ({cpu}%)")
     return busy
 
@@ -529,7 +531,11 @@ def run(args: argparse.Namespace) -> str:
     url = args.database_url
     if url is None:
         created, url = create_database(args.admin_dsn)
-        log(f"Created database {created}.")
+        # What PostgreSQL on SSDs is given in production (see docs/scaling.md).
+        asyncio.run(
+            _admin(f'ALTER DATABASE "{created}" SET random_page_cost = 1.1', args.admin_dsn)
+        )
+        log(f"Created database {created} (random_page_cost 1.1).")
     servers: list[Server] = []
     try:
         if not asyncio.run(is_seeded(url)):
@@ -595,7 +601,7 @@ def run(args: argparse.Namespace) -> str:
             scenarios.append((name, server.url, lines, options))
 
         add("floor (a): bare 8 KB page", floor_a, [line("GET", "/")])
-        add("floor (b): 3 SELECTs + page", floor_b, [line("GET", "/")])
+        add(FLOOR_B, floor_b, [line("GET", "/")])
         add("sign-in page", app, [line("GET", "/sign-in")], "Sign in")
         add(
             "dashboard",
@@ -656,6 +662,11 @@ def run(args: argparse.Namespace) -> str:
             wrk(target, lines, folder, 2, **options)  # warm-up
             raw = wrk(target, lines, folder, args.duration, **options)
             results[name] = to_result(name, raw, f"{options['connections']} connections")
+        # Floor (b) again: other work on the machine shifts every number during a run, and
+        # each page's ratio is to the mean of the floor measured before and after it.
+        log("  floor (b) again ...")
+        again = wrk(floor_b.url, [line("GET", "/")], folder, args.duration, args.connections)
+        results[FLOOR_B_AGAIN] = to_result(FLOOR_B_AGAIN, again, f"{args.connections} connections")
 
         log("  a burst of sign-ins during a steady dashboard load ...")
         dashboard = scenarios[3][2]
@@ -690,13 +701,15 @@ def report(
     sign_in_times: list[float],
     memory: dict[int, tuple[float, float]],
 ) -> str:
-    floor_b = results["floor (b): 3 SELECTs + page"].rate
+    floor_b = (results[FLOOR_B].rate + results[FLOOR_B_AGAIN].rate) / 2
     out = [
         "# Benchmark: the app against the framework's floors",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {machine()} · PostgreSQL, granian with "
         f"{args.workers} workers · wrk, {args.duration} s a page after a 2 s warm-up · "
         f"{seed_note}",
+        "",
+        f"Ratios are to floor (b)'s mean, before and after the pages: {floor_b:,.0f} requests/s.",
         "",
         "| page | requests/s | p50 ms | p99 ms | × floor (b) | errors | load |",
         "|---|---:|---:|---:|---:|---:|---|",
@@ -743,8 +756,10 @@ def report(
         f"{'met' if increase <= BURST_P99_LIMIT else 'NOT met'}"
     )
     busy = busy_processes()
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    out += ["", f"Load average at the end: {load}."]
     if busy:
-        out += ["", f"Other busy processes at the end of the run: {', '.join(busy)}."]
+        out[-1] += f" Other busy processes: {', '.join(busy)}."
     return "\n".join(out) + "\n"
 
 

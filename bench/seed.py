@@ -691,9 +691,12 @@ async def seed(
             await sink.add("cohort_counties", {"cohort_id": cohort_id, "county_id": county_id})
         await sink.flush_all()
         await _fix_sequences(conn, ["enrollments", "attempts", "certificates"])
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("ANALYZE"))
-            await conn.commit()
+    if engine.dialect.name == "postgresql":
+        # Fresh statistics for the planner, and the visibility map for index-only scans.
+        progress("VACUUM ANALYZE")
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
     await engine.dispose()
     return counts, time.perf_counter() - started
 

@@ -2,6 +2,7 @@
 # Install and start the system parts the project needs, only when they are missing.
 #   scripts/system-packages.sh run   what serving needs (WeasyPrint's libraries, fonts)
 #   scripts/system-packages.sh test  that, plus Chromium and a running PostgreSQL server
+#   scripts/system-packages.sh bench that, plus wrk and a running PostgreSQL server
 set -euo pipefail
 purpose="${1:-run}"
 
@@ -20,6 +21,9 @@ for pkg in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-cor
 if [ "$purpose" = test ]; then
   for pkg in chromium postgresql; do need_pkg "$pkg"; done
 fi
+if [ "$purpose" = bench ]; then
+  for pkg in postgresql wrk; do need_pkg "$pkg"; done
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "Installing system packages: ${missing[*]}"
@@ -27,7 +31,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$purpose" = test ] && [ -z "${LMS_TEST_POSTGRES_URL:-}" ]; then
+if [ "$purpose" != run ] && [ -z "${LMS_TEST_POSTGRES_URL:-}" ]; then
   # Start the local cluster when it is down, and make sure the current OS user has a
   # PostgreSQL superuser role so the tests can connect over the Unix socket (peer auth).
   version="$(ls /etc/postgresql | sort -V | tail -1)"

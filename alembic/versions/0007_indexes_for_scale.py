@@ -9,6 +9,7 @@ Revises: 0006
   the completions report reads the latest completions in order without stepping over the
   unfinished enrollments, and can count completions from the index alone.
 - users (name): the people list is sorted by name.
+- users (county_id): a county's completions, and its people.
 - certificates (issued_at): the certificates list shows the latest issued.
 """
 
@@ -38,11 +39,13 @@ def upgrade() -> None:
     )
     op.drop_index("ix_enrollments_completed_at", table_name="enrollments")
     op.create_index("ix_users_name", "users", ["name"])
+    op.create_index("ix_users_county_id", "users", ["county_id"])
     op.create_index("ix_certificates_issued_at", "certificates", ["issued_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_certificates_issued_at", table_name="certificates")
+    op.drop_index("ix_users_county_id", table_name="users")
     op.drop_index("ix_users_name", table_name="users")
     op.create_index("ix_enrollments_completed_at", "enrollments", ["completed_at"])
     op.drop_index("ix_enrollments_completions", table_name="enrollments")

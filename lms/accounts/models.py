@@ -42,7 +42,7 @@ class User(Base):
     is_learner: Mapped[bool] = mapped_column(Boolean, default=True)
     is_trainer: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"))
+    county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -85,11 +85,11 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
 
 
-# bcrypt at cost 12 is a third of a second of CPU. Hashing runs in these few threads, at a
+# bcrypt at cost 12 is a third of a second of CPU. Each worker hashes in one thread, at a
 # lower priority: a burst of sign-ins then waits for spare CPU instead of slowing every page.
 HASHING_NICENESS = 10
 _hashing = ThreadPoolExecutor(
-    max_workers=2, thread_name_prefix="bcrypt", initializer=_lower_priority
+    max_workers=1, thread_name_prefix="bcrypt", initializer=_lower_priority
 )
 
 

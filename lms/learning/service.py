@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms import audit
@@ -433,7 +433,8 @@ _COURSE_ENROLLMENT = (
         Enrollment,
         (Enrollment.course_id == Course.id) & (Enrollment.user_id == bindparam("user_id")),
     )
-    .options(contains_eager(Enrollment.course))
+    # The enrollment's course is the row's course (its version is loaded once, with it).
+    .options(contains_eager(Enrollment.course).lazyload(Course.current_version))
     .where(Course.slug == bindparam("slug"))
     .order_by((Enrollment.status == COMPLETED).asc(), Enrollment.id.desc())
     .limit(1)
@@ -446,6 +447,7 @@ _DASHBOARD = (
     )
     .where(Enrollment.user_id == bindparam("user_id"))
     .order_by(Enrollment.enrolled_at.desc())
+    .options(raiseload(Enrollment.course))  # the course's definition says all a page needs
 )
 
 
@@ -606,10 +608,13 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
     else:
         gap = now - row.last_seen_at
         added = int(gap.total_seconds()) if timedelta(0) < gap <= IDLE_LIMIT else 0
-        await db.execute(
-            _SEEN,
-            {"enrollment": enrollment.id, "module": module_id, "added": added, "now": now},
-        )
+        seen = {"enrollment": enrollment.id, "module": module_id, "added": added, "now": now}
+        if db.bind.dialect.name == "postgresql":
+            # Both updates in one statement: every module page view makes them.
+            await db.execute(_SEEN_AND_ACTIVE, seen)
+            set_committed_value(enrollment, "last_activity_at", now)
+            return progress
+        await db.execute(_SEEN, seen)
     await record_activity(db, enrollment, now)
     return progress
 
@@ -639,6 +644,7 @@ _SEEN = (
         last_seen_at=bindparam("now"),
     )
 )
+_SEEN_AND_ACTIVE = _ACTIVE_AT.add_cte(_SEEN.cte("seen"))  # PostgreSQL only
 
 
 async def mark_done(
