@@ -7,9 +7,9 @@ Run: .venv/bin/python bench/page_profile.py --database-url URL --as EMAIL /cohor
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
 import cProfile
+import logging
 import os
 import pstats
 import re

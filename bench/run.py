@@ -759,8 +759,8 @@ def report(
         out += [
             "",
             f"The {matrix.name} takes {catalog.rate / matrix.rate:.1f}x the catalog page's time "
-            f"per request ({1000 / matrix.rate:.1f} ms against {1000 / catalog.rate:.1f} ms of "
-            f"server time, {matrix.rate / catalog.rate:.2f}x its requests/s).",
+            f"per request ({1000 / matrix.rate:.1f} ms against {1000 / catalog.rate:.1f} ms a "
+            f"request at full load, {matrix.rate / catalog.rate:.2f}x its requests/s).",
         ]
     out += ["", "Targets:"]
     for name, target in TARGETS.items():

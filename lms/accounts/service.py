@@ -87,7 +87,7 @@ def _lower_priority() -> None:
 
 # bcrypt at cost 12 is a third of a second of CPU. Each worker hashes in one thread, at a
 # lower priority: a burst of sign-ins then waits for spare CPU instead of slowing every page.
-HASHING_NICENESS = 10
+HASHING_NICENESS = 19
 _hashing = ThreadPoolExecutor(
     max_workers=1, thread_name_prefix="bcrypt", initializer=_lower_priority
 )
