@@ -243,7 +243,9 @@ async def test_failed_sign_ins_are_not_audited_but_admin_changes_are(client, db,
     assert event.before["active"] is True and event.after["active"] is False
 
 
-async def test_an_unexpected_error_shows_the_500_page_without_internals(client, people, monkeypatch):
+async def test_an_unexpected_error_shows_the_500_page_without_internals(
+    client, people, monkeypatch
+):
     from lms.learning import service as learning
 
     async def broken(*args, **kwargs):
@@ -253,5 +255,8 @@ async def test_an_unexpected_error_shows_the_500_page_without_internals(client, 
     await sign_in(client, "learner@example.org")
     response = await client.get("/courses")
     assert response.status_code == 500
-    assert "Something went wrong on our side" in response.text and 'class="site-header"' in response.text
+    assert (
+        "Something went wrong on our side" in response.text
+        and 'class="site-header"' in response.text
+    )
     assert "secret detail" not in response.text and "Traceback" not in response.text

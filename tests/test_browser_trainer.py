@@ -56,8 +56,14 @@ def test_trainer_imports_a_roster_records_attendance_and_exports(page, live_serv
 def test_report_and_admin_pages_are_accessible(page, live_server):
     sign_in_as(page, live_server, "admin@example.org", DEMO_PASSWORD)
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    for path in ["/cohorts", "/admin/completions", "/admin/audit", "/admin/certificates",
-                 "/admin/courses", "/resources"]:
+    for path in [
+        "/cohorts",
+        "/admin/completions",
+        "/admin/audit",
+        "/admin/certificates",
+        "/admin/courses",
+        "/resources",
+    ]:
         page.goto(f"{live_server.url}{path}")
         assert_accessible(page)
     page.goto(f"{live_server.url}/cohorts")

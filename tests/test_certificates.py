@@ -416,7 +416,9 @@ async def test_bulk_issue_for_one_cohort_only(db, settings, courses, people, cli
     db.add(CohortMember(cohort_id=cohort.id, user_id=people["learner"].id))
     await db.commit()
     engine = create_engine(settings.database_url)
-    result = await service.bulk_issue(create_sessionmaker(engine), settings, "admin-course", cohort.id)
+    result = await service.bulk_issue(
+        create_sessionmaker(engine), settings, "admin-course", cohort.id
+    )
     await engine.dispose()
     assert (result.issued, result.already) == (1, 0)
     holders = (await db.scalars(select(Certificate.user_id))).all()
@@ -427,6 +429,11 @@ def test_certificates_command_help_mentions_cohorts():
     import subprocess
     import sys
 
-    result = subprocess.run([sys.executable, "-m", "lms.cli", "certificates", "issue", "--help"],
-                            capture_output=True, text=True)
-    assert result.returncode == 0 and "--cohort" in result.stdout and "exactly once" in result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "lms.cli", "certificates", "issue", "--help"],
+        capture_output=True,
+        text=True,
+    )
+    assert (
+        result.returncode == 0 and "--cohort" in result.stdout and "exactly once" in result.stdout
+    )

@@ -226,8 +226,66 @@ async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(client, db
     assert len(matrix.rows) == 20
     counts = matrix.counts()
     assert counts == {"in progress": 10, "not started": 10}
-    states = {r.learner.name: r.progress.modules[0].status for r in matrix.rows}
+    states = {r.learner.name: r.statuses[0] for r in matrix.rows}
     assert states["Member 001"] == "done" and states["Member 000"] == "available"
+
+
+async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, courses, people):
+    """A worker keeps the rows it has worked out; none may outlive a change to their facts."""
+    from lms.learning import service as learning
+
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    await add(client, cohort_id, "learner@example.org")
+    page = await client.get(f"/cohorts/{cohort_id}")
+    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    online = f"/cohorts/{cohort_id}/progress?course=online"
+    live = f"/cohorts/{cohort_id}/progress?course=live"
+
+    def learner_row(html: str) -> str:
+        return next(r for r in html.split("<tr>") if "/learners/" in r)
+
+    first = learner_row((await client.get(online)).text)
+    assert "not started" in first and "cell-done" not in first
+    enrollments = {
+        e.course_id: e
+        for e in (
+            await db.scalars(select(Enrollment).where(Enrollment.user_id == people["learner"].id))
+        ).unique()
+    }
+    await learning.complete_module(db, settings, enrollments[courses["online"].id], "first")
+    await db.commit()
+    second = learner_row((await client.get(online)).text)
+    assert "in progress" in second and second.count("cell-done") == 1
+
+    learner = await db.get(User, people["learner"].id)
+    learner.name = "Renamed <Learner>"
+    await db.commit()
+    assert "Renamed &lt;Learner&gt;" in learner_row((await client.get(online)).text)
+
+    for module_id in ("first", "second"):
+        await learning.complete_module(db, settings, enrollments[courses["live"].id], module_id)
+    await db.commit()
+    before = learner_row((await client.get(live)).text)
+    assert "in progress" in before and "completed" not in before
+    scheduled = await client.post(
+        f"/cohorts/{cohort_id}/sessions",
+        data={
+            "_csrf_token": csrf_from(page.text),
+            "course": str(courses["live"].id),
+            "title": "Simulation",
+            "starts_at": "2026-03-02T09:00",
+            "minutes": "120",
+            "place": "Redding training room",
+        },
+    )
+    session_id = await db.scalar(select(LiveSession.id))
+    await client.post(
+        f"/cohorts/{cohort_id}/sessions/{session_id}",
+        data={"_csrf_token": csrf_from(scheduled.text), "present": str(people["learner"].id)},
+    )
+    after = learner_row((await client.get(live)).text)
+    assert "completed" in after and "100%" in after
 
 
 async def test_exports_neutralise_formulas(client, db, settings, courses, people):

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache, cached_property
-from typing import NamedTuple
+from functools import cache
+from typing import Any, NamedTuple
 
-from markupsafe import Markup
-from sqlalchemy import select
+from markupsafe import Markup, escape
+from sqlalchemy import Select, String, bindparam, case, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
 
 from lms.accounts.models import County, User
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
-from lms.cohorts.models import Cohort, CohortCourse, CohortMember
+from lms.cohorts.models import Attendance, Cohort, CohortCourse, CohortMember, LiveSession
 from lms.db import utcnow
-from lms.learning.models import COMPLETED, Enrollment
-from lms.learning.service import STATE_LABELS, ModuleState, Progress, progress_facts
+from lms.learning.models import COMPLETED, Enrollment, EvaluationResponse, ModuleProgress
+from lms.learning.service import (
+    STATE_LABELS,
+    AttemptScore,
+    ModuleRow,
+    ModuleState,
+    build_progress,
+)
+from lms.quizzes.models import Attempt
 
 IDLE_DAYS = 14  # no activity for this long makes an unfinished learner "at risk"
 # How a module's state shows in a matrix cell (its words are there too, for screen readers).
@@ -57,58 +63,164 @@ class Learner(NamedTuple):
     email: str
 
 
-@dataclass
+class Summary(NamedTuple):
+    """What a row shows of one enrollment's progress, worked out by build_progress."""
+
+    started: bool  # a step done
+    percent: int
+    statuses: tuple[str, ...]  # each module column's state, "" past an older version's last
+    cells: str  # those states as the row's cells, in HTML
+    failing: bool  # a knowledge check not passed in two tries
+    best_final: float | None
+
+
+# Summaries are a pure function of the facts the matrix query reads (a version's content
+# never changes), so a worker keeps the ones it has worked out: looking at a cohort again,
+# sorted or filtered another way, only works out the rows whose facts changed. Bounded:
+# about 1 KB each.
+_summaries: dict[tuple[Any, ...], Summary] = {}
+MAX_SUMMARIES = 20_000
+_rows: dict[tuple[Any, ...], MatrixRow] = {}  # and the rows made from them, the same way
+
+
+def summarize(
+    definition: CourseDefinition,
+    width: int,
+    enrollment: Enrollment,
+    modules: str | None,
+    attempts: str | None,
+    evaluated: bool,
+    attended: int,
+) -> Summary:
+    progress = build_progress(
+        enrollment,
+        definition,
+        _module_rows(modules),
+        _scores(enrollment.id, attempts),
+        evaluated,
+        attended,
+    )
+    states = progress.modules[:width]  # an older version may have fewer modules
+    statuses = tuple(s.status for s in states) + ("",) * (width - len(states))
+    cells = "".join([cell(state) for state in states] + [NO_CELL] * (width - len(states)))
+    done, _ = progress.steps
+    best = progress.best_final
+    failing = any(m.status == "failed" and m.attempts >= 2 for m in progress.modules)
+    return Summary(done > 0, progress.percent, statuses, cells, failing, best and best.percent)
+
+
+def _module_rows(joined: str | None) -> dict[str, ModuleRow]:
+    rows = {}
+    for item in joined.split(_SEP) if joined else ():
+        module_id, _, status = item.partition(_ITEM)
+        rows[module_id] = ModuleRow(status, 0, None)
+    return rows
+
+
+def _scores(enrollment_id: int, joined: str | None) -> list[AttemptScore]:
+    scores = []
+    for item in joined.split(_SEP) if joined else ():
+        target, percent, passed = item.split(_ITEM)
+        score = float(percent) if percent else None
+        scores.append(
+            AttemptScore(0, enrollment_id, target, score, passed == "1" if passed else None, None)
+        )
+    return scores
+
+
+@dataclass(slots=True)
 class MatrixRow:
+    """One member's row, as the page, its sorting and filtering, and the exports read it."""
+
     learner: Learner
     county: str
-    progress: Progress | None  # None: not enrolled in this course
+    enrolled: bool
+    status: str
+    percent: int
+    statuses: tuple[str, ...]  # each module column's state ("" when not enrolled)
+    best_final: float | None
+    last_activity: datetime | None
+    completed_at: datetime | None
     due_at: datetime | None
-    now: datetime = field(default_factory=utcnow)
-    cells: list[Markup] = field(default_factory=list)  # one per module column
+    overdue: bool
+    at_risk: bool
+    html: Markup  # the row as the page shows it: 250 rows through the template cost 5x more
 
-    # Sorting, filtering, counting and the page all ask for these; work each out once.
-    @cached_property
-    def status(self) -> str:
-        if self.progress is None:
-            return "not enrolled"
-        status = self.progress.enrollment.status
-        if status == COMPLETED:
-            return "completed"
-        if status == "withdrawn":
-            return "withdrawn"
-        done, _ = self.progress.steps
-        return "in progress" if done else "not started"
 
-    @property
-    def last_activity(self) -> datetime | None:
-        return self.progress.enrollment.last_activity_at if self.progress else None
+OVERDUE = Markup('<span class="badge bad">Overdue</span>')
+AT_RISK = Markup('<span class="badge muted">At risk</span>')
 
-    @cached_property
-    def overdue(self) -> bool:
-        return (
-            self.due_at is not None
-            and self.due_at < self.now
-            and self.status in ("in progress", "not started")
-        )
 
-    @cached_property
-    def at_risk(self) -> bool:
-        """Unfinished and idle for two weeks, or due within a week and under half done."""
-        if self.status not in ("in progress", "not started") or self.progress is None:
-            return False
-        now = self.now
-        idle = self.last_activity is None or now - self.last_activity > timedelta(days=IDLE_DAYS)
-        rushed = (
-            self.due_at is not None
-            and self.due_at - now < timedelta(days=7)
-            and self.progress.percent < 50
-        )
-        failing = any(m.status == "failed" and m.attempts >= 2 for m in self.progress.modules)
-        return idle or rushed or failing
+def row_status(enrollment_status: str | None, summary: Summary | None) -> str:
+    if enrollment_status is None or summary is None:
+        return "not enrolled"
+    if enrollment_status == COMPLETED:
+        return "completed"
+    if enrollment_status == "withdrawn":
+        return "withdrawn"
+    return "in progress" if summary.started else "not started"
 
-    @cached_property
-    def percent(self) -> int:
-        return self.progress.percent if self.progress else 0
+
+def is_at_risk(
+    summary: Summary, last: datetime | None, due_at: datetime | None, now: datetime
+) -> bool:
+    """Unfinished and idle for two weeks, due within a week and under half done, or a
+    knowledge check not passed in two tries."""
+    idle = last is None or now - last > timedelta(days=IDLE_DAYS)
+    rushed = due_at is not None and due_at - now < timedelta(days=7) and summary.percent < 50
+    return idle or rushed or summary.failing
+
+
+def flags(
+    status: str, summary: Summary | None, last: datetime | None, due: datetime | None, now: datetime
+) -> tuple[bool, bool]:
+    """(overdue, at risk)."""
+    if status not in ("in progress", "not started") or summary is None:
+        return False, False
+    return (due is not None and due < now), is_at_risk(summary, last, due, now)
+
+
+def matrix_row(
+    cohort_id: int,
+    learner: Learner,
+    county: str,
+    status: str,
+    summary: Summary | None,
+    last: datetime | None,
+    completed_at: datetime | None,
+    due_at: datetime | None,
+    overdue: bool,
+    at_risk: bool,
+    width: int,
+) -> MatrixRow:
+    percent = summary.percent if summary else 0
+    cells = summary.cells if summary else NO_CELL * width
+    best = summary.best_final if summary else None
+    final = "" if best is None else f"{round(best)}%"
+    badges = " ".join(f for f, on in ((OVERDUE, overdue), (AT_RISK, at_risk)) if on)
+    # An f-string with escape() on every text: Markup.format is ten times slower.
+    html = Markup(  # noqa: S704  (every text in it is escaped)
+        f'<tr><th scope="row"><a href="/cohorts/{cohort_id}/learners/{learner.id}">'
+        f'{escape(learner.name)}</a><br><span class="hint">{escape(county)}</span></th>'
+        f'<td>{status}<br><span class="hint">{percent}%</span></td>{cells}<td>{final}</td>'
+        f"<td>{last.date().isoformat() if last else '—'}</td><td>{badges}</td></tr>\n"
+    )
+    statuses = summary.statuses if summary else ("",) * width
+    return MatrixRow(
+        learner,
+        county,
+        summary is not None,
+        status,
+        percent,
+        statuses,
+        best,
+        last,
+        completed_at,
+        due_at,
+        overdue,
+        at_risk,
+        html,
+    )
 
 
 @dataclass
@@ -142,55 +254,136 @@ FILTERS = {
 }
 
 
-async def build_matrix(
-    db: AsyncSession, cohort: Cohort, course: Course, sort: str = "name", show: str = ""
-) -> Matrix:
-    """Progress of every member in one course, in the same two queries for any cohort size."""
-    query = (
-        select(User.id, User.name, User.email, County.name, CohortCourse.due_on, Enrollment)
+# The matrix reads every member's module progress and scores at once. Sent as rows, the
+# 1,000-3,000 of them for a 250-learner cohort cost more to transfer and decode than to find,
+# so the database joins each enrollment's into two short strings: one row per member.
+_SEP, _ITEM = ",", " "
+
+
+def _matrix_query() -> Select[Any]:
+    modules = (
+        select(
+            func.aggregate_strings(
+                ModuleProgress.module_id + literal(_ITEM) + ModuleProgress.status, _SEP
+            )
+        )
+        .where(ModuleProgress.enrollment_id == Enrollment.id)
+        .scalar_subquery()
+    )
+    passed = case((Attempt.passed.is_(True), "1"), (Attempt.passed.is_(False), "0"), else_="")
+    score = func.coalesce(cast(Attempt.percent, String), "")
+    attempts = (
+        select(
+            func.aggregate_strings(
+                Attempt.target + literal(_ITEM) + score + literal(_ITEM) + passed, _SEP
+            )
+        )
+        .where(Attempt.enrollment_id == Enrollment.id, Attempt.submitted_at.is_not(None))
+        .scalar_subquery()
+    )
+    evaluated = exists().where(EvaluationResponse.enrollment_id == Enrollment.id)
+    attended = (
+        select(func.count())
+        .select_from(Attendance)
+        .join(LiveSession, LiveSession.id == Attendance.session_id)
+        .where(
+            Attendance.user_id == User.id,
+            Attendance.present.is_(True),
+            LiveSession.course_id == bindparam("course_id"),
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(
+            User.id,
+            User.name,
+            User.email,
+            County.name,
+            CohortCourse.due_on,
+            Enrollment.id,
+            Enrollment.status,
+            Enrollment.version_id,
+            Enrollment.due_at,
+            Enrollment.last_activity_at,
+            Enrollment.completed_at,
+            modules,
+            attempts,
+            evaluated,
+            attended,
+        )
         .join(CohortMember, CohortMember.user_id == User.id)
         .outerjoin(County, County.id == User.county_id)
         .outerjoin(
             CohortCourse,
-            (CohortCourse.cohort_id == cohort.id) & (CohortCourse.course_id == course.id),
+            (CohortCourse.cohort_id == bindparam("cohort_id"))
+            & (CohortCourse.course_id == bindparam("course_id")),
         )
         .outerjoin(
-            Enrollment, (Enrollment.user_id == User.id) & (Enrollment.course_id == course.id)
+            Enrollment,
+            (Enrollment.user_id == User.id) & (Enrollment.course_id == bindparam("course_id")),
         )
-        .options(raiseload(Enrollment.course))  # the matrix knows its course
-        .where(CohortMember.cohort_id == cohort.id)
+        .where(CohortMember.cohort_id == bindparam("cohort_id"))
         .order_by(Enrollment.id)
     )
-    learners: dict[int, tuple[Learner, str]] = {}
-    enrollments: dict[int, Enrollment] = {}  # each member's latest enrollment in the course
-    assigned_on = None  # the cohort's due date for the course: the same on every row
-    for user_id, name, email, county, due_on, enrollment in (await db.execute(query)).all():
-        assigned_on = due_on
-        learners[user_id] = (Learner(user_id, name, email), county or "")
-        if enrollment is not None:
-            enrollments[user_id] = enrollment
-    facts = await progress_facts(
-        db, [e.id for e in enrollments.values()], list(learners), [course.id]
-    )
+
+
+MATRIX_QUERY = _matrix_query()
+
+
+async def build_matrix(
+    db: AsyncSession, cohort: Cohort, course: Course, sort: str = "name", show: str = ""
+) -> Matrix:
+    """Progress of every member in one course, in one query for any cohort size."""
+    params = {"cohort_id": cohort.id, "course_id": course.id}
+    found = (await db.execute(MATRIX_QUERY, params)).all()
+    latest = {row[0]: row for row in found}  # each member's latest enrollment in the course
     definitions = await catalog.get_definitions(
-        db, {e.version_id for e in enrollments.values()} | {course.current_version_id}
+        db, {row[7] for row in latest.values() if row[5]} | {course.current_version_id}
     )
     assigned_due = None
-    if assigned_on is not None:
-        assigned_due = datetime.combine(assigned_on, datetime.max.time()).replace(microsecond=0)
+    if found and found[0][4] is not None:  # the cohort's due date: the same on every row
+        assigned_due = datetime.combine(found[0][4], datetime.max.time()).replace(microsecond=0)
     now = utcnow()
     width = len(definitions[course.current_version_id].modules)
-    result = []
-    for user_id, (learner, county) in learners.items():
-        enrollment = enrollments.get(user_id)
-        progress = None
-        if enrollment is not None:
-            progress = facts.progress(enrollment, definitions[enrollment.version_id])
-        due = enrollment.due_at if enrollment and enrollment.due_at else assigned_due
-        # The current version's modules are the columns; an older version's may be fewer.
-        states = progress.modules[:width] if progress else []
-        cells = [cell(state) for state in states] + [NO_CELL] * (width - len(states))
-        result.append(MatrixRow(learner, county, progress, due, now, cells))
-    result = [r for r in result if FILTERS.get(show, FILTERS[""])(r)]
-    result.sort(key=SORTS.get(sort, SORTS["name"]))
-    return Matrix(cohort, course, definitions[course.current_version_id], result)
+    if len(_summaries) > MAX_SUMMARIES:
+        _summaries.clear()
+    if len(_rows) > MAX_SUMMARIES:
+        _rows.clear()
+    rows = []
+    for row in latest.values():
+        user_id, name, email, county, _, enrollment_id, status, version_id, due_at = row[:9]
+        last, completed_at, modules, attempts, evaluated, attended = row[9:]
+        summary = None
+        if enrollment_id is not None:
+            key = (version_id, width, modules, attempts, bool(evaluated), attended or 0)
+            summary = _summaries.get(key)
+            if summary is None:
+                enrollment = Enrollment(id=enrollment_id, status=status, version_id=version_id)
+                summary = _summaries[key] = summarize(
+                    definitions[version_id], width, enrollment, *key[2:]
+                )
+        due = due_at or assigned_due
+        shown = row_status(status, summary)
+        overdue, at_risk = flags(shown, summary, last, due, now)
+        # The row's HTML depends on nothing else: a worker keeps it too.
+        row_key = (cohort.id, width, tuple(row), due, overdue, at_risk)
+        made = _rows.get(row_key)
+        if made is None:
+            learner = Learner(user_id, name, email)
+            made = _rows[row_key] = matrix_row(
+                cohort.id,
+                learner,
+                county or "",
+                shown,
+                summary,
+                last,
+                completed_at,
+                due,
+                overdue,
+                at_risk,
+                width,
+            )
+        rows.append(made)
+    rows = [r for r in rows if FILTERS.get(show, FILTERS[""])(r)]
+    rows.sort(key=SORTS.get(sort, SORTS["name"]))
+    return Matrix(cohort, course, definitions[course.current_version_id], rows)

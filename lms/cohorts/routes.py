@@ -19,6 +19,7 @@ from lms.cohorts import progress, roster, service
 from lms.cohorts.models import Attendance, CohortCourse, LiveSession
 from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
 from lms.inject import DB, AppSettings
+from lms.learning.service import STATE_LABELS
 from lms.pages import page, redirect
 from lms.quizzes.models import Attempt
 from lms.reports import exports
@@ -439,12 +440,7 @@ def _matrix_table(matrix: progress.Matrix) -> tuple[list[str], list[list[Any]]]:
     ]
     rows = []
     for row in matrix.rows:
-        states = {s.module.id: s for s in row.progress.modules} if row.progress else {}
-        cells = []
-        for module in modules:
-            state = states.get(module.id)
-            cells.append(state.label if state else "")
-        best = row.progress.best_final if row.progress else None
+        cells = [STATE_LABELS.get(status, "") for status in row.statuses]
         rows.append(
             [
                 row.learner.name,
@@ -453,7 +449,7 @@ def _matrix_table(matrix: progress.Matrix) -> tuple[list[str], list[list[Any]]]:
                 row.status,
                 row.percent,
                 *cells,
-                best.percent if best else None,
+                row.best_final,
                 row.last_activity,
                 row.due_at,
                 "yes" if row.overdue else "",

@@ -221,7 +221,7 @@ class ModuleRow(NamedTuple):
 
     status: str
     seconds_spent: int
-    last_seen_at: datetime
+    last_seen_at: datetime | None  # None where only the status was read (the matrix)
 
 
 class AttemptScore(NamedTuple):
@@ -232,7 +232,7 @@ class AttemptScore(NamedTuple):
     target: str
     percent: float | None
     passed: bool | None
-    submitted_at: datetime
+    submitted_at: datetime | None  # None where only the scores were read (the matrix)
 
 
 @dataclass

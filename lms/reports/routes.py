@@ -36,11 +36,7 @@ async def cohort_report(
     matrix = await progress.build_matrix(db, cohort, chosen)
     counts = matrix.counts()
     status_chart = charts.bar_chart("Learners by status", sorted(counts.items()))
-    completed_days = [
-        r.progress.enrollment.completed_at.date()
-        for r in matrix.rows
-        if r.progress and r.progress.enrollment.completed_at
-    ]
+    completed_days = [r.completed_at.date() for r in matrix.rows if r.completed_at]
     completion_chart = charts.cumulative_chart(
         "Completions over time", completed_days, len(matrix.rows)
     )
