@@ -260,3 +260,14 @@ async def test_an_unexpected_error_shows_the_500_page_without_internals(
         and 'class="site-header"' in response.text
     )
     assert "secret detail" not in response.text and "Traceback" not in response.text
+
+
+def test_passwords_are_hashed_on_spare_cpu_only():
+    """bcrypt's thread runs in the idle class, so sign-ins cannot slow the pages served."""
+    import os
+
+    from lms.accounts import service
+
+    policy = service._hashing.submit(os.sched_getscheduler, 0).result()
+    assert policy == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the serving threads keep theirs

@@ -37,8 +37,12 @@ async def courses(db, tmp_path):
 
 async def new_cohort(client, courses, name="Shasta spring 2026", due="2026-12-31") -> int:
     page = await client.get("/cohorts/new")
-    data = {"_csrf_token": csrf_from(page.text), "name": name, "starts_on": "2026-01-05",
-            "ends_on": "2026-12-31"}
+    data = {
+        "_csrf_token": csrf_from(page.text),
+        "name": name,
+        "starts_on": "2026-01-05",
+        "ends_on": "2026-12-31",
+    }
     for course in courses.values():
         data[f"course_{course.id}"] = "1"
         data[f"due_{course.id}"] = due
@@ -49,8 +53,10 @@ async def new_cohort(client, courses, name="Shasta spring 2026", due="2026-12-31
 
 async def add(client, cohort_id: int, email: str, name: str = "") -> str:
     page = await client.get(f"/cohorts/{cohort_id}")
-    response = await client.post(f"/cohorts/{cohort_id}/members", data={
-        "_csrf_token": csrf_from(page.text), "email": email, "name": name})
+    response = await client.post(
+        f"/cohorts/{cohort_id}/members",
+        data={"_csrf_token": csrf_from(page.text), "email": email, "name": name},
+    )
     return response.text
 
 
@@ -77,12 +83,16 @@ async def test_bad_cohort_forms_change_nothing(client, db, courses, people):
         ({"name": "X", "starts_on": "not a date"}, "must be a date"),
         ({"name": "X", "trainer": "abc"}, "not valid"),
     ]:
-        response = await client.post("/cohorts/new", data={"_csrf_token": csrf_from(page.text), **data})
+        response = await client.post(
+            "/cohorts/new", data={"_csrf_token": csrf_from(page.text), **data}
+        )
         assert response.status_code == 400 and message in response.text
     assert await db.scalar(select(func.count()).select_from(Cohort)) == 0
 
 
-async def test_adding_an_unknown_email_creates_an_account_with_a_one_time_link(client, db, courses, people):
+async def test_adding_an_unknown_email_creates_an_account_with_a_one_time_link(
+    client, db, courses, people
+):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
     text = await add(client, cohort_id, "New.Worker@County.ca.gov", "Nia Worker")
@@ -94,8 +104,14 @@ async def test_adding_an_unknown_email_creates_an_account_with_a_one_time_link(c
     await post(client, "/sign-out", token_from="/")
     form = await client.get(link)
     assert "Choose a password for <strong>new.worker@county.ca.gov</strong>" in form.text
-    done = await client.post(link, data={"_csrf_token": csrf_from(form.text),
-                                         "password": "a long new password", "confirm": "a long new password"})
+    done = await client.post(
+        link,
+        data={
+            "_csrf_token": csrf_from(form.text),
+            "password": "a long new password",
+            "confirm": "a long new password",
+        },
+    )
     assert "Your password is set" in done.text
     again = await client.get(link)
     assert again.status_code == 400 and "not valid" in again.text
@@ -107,8 +123,11 @@ BAD_CSV = "email,name,county\nana@example.org,Ana Ruiz,Shasta\nnot-an-email,Bad,
 
 async def upload(client, cohort_id: int, content: str):
     page = await client.get(f"/cohorts/{cohort_id}/roster")
-    return await client.post(f"/cohorts/{cohort_id}/roster", data={"_csrf_token": csrf_from(page.text)},
-                             files={"file": ("roster.csv", content.encode(), "text/csv")})
+    return await client.post(
+        f"/cohorts/{cohort_id}/roster",
+        data={"_csrf_token": csrf_from(page.text)},
+        files={"file": ("roster.csv", content.encode(), "text/csv")},
+    )
 
 
 async def test_roster_import_previews_then_applies(client, db, courses, people):
@@ -120,11 +139,23 @@ async def test_roster_import_previews_then_applies(client, db, courses, people):
     assert await db.scalar(select(func.count()).select_from(CohortMember)) == 1  # nothing yet
     content = re.search(r'name="content" value="([^"]*)"', preview.text, re.S).group(1)
     import html
-    done = await client.post(f"/cohorts/{cohort_id}/roster/apply", data={
-        "_csrf_token": csrf_from(preview.text), "content": html.unescape(content)})
+
+    done = await client.post(
+        f"/cohorts/{cohort_id}/roster/apply",
+        data={"_csrf_token": csrf_from(preview.text), "content": html.unescape(content)},
+    )
     assert "Roster imported" in done.text and done.text.count("/account/set-password/") == 2
-    emails = set((await db.scalars(select(User.email).join(CohortMember, CohortMember.user_id == User.id))).all())
-    assert emails == {"ana@example.org", "bo@example.org", "learner@example.org", "learner2@example.org"}
+    emails = set(
+        (
+            await db.scalars(select(User.email).join(CohortMember, CohortMember.user_id == User.id))
+        ).all()
+    )
+    assert emails == {
+        "ana@example.org",
+        "bo@example.org",
+        "learner@example.org",
+        "learner2@example.org",
+    }
 
 
 async def test_a_roster_with_broken_rows_changes_nothing(client, db, courses, people):
@@ -133,34 +164,52 @@ async def test_a_roster_with_broken_rows_changes_nothing(client, db, courses, pe
     users_before = await db.scalar(select(func.count()).select_from(User))
     preview = await upload(client, cohort_id, BAD_CSV)
     assert preview.status_code == 400 and "Nothing has been changed" in preview.text
-    for message in ["Line 3: Enter an email address like", "Line 4: &#39;Atlantis&#39; is not a California county",
-                    "Line 5: ana@example.org is already on line 2"]:
+    for message in [
+        "Line 3: Enter an email address like",
+        "Line 4: &#39;Atlantis&#39; is not a California county",
+        "Line 5: ana@example.org is already on line 2",
+    ]:
         assert message in preview.text, message
     assert "Apply these changes" not in preview.text
-    forced = await client.post(f"/cohorts/{cohort_id}/roster/apply", data={
-        "_csrf_token": csrf_from(preview.text), "content": BAD_CSV})
+    forced = await client.post(
+        f"/cohorts/{cohort_id}/roster/apply",
+        data={"_csrf_token": csrf_from(preview.text), "content": BAD_CSV},
+    )
     assert forced.status_code == 400
     assert await db.scalar(select(func.count()).select_from(User)) == users_before
     assert await db.scalar(select(func.count()).select_from(CohortMember)) == 0
-    for content, message in [("", "The file is empty"), ("name\nx\n", "missing: email"),
-                             ("email,name\n\xff", "")]:
+    for content, message in [
+        ("", "The file is empty"),
+        ("name\nx\n", "missing: email"),
+        ("email,name\n\xff", ""),
+    ]:
         response = await upload(client, cohort_id, content)
         assert response.status_code == 400 and message in response.text
 
 
-async def test_enrolling_a_cohort_and_attendance_completing_a_course(client, db, settings, courses, people):
+async def test_enrolling_a_cohort_and_attendance_completing_a_course(
+    client, db, settings, courses, people
+):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
     await add(client, cohort_id, "learner@example.org")
     page = await client.get(f"/cohorts/{cohort_id}")
-    done = await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    done = await client.post(
+        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)}
+    )
     assert "2 enrollments made" in done.text
-    again = await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    again = await client.post(
+        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)}
+    )
     assert "0 enrollments made; 2 already in place" in again.text
     enrollments = (await db.scalars(select(Enrollment))).unique().all()
-    assert all(e.cohort_id == cohort_id and e.due_at.date().isoformat() == "2026-12-31" for e in enrollments)
+    assert all(
+        e.cohort_id == cohort_id and e.due_at.date().isoformat() == "2026-12-31"
+        for e in enrollments
+    )
     # The learner finishes the live course's modules; only attendance is missing.
     from lms.learning import service as learning
+
     live = next(e for e in enrollments if e.course_id == courses["live"].id)
     for module_id in ("first", "second"):
         await learning.complete_module(db, settings, live, module_id)
@@ -168,26 +217,48 @@ async def test_enrolling_a_cohort_and_attendance_completing_a_course(client, db,
     await db.refresh(live)
     assert live.status == "active"
     page = await client.get(f"/cohorts/{cohort_id}")
-    bad = await client.post(f"/cohorts/{cohort_id}/sessions", data={
-        "_csrf_token": csrf_from(page.text), "course": str(courses["live"].id), "title": "Simulation",
-        "starts_at": "2026-03-02T09:00", "minutes": "120", "webinar_url": "http://insecure.example"})
+    bad = await client.post(
+        f"/cohorts/{cohort_id}/sessions",
+        data={
+            "_csrf_token": csrf_from(page.text),
+            "course": str(courses["live"].id),
+            "title": "Simulation",
+            "starts_at": "2026-03-02T09:00",
+            "minutes": "120",
+            "webinar_url": "http://insecure.example",
+        },
+    )
     assert bad.status_code == 400 and "https://" in bad.text
-    scheduled = await client.post(f"/cohorts/{cohort_id}/sessions", data={
-        "_csrf_token": csrf_from(page.text), "course": str(courses["live"].id), "title": "Simulation",
-        "starts_at": "2026-03-02T09:00", "minutes": "120", "place": "Redding training room"})
+    scheduled = await client.post(
+        f"/cohorts/{cohort_id}/sessions",
+        data={
+            "_csrf_token": csrf_from(page.text),
+            "course": str(courses["live"].id),
+            "title": "Simulation",
+            "starts_at": "2026-03-02T09:00",
+            "minutes": "120",
+            "place": "Redding training room",
+        },
+    )
     assert "The session is scheduled" in scheduled.text
     session_id = await db.scalar(select(LiveSession.id))
-    saved = await client.post(f"/cohorts/{cohort_id}/sessions/{session_id}", data={
-        "_csrf_token": csrf_from(scheduled.text), "present": str(people["learner"].id)})
+    saved = await client.post(
+        f"/cohorts/{cohort_id}/sessions/{session_id}",
+        data={"_csrf_token": csrf_from(scheduled.text), "present": str(people["learner"].id)},
+    )
     assert "Attendance has been recorded" in saved.text
     await db.refresh(live)
     assert live.status == "completed"
-    outsider = await client.post(f"/cohorts/{cohort_id}/sessions/{session_id}", data={
-        "_csrf_token": csrf_from(scheduled.text), "present": str(people["learner2"].id)})
+    outsider = await client.post(
+        f"/cohorts/{cohort_id}/sessions/{session_id}",
+        data={"_csrf_token": csrf_from(scheduled.text), "present": str(people["learner2"].id)},
+    )
     assert outsider.status_code == 400
 
 
-async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(client, db, settings, courses, people):
+async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(
+    client, db, settings, courses, people
+):
     from lms.learning import service as learning
 
     cohort = Cohort(name="Big cohort")
@@ -214,7 +285,9 @@ async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(client, db
         counted.clear()
         async with sessionmaker() as session:
             chosen = await session.get(Course, courses["online"].id)
-            found = await progress.build_matrix(session, await session.get(Cohort, cohort.id), chosen)
+            found = await progress.build_matrix(
+                session, await session.get(Cohort, cohort.id), chosen
+            )
         return len(counted), found
 
     await grow(4)
@@ -291,14 +364,16 @@ async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, 
 async def test_exports_neutralise_formulas(client, db, settings, courses, people):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
-    await make_person(db, settings, "evil@example.org", name='=HYPERLINK("http://x.example","click")')
+    await make_person(
+        db, settings, "evil@example.org", name='=HYPERLINK("http://x.example","click")'
+    )
     await add(client, cohort_id, "evil@example.org")
     page = await client.get(f"/cohorts/{cohort_id}")
     await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
     response = await client.get(f"/cohorts/{cohort_id}/export/matrix.csv?course=online")
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0][0] == "Learner" and rows[1][0] == "'=HYPERLINK(\"http://x.example\",\"click\")"
+    assert rows[0][0] == "Learner" and rows[1][0] == '\'=HYPERLINK("http://x.example","click")'
     xlsx = await client.get(f"/cohorts/{cohort_id}/export/matrix.xlsx?course=online")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet["A2"].value.startswith("'=") and sheet["A2"].data_type == "s"
@@ -317,16 +392,21 @@ async def test_course_report_and_admin_completions(client, db, settings, courses
     await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
     await sign_in(client, "learner@example.org")
     from tests.learning_helpers import definition, take_quiz
+
     online = await definition(db, "online")
     await take_quiz(client, "/courses/online/modules/first/quiz/start", online, right=False)
     await take_quiz(client, "/courses/online/modules/first/quiz/start", online, right=True)
-    enrollment = await db.scalar(select(Enrollment).where(Enrollment.course_id == courses["online"].id))
+    enrollment = await db.scalar(
+        select(Enrollment).where(Enrollment.course_id == courses["online"].id)
+    )
     await learning.complete_module(db, settings, enrollment, "second")
     await db.commit()
     await sign_in(client, "trainer@example.org")
     report = await client.get(f"/cohorts/{cohort_id}/report?course=online")
     assert report.status_code == 200
-    assert "Which is right?" in report.text and "50%" in report.text and "That one (1)" in report.text
+    assert (
+        "Which is right?" in report.text and "50%" in report.text and "That one (1)" in report.text
+    )
     assert "<svg" in report.text and "Learners by status" in report.text
     await sign_in(client, "admin@example.org")
     by_county = await client.get("/admin/completions?by=county")
@@ -337,7 +417,9 @@ async def test_course_report_and_admin_completions(client, db, settings, courses
     assert "cohort.create" in audit.text and "Trainer" in audit.text
 
 
-async def test_trainer_downloads_certificates_of_their_own_learners_only(client, db, settings, courses, people):
+async def test_trainer_downloads_certificates_of_their_own_learners_only(
+    client, db, settings, courses, people
+):
     from lms.certificates.models import Certificate
     from lms.learning import service as learning
 
@@ -356,16 +438,34 @@ async def test_trainer_downloads_certificates_of_their_own_learners_only(client,
 
 
 ROUTES = [
-    ("get", "/cohorts"), ("get", "/cohorts/new"), ("get", "/cohorts/{id}"), ("get", "/cohorts/{id}/edit"),
-    ("get", "/cohorts/{id}/roster"), ("get", "/cohorts/{id}/progress"), ("get", "/cohorts/{id}/report"),
-    ("get", "/cohorts/{id}/learners/{learner}"), ("get", "/cohorts/{id}/export/matrix.csv"),
-    ("get", "/cohorts/{id}/export/completions.xlsx"), ("get", "/cohorts/{id}/sessions/{session}"),
-    ("post", "/cohorts/{id}/enroll"), ("post", "/cohorts/{id}/members"),
-    ("post", "/cohorts/{id}/sessions/{session}"), ("post", "/cohorts/{id}/members/{learner}/remove"),
-    ("get", "/admin/completions"), ("get", "/admin/audit"), ("get", "/admin/certificates"),
-    ("get", "/admin/people"), ("get", "/admin/courses"),
+    ("get", "/cohorts"),
+    ("get", "/cohorts/new"),
+    ("get", "/cohorts/{id}"),
+    ("get", "/cohorts/{id}/edit"),
+    ("get", "/cohorts/{id}/roster"),
+    ("get", "/cohorts/{id}/progress"),
+    ("get", "/cohorts/{id}/report"),
+    ("get", "/cohorts/{id}/learners/{learner}"),
+    ("get", "/cohorts/{id}/export/matrix.csv"),
+    ("get", "/cohorts/{id}/export/completions.xlsx"),
+    ("get", "/cohorts/{id}/sessions/{session}"),
+    ("post", "/cohorts/{id}/enroll"),
+    ("post", "/cohorts/{id}/members"),
+    ("post", "/cohorts/{id}/sessions/{session}"),
+    ("post", "/cohorts/{id}/members/{learner}/remove"),
+    ("get", "/admin/completions"),
+    ("get", "/admin/audit"),
+    ("get", "/admin/certificates"),
+    ("get", "/admin/people"),
+    ("get", "/admin/courses"),
 ]
-ADMIN_ONLY = {"/admin/completions", "/admin/audit", "/admin/certificates", "/admin/people", "/admin/courses"}
+ADMIN_ONLY = {
+    "/admin/completions",
+    "/admin/audit",
+    "/admin/certificates",
+    "/admin/people",
+    "/admin/courses",
+}
 NOT_PER_COHORT = {"/cohorts", "/cohorts/new"}
 
 
@@ -377,11 +477,17 @@ async def test_permission_matrix(client, db, courses, people, method, path, who)
     db.add(cohort)
     await db.flush()
     from lms.cohorts.models import CohortCourse, CohortTrainer
+
     db.add(CohortTrainer(cohort_id=cohort.id, user_id=people["trainer"].id))
     db.add(CohortMember(cohort_id=cohort.id, user_id=people["learner"].id))
     db.add(CohortCourse(cohort_id=cohort.id, course_id=courses["online"].id))
-    session = LiveSession(cohort_id=cohort.id, course_id=courses["online"].id, title="S",
-                          starts_at=__import__("datetime").datetime(2026, 3, 1, 9), place="Room")
+    session = LiveSession(
+        cohort_id=cohort.id,
+        course_id=courses["online"].id,
+        title="S",
+        starts_at=__import__("datetime").datetime(2026, 3, 1, 9),
+        place="Room",
+    )
     db.add(session)
     await db.commit()
     url = path.format(id=cohort.id, learner=people["learner"].id, session=session.id)
@@ -389,8 +495,14 @@ async def test_permission_matrix(client, db, courses, people, method, path, who)
     if method == "get":
         response = await client.get(url)
     else:
-        response = await client.post(url, data={"_csrf_token": csrf_from((await client.get("/")).text),
-                                                "email": "x@example.org", "name": "X Person"})
+        response = await client.post(
+            url,
+            data={
+                "_csrf_token": csrf_from((await client.get("/")).text),
+                "email": "x@example.org",
+                "name": "X Person",
+            },
+        )
     if who == "learner":
         expected = {403}
     elif path in ADMIN_ONLY:

@@ -1,0 +1,372 @@
+"""The admin completions report: pages of people, and totals that agree with the enrollments."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import asyncpg
+import pytest
+from sqlalchemy import delete, func, select, text, update
+
+from alembic import command as alembic_command
+from lms import db as database
+from lms.accounts.models import County, User
+from lms.catalog import service as catalog
+from lms.catalog.models import Course
+from lms.learning.models import Enrollment
+from lms.reports import service
+from lms.reports.models import CompletionCount
+from lms.settings import Settings
+from tests.conftest import make_person, postgres_admin_dsn, sign_in
+from tests.course_factory import COURSE_YAML, write_course
+from tests.learning_helpers import load_courses
+
+BASE = datetime(2025, 11, 3, 9, 0)
+OTHER = COURSE_YAML.replace("Test Course", "Other Course").replace("hours: 2", "hours: 3")
+
+
+async def add_courses(db, root) -> dict[str, Course]:
+    write_course(root, "online")
+    write_course(root, "other", {"course.yaml": OTHER})
+    await load_courses(db, root)
+    return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
+
+
+@pytest.fixture
+async def courses(db, tmp_path):
+    return await add_courses(db, tmp_path / "courses")
+
+
+def completed(user: User, course: Course, at: datetime | None, status: str = "completed"):
+    return Enrollment(
+        user_id=user.id,
+        course_id=course.id,
+        version_id=course.current_version_id,
+        status=status,
+        enrolled_at=BASE - timedelta(days=90),
+        completed_at=at,
+    )
+
+
+async def thirty_learners_with_two_completions_each(db, settings, courses) -> list[User]:
+    """Learner 00 to 29; completion k (0-59) is k minutes after BASE, learner k // 2."""
+    learners = []
+    for i in range(30):
+        learner = await make_person(
+            db, settings, f"learner{i:02d}@example.org", name=f"Learner {i:02d}"
+        )
+        learners.append(learner)
+        for c, slug in enumerate(("online", "other")):
+            db.add(completed(learner, courses[slug], BASE + timedelta(minutes=2 * i + c)))
+    await db.commit()
+    return learners
+
+
+def names_on(html: str) -> set[str]:
+    return set(re.findall(r"<td>(Learner \d\d)</td>", html))
+
+
+def link(html: str, rel: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+async def test_completions_show_fifty_at_a_time_newest_first(client, db, settings, courses, people):
+    await thirty_learners_with_two_completions_each(db, settings, courses)
+    await sign_in(client, "admin@example.org")
+    first = await client.get("/admin/completions")
+    assert first.status_code == 200
+    assert "60 completions" in first.text and "Showing 1–50 of 60, newest first." in first.text
+    # The newest 50 are learners 05 to 29 (two each); the oldest 10 are on the next page.
+    assert names_on(first.text) == {f"Learner {i:02d}" for i in range(5, 30)}
+    assert first.text.count("<td>Learner ") == 50
+    assert link(first.text, "prev") is None and "Page 1 of 2" in first.text
+    older = link(first.text, "next")
+    assert older is not None and older.endswith("page=2#people")
+
+    second = await client.get(older)
+    assert "Showing 51–60 of 60, newest first." in second.text
+    assert names_on(second.text) == {f"Learner {i:02d}" for i in range(5)}
+    assert link(second.text, "next") is None and "Page 2 of 2" in second.text
+    assert link(second.text, "prev").endswith("page=1#people")
+    # The totals above the table are for every completion, whichever page is shown.
+    assert (
+        "60 completions" in second.text and "<td>Shasta</td><td>60</td><td>150</td>" in second.text
+    )
+
+
+async def test_page_links_keep_the_filters(client, db, settings, courses, people):
+    await thirty_learners_with_two_completions_each(db, settings, courses)
+    shasta = await db.scalar(select(County.id).where(County.name == "Shasta"))
+    await sign_in(client, "admin@example.org")
+    filters = f"by=month&course=&county={shasta}&region=&since=2025-11-01&until=2025-11-30"
+    first = await client.get(f"/admin/completions?{filters}")
+    assert "Showing 1–50 of 60" in first.text
+    assert link(first.text, "next") == f"/admin/completions?{filters}&page=2#people"
+    second = await client.get(link(first.text, "next"))
+    assert link(second.text, "prev") == f"/admin/completions?{filters}&page=1#people"
+    # A filter that leaves fewer than 50 has one page and no page links.
+    online = await client.get("/admin/completions?course=online&page=1")
+    assert "Showing 1–30 of 30" in online.text and 'rel="next"' not in online.text
+    assert "Page 1 of" not in online.text
+
+
+async def test_the_filters_offered_and_chosen_stay_chosen(client, db, courses, people):
+    shasta, region = (
+        await db.execute(select(County.id, County.region_id).where(County.name == "Shasta"))
+    ).one()
+    await sign_in(client, "admin@example.org")
+    page = await client.get(f"/admin/completions?course=other&region={region}&county={shasta}")
+    assert '<option value="online">Test Course</option>' in page.text
+    assert '<option value="other" selected>Other Course</option>' in page.text
+    assert f'<option value="{region}" selected>Northern</option>' in page.text
+    assert f'<option value="{shasta}" selected>Shasta</option>' in page.text
+    # Group by; then "All" and each course, region (all four) and county.
+    assert page.text.count("<option") == 4 + (1 + 2) + (1 + 4) + (1 + 58)
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "1.5", "２", "9" * 12])
+async def test_a_page_that_is_not_a_number_is_refused(client, people, page):
+    await sign_in(client, "admin@example.org")
+    response = await client.get("/admin/completions", params={"page": page})
+    assert response.status_code == 400
+    assert "Page must be a whole number, 1 or more." in response.text
+
+
+async def test_a_page_past_the_end_shows_the_last(client, db, settings, courses, people):
+    await thirty_learners_with_two_completions_each(db, settings, courses)
+    await sign_in(client, "admin@example.org")
+    response = await client.get("/admin/completions?page=7")
+    assert response.status_code == 200 and "Showing 51–60 of 60" in response.text
+
+
+async def test_an_unknown_grouping_is_refused(client, people):
+    await sign_in(client, "admin@example.org")
+    response = await client.get("/admin/completions?by=colour")
+    assert response.status_code == 400
+    assert "Group completions by county, region, course or month." in response.text
+
+
+async def test_no_completions_says_so(client, people):
+    await sign_in(client, "admin@example.org")
+    response = await client.get("/admin/completions?page=3")
+    assert response.status_code == 200 and "0 completions" in response.text
+    assert "Showing" not in response.text and response.text.count("No completions match.") == 2
+
+
+@pytest.mark.parametrize("who,status", [("learner", 403), ("trainer", 403), ("admin", 200)])
+async def test_only_admins_see_pages_of_completions(
+    client, db, settings, courses, people, who, status
+):
+    await thirty_learners_with_two_completions_each(db, settings, courses)
+    await sign_in(client, f"{who}@example.org")
+    response = await client.get("/admin/completions?page=2")
+    assert response.status_code == status
+    assert ("Learner 00" in response.text) == (who == "admin")
+
+
+async def test_export_still_has_every_row(client, db, settings, courses, people):
+    await thirty_learners_with_two_completions_each(db, settings, courses)
+    await sign_in(client, "admin@example.org")
+    exported = await client.get("/admin/completions?fmt=csv&page=2")
+    lines = exported.content.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 61 and lines[1].startswith("Learner 29,")
+
+
+async def expected_totals(db, by: str, **filters) -> tuple[int, list[tuple[str, int, float]]]:
+    """What the report should say, counted here from every enrollment, one by one."""
+    rows = (
+        await db.execute(
+            select(Enrollment, User.county_id).join(User, User.id == Enrollment.user_id)
+        )
+    ).all()
+    counties = {c.id: c for c in (await db.scalars(select(County))).unique().all()}
+    courses = {c.id: c.slug for c in (await db.scalars(select(Course))).unique().all()}
+    definitions = await catalog.get_definitions(db, {e.version_id for e, _ in rows})
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    for enrollment, county_id in rows:
+        county = counties.get(county_id)
+        at = enrollment.completed_at
+        if enrollment.status != "completed" or at is None:
+            continue
+        if filters.get("course_slug") and courses[enrollment.course_id] != filters["course_slug"]:
+            continue
+        if filters.get("county_id") and county_id != filters["county_id"]:
+            continue
+        if filters.get("region_id") and (
+            county is None or county.region_id != filters["region_id"]
+        ):
+            continue
+        if filters.get("since") and at < filters["since"]:
+            continue
+        if filters.get("until") and at >= filters["until"]:
+            continue
+        definition = definitions[enrollment.version_id]
+        name = {
+            "county": county.name if county else "No county",
+            "region": county.region.name if county else "No region",
+            "course": definition.title,
+            "month": at.strftime("%Y-%m"),
+        }[by]
+        totals[name][0] += 1
+        totals[name][1] += definition.hours
+    ordered = sorted(totals.items(), reverse=by == "month")
+    groups = [(name, int(n), hours) for name, (n, hours) in ordered]
+    return sum(n for _, n, _ in groups), groups
+
+
+async def counted_by_month(db) -> dict[tuple[str, int, int], int]:
+    rows = (await db.execute(select(CompletionCount))).scalars().all()
+    return {(str(r.month), r.county_id, r.version_id): r.completions for r in rows if r.completions}
+
+
+async def recounted_by_month(db) -> dict[tuple[str, int, int], int]:
+    counts: dict[tuple[str, int, int], int] = defaultdict(int)
+    query = select(Enrollment.completed_at, User.county_id, Enrollment.version_id).join(
+        User, User.id == Enrollment.user_id
+    )
+    query = query.where(Enrollment.status == "completed", Enrollment.completed_at.is_not(None))
+    for at, county_id, version_id in (await db.execute(query)).all():
+        counts[(at.strftime("%Y-%m-01"), county_id or 0, version_id)] += 1
+    return dict(counts)
+
+
+RANGES = [
+    {},
+    {"since": datetime(2025, 11, 1)},
+    {"since": datetime(2025, 10, 20), "until": datetime(2026, 1, 1)},
+    {"since": datetime(2025, 11, 3, 9, 30), "until": datetime(2025, 11, 20)},
+    {"since": datetime(2025, 12, 2), "until": datetime(2026, 2, 10)},
+    {"until": datetime(2025, 12, 15)},
+]
+
+
+async def assert_totals_agree(db) -> None:
+    await db.commit()
+    assert await counted_by_month(db) == await recounted_by_month(db)
+    shasta = await db.scalar(select(County).where(County.name == "Shasta"))
+    scopes = [
+        {},
+        {"county_id": shasta.id},
+        {"region_id": shasta.region_id},
+        {"course_slug": "other"},
+    ]
+    for by in service.GROUPINGS:
+        for scope in scopes:
+            for dates in RANGES:
+                filters = scope | dates
+                found = await service.completion_totals(db, by, **filters)
+                assert found == await expected_totals(db, by, **filters), (by, filters)
+
+
+async def test_totals_agree_with_the_enrollments_through_every_change(
+    db, settings, courses, people
+):
+    """Completions are counted by month by triggers; every way they change is followed."""
+    online, other = courses["online"], courses["other"]
+    shasta = await make_person(db, settings, "s@example.org", name="Shasta Person")
+    butte = await make_person(db, settings, "b@example.org", county="Butte")
+    nowhere = await make_person(db, settings, "n@example.org", county=None)
+    moments = [
+        BASE - timedelta(days=20),
+        BASE,
+        BASE + timedelta(days=30),
+        BASE + timedelta(days=70),
+    ]
+    enrollments = []
+    for person in (shasta, butte, nowhere):
+        for course in (online, other):
+            for at in moments[: 2 + person.id % 3]:
+                enrollments.append(completed(person, course, at))
+    active = completed(shasta, online, None, status="active")
+    undated = completed(butte, other, None)  # what no code does; left out of every count
+    db.add_all([*enrollments, active, undated])
+    await assert_totals_agree(db)
+
+    active.status, active.completed_at = "completed", BASE + timedelta(days=1)
+    enrollments[0].completed_at = BASE + timedelta(days=45)  # into another month
+    enrollments[-1].status = "withdrawn"
+    enrollments[2].course_id, enrollments[2].version_id = other.id, other.current_version_id
+    enrollments[3].user_id = butte.id
+    await db.flush()
+    await db.execute(delete(Enrollment).where(Enrollment.id == enrollments[4].id))
+    await assert_totals_agree(db)
+
+    # Moving a person moves their completions, as the report always counted them.
+    await db.execute(update(User).where(User.id == shasta.id).values(county_id=butte.county_id))
+    await db.execute(update(User).where(User.id == butte.id).values(county_id=None))
+    await db.execute(update(User).where(User.id == nowhere.id).values(county_id=shasta.county_id))
+    await assert_totals_agree(db)
+
+    await db.execute(update(Enrollment).values(status="completed", completed_at=BASE))
+    await assert_totals_agree(db)
+    await db.execute(delete(Enrollment))
+    await db.commit()
+    assert await counted_by_month(db) == {}
+    assert await service.completion_totals(db) == (0, [])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def blank_database(request, tmp_path):
+    """A database of its own, not yet migrated, dropped at the end."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
+        return
+    admin = postgres_admin_dsn()
+    name = f"lms_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        base, _, query = admin.partition("?")
+        url = re.sub(r"^postgres(ql)?://", "postgresql+asyncpg://", base.rsplit("/", 1)[0])
+        yield f"{url}/{name}" + (f"?{query}" if query else "")
+    finally:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.close()
+
+
+async def migrate(url: str, revision: str, down: bool = False) -> None:
+    # Alembic's env.py runs its own event loop, so it cannot run on this one.
+    run = alembic_command.downgrade if down else alembic_command.upgrade
+    await asyncio.to_thread(run, database.alembic_config(url), revision)
+
+
+async def test_the_migration_counts_the_completions_already_there(blank_database, tmp_path):
+    url = blank_database
+    await migrate(url, "0007")
+    settings = replace(Settings(), database_url=url, bcrypt_rounds=4, environment="test")
+    engine = database.create_engine(url)
+    try:
+        async with database.create_sessionmaker(engine)() as db:
+            courses = await add_courses(db, tmp_path / "courses")
+            for i, county in enumerate(["Shasta", "Butte", None]):
+                person = await make_person(db, settings, f"p{i}@example.org", county=county)
+                for day in range(i + 1):
+                    db.add(completed(person, courses["online"], BASE + timedelta(days=40 * day)))
+            await db.commit()
+        await migrate(url, "head")
+        async with database.create_sessionmaker(engine)() as db:
+            assert sum((await counted_by_month(db)).values()) == 6
+            assert await counted_by_month(db) == await recounted_by_month(db)
+        await migrate(url, "0007", down=True)
+        async with database.create_sessionmaker(engine)() as db:
+            # The triggers went with the table: enrollments can change without it.
+            await db.execute(update(Enrollment).values(completed_at=BASE))
+            await db.commit()
+            tables = "SELECT count(*) FROM completion_counts"
+            with pytest.raises(Exception, match="completion_counts"):
+                await db.execute(text(tables))
+            await db.rollback()
+        await migrate(url, "head")
+        async with database.create_sessionmaker(engine)() as db:
+            assert await counted_by_month(db) == await recounted_by_month(db)
+            months = await db.scalar(select(func.count()).select_from(CompletionCount))
+            assert months == 3  # one month, three counties
+    finally:
+        await engine.dispose()
+        catalog.forget_definitions()
