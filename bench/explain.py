@@ -30,7 +30,7 @@ from lms.catalog import service as catalog  # noqa: E402
 from lms.certificates import service as certificates  # noqa: E402
 from lms.cohorts import progress  # noqa: E402
 from lms.learning import service as learning  # noqa: E402
-from lms.reports import service as reports  # noqa: E402
+from lms.reports import completions as reports  # noqa: E402
 from lms.settings import Settings  # noqa: E402
 
 RANDOM_PAGE_COST = 1.1

@@ -45,7 +45,9 @@ def build(source: Path) -> Path:
 
 
 def main(paths: list[str]) -> None:
-    sources = [Path(p).resolve() for p in paths] or sorted(ROOT.glob("courses/*/resources/src/*.md"))
+    sources = [Path(p).resolve() for p in paths] or sorted(
+        ROOT.glob("courses/*/resources/src/*.md")
+    )
     for source in sources:
         target = build(source)
         shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target

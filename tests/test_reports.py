@@ -19,7 +19,7 @@ from lms.accounts.models import County, User
 from lms.catalog import service as catalog
 from lms.catalog.models import Course
 from lms.learning.models import Enrollment
-from lms.reports import service
+from lms.reports import completions as service
 from lms.reports.models import CompletionCount
 from lms.settings import Settings
 from tests.conftest import make_person, postgres_admin_dsn, sign_in

@@ -471,7 +471,7 @@ async def export(
     what: FromPath[str],
     course: FromQuery[str] = "",
 ) -> Response[bytes]:
-    from lms.reports import service as reports
+    from lms.reports import completions as reports
 
     cohort = await service.get_cohort(db, request.user, cohort_id)
     name, _, fmt = what.rpartition(".")

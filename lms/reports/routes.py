@@ -21,6 +21,7 @@ from lms.errors import InvalidInput
 from lms.inject import DB
 from lms.pages import page
 from lms.reports import charts, exports, service
+from lms.reports import completions as completions_report
 
 Req = Request[User, Any, Any]
 admin_only = [requires("admin")]
@@ -110,7 +111,7 @@ async def completions(
         end + timedelta(days=1) if end else None,
     )
     if fmt in ("csv", "xlsx"):
-        rows = await service.completions(db, *filters)
+        rows = await completions_report.completions(db, *filters)
         return exports.download(
             "completions",
             fmt,
@@ -131,13 +132,15 @@ async def completions(
             ],
         )
     number = _page_number(page_number)
-    total, groups = await service.completion_totals(db, by, *filters)
+    total, groups = await completions_report.completion_totals(db, by, *filters)
     # Past the last page (the filters changed, or a shared link is older than a change)
     # shows the last one rather than an empty table.
     pages = max(1, -(-total // PER_PAGE))
     number = min(number, pages)
-    rows = await service.completions(db, *filters, limit=PER_PAGE, offset=(number - 1) * PER_PAGE)
-    courses, regions, counties = await service.completion_choices(db)
+    rows = await completions_report.completions(
+        db, *filters, limit=PER_PAGE, offset=(number - 1) * PER_PAGE
+    )
+    courses, regions, counties = await completions_report.completion_choices(db)
     filtered = {"by": by, "course": course, "county": county, "region": region}
     query = urlencode({**filtered, "since": since, "until": until})
     return page(
