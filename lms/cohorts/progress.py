@@ -230,6 +230,9 @@ class Matrix:
     definition: CourseDefinition
     rows: list[MatrixRow]
 
+    def rows_html(self) -> Markup:
+        return Markup("".join([row.html for row in self.rows]))  # noqa: S704  (Markup already)
+
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
         for row in self.rows:

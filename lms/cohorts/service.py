@@ -41,21 +41,15 @@ async def visible_cohorts(db: AsyncSession, user: User) -> list[Cohort]:
 
 
 async def get_cohort(db: AsyncSession, user: User, cohort_id: int) -> Cohort:
-    """The cohort, if this person may run it; another trainer's cohort is a plain not-found."""
-    cohort = await db.get(Cohort, cohort_id)
-    if cohort is None:
+    """The cohort, if this person may run it; another trainer's cohort is a plain not-found.
+
+    One query for both: every trainer page starts here.
+    """
+    runs = exists().where(CohortTrainer.cohort_id == Cohort.id, CohortTrainer.user_id == user.id)
+    found = (await db.execute(select(Cohort, runs).where(Cohort.id == cohort_id))).first()
+    if found is None or not (user.is_admin or found[1]):
         raise NotFound("There is no such cohort.")
-    if not user.is_admin:
-        runs = await db.scalar(
-            select(
-                exists().where(
-                    CohortTrainer.cohort_id == cohort_id, CohortTrainer.user_id == user.id
-                )
-            )
-        )
-        if not runs:
-            raise NotFound("There is no such cohort.")
-    return cohort
+    return found[0]
 
 
 @dataclass
