@@ -514,3 +514,60 @@ async def test_permission_matrix(client, db, courses, people, method, path, who)
     assert response.status_code in expected, (who, url, response.status_code)
     if who in ("learner", "trainer2") and method == "post":
         assert await db.scalar(select(func.count()).select_from(CohortMember)) == 1
+
+
+async def test_every_change_to_progress_raises_the_enrollment_revision(
+    db, settings, courses, people
+):
+    """The matrix keeps summaries by (enrollment, revision): triggers must raise it for each
+    kind of fact progress is made of, and for nothing else."""
+    from lms.cohorts.models import Attendance
+    from lms.db import utcnow
+    from lms.learning import service as learning
+    from lms.learning.models import EvaluationResponse, ModuleProgress
+    from lms.quizzes.models import Attempt
+
+    learner = people["learner"]
+    enrollment, _ = await learning.enroll(db, learner, courses["live"], by=people["admin"])
+    await db.commit()
+    seen: list[int] = []
+
+    async def changed(step) -> bool:
+        done = step()
+        if done is not None:  # db.delete is a coroutine
+            await done
+        await db.commit()
+        revision = await db.scalar(
+            select(Enrollment.progress_revision).where(Enrollment.id == enrollment.id)
+        )
+        seen.append(revision)
+        return len(seen) < 2 or seen[-1] > seen[-2]
+
+    now = utcnow()
+    row = ModuleProgress(
+        enrollment_id=enrollment.id, module_id="first", opened_at=now, last_seen_at=now
+    )
+    attempt = Attempt(enrollment_id=enrollment.id, target="module:first", number=1, layout=[])
+    cohort = Cohort(name="Revisions")
+    assert await changed(lambda: db.add(row))
+    assert await changed(lambda: setattr(row, "status", "done"))
+    assert not await changed(lambda: setattr(row, "seconds_spent", 60))
+    assert not await changed(lambda: db.add(attempt))  # started, not submitted
+    assert await changed(lambda: setattr(attempt, "submitted_at", now))
+    assert await changed(
+        lambda: db.add(
+            EvaluationResponse(
+                enrollment_id=enrollment.id, version_id=enrollment.version_id, answers={}
+            )
+        )
+    )
+    assert not await changed(lambda: db.add(cohort))
+    session = LiveSession(
+        cohort_id=cohort.id, course_id=courses["live"].id, title="Day one", starts_at=now
+    )
+    assert not await changed(lambda: db.add(session))
+    mark = Attendance(session_id=session.id, user_id=learner.id, present=True)
+    assert await changed(lambda: db.add(mark))
+    assert await changed(lambda: setattr(mark, "present", False))
+    assert await changed(lambda: db.delete(mark))
+    assert await changed(lambda: db.delete(row))

@@ -54,6 +54,8 @@ class Enrollment(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Raised by triggers whenever the enrollment's progress changes (migration 0009).
+    progress_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
     course: Mapped[Course] = relationship(lazy="joined")
