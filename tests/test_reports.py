@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import column, delete, func, insert, select, table, text, update
 
 from alembic import command as alembic_command
 from lms import db as database
@@ -40,6 +40,14 @@ async def add_courses(db, root) -> dict[str, Course]:
 @pytest.fixture
 async def courses(db, tmp_path):
     return await add_courses(db, tmp_path / "courses")
+
+
+# Enrollments as migration 0007 left them: the model describes the newest schema.
+ENROLLMENTS_0007 = table(
+    "enrollments",
+    *(column(name) for name in ("user_id", "course_id", "version_id", "status", "enrolled_at")),
+    column("completed_at"),
+)
 
 
 def completed(user: User, course: Course, at: datetime | None, status: str = "completed"):
@@ -347,7 +355,9 @@ async def test_the_migration_counts_the_completions_already_there(blank_database
             for i, county in enumerate(["Shasta", "Butte", None]):
                 person = await make_person(db, settings, f"p{i}@example.org", county=county)
                 for day in range(i + 1):
-                    db.add(completed(person, courses["online"], BASE + timedelta(days=40 * day)))
+                    row = completed(person, courses["online"], BASE + timedelta(days=40 * day))
+                    values = {c.name: getattr(row, c.name) for c in ENROLLMENTS_0007.columns}
+                    await db.execute(insert(ENROLLMENTS_0007).values(**values))
             await db.commit()
         await migrate(url, "head")
         async with database.create_sessionmaker(engine)() as db:
