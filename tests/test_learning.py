@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from lms.db import utcnow
 from lms.learning.models import Enrollment, ModuleProgress
 from lms.quizzes.models import Attempt, AttemptAnswer
 from tests.conftest import csrf_from, sign_in
@@ -173,6 +174,17 @@ async def test_time_spent_is_recorded(client, db, small, people):
     await client.get("/courses/test-course/modules/first")
     await db.refresh(row)
     assert 235 <= row.seconds_spent <= 260
+    # Back after a long break: the time away is not reading time.
+    spent = row.seconds_spent
+    row.last_seen_at -= timedelta(hours=2)
+    await db.commit()
+    await client.get("/courses/test-course/modules/first")
+    await db.refresh(row)
+    (enrollment,) = await enrollments(db)
+    await db.refresh(enrollment)
+    assert row.seconds_spent == spent
+    assert utcnow() - row.last_seen_at < timedelta(minutes=1)
+    assert utcnow() - enrollment.last_activity_at < timedelta(minutes=1)
 
 
 async def test_correct_answers_never_reach_the_page_before_grading(client, db, small, people):

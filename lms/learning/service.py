@@ -16,7 +16,9 @@ from sqlalchemy import (
     Integer,
     String,
     bindparam,
+    case,
     cast,
+    extract,
     func,
     literal_column,
     null,
@@ -326,6 +328,7 @@ async def progress_facts(
     enrollment_ids: Collection[int],
     user_ids: Collection[int],
     course_ids: Collection[int],
+    seen: dict[str, Any] | None = None,
 ) -> Facts:
     """Module progress, submitted attempts, evaluations and attendance in one query.
 
@@ -337,7 +340,10 @@ async def progress_facts(
         "users": list(user_ids),
         "courses": list(course_ids),
     }
-    rows = await db.execute(_facts_query(db.bind.dialect.name), ids)
+    if seen is None:
+        rows = await db.execute(_facts_query(db.bind.dialect.name), ids)
+    else:  # a module page view on PostgreSQL, recorded by the same statement
+        rows = await db.execute(_facts_and_view_query(), {**ids, **seen})
     facts = Facts({}, {}, set(), {})
     for kind, owner, key, status, number, extra, percent, passed, at in rows.all():
         if kind == "m":
@@ -354,9 +360,12 @@ async def progress_facts(
     return facts
 
 
-async def progress_of(db: AsyncSession, enrollment: Enrollment) -> Progress:
+async def progress_of(
+    db: AsyncSession, enrollment: Enrollment, seen: dict[str, Any] | None = None
+) -> Progress:
     course = await catalog.get_definition(db, enrollment.version_id)
-    facts = await progress_facts(db, [enrollment.id], [enrollment.user_id], [enrollment.course_id])
+    ids = [enrollment.id], [enrollment.user_id], [enrollment.course_id]
+    facts = await progress_facts(db, *ids, seen)
     return facts.progress(enrollment, course)
 
 
@@ -580,7 +589,16 @@ def _count_time(row: ModuleProgress, now: datetime) -> None:
 async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) -> Progress:
     """Record that the learner opened a module; refuse a locked one."""
     _require_active(enrollment)
-    progress = await progress_of(db, enrollment)
+    now = utcnow()
+    # Every module page view records time spent and last activity. On PostgreSQL the query
+    # that reads progress makes both updates too (data-modifying CTEs): one statement, not
+    # two. A refused view rolls back with the request.
+    in_one = enrollment.status != COMPLETED and db.bind.dialect.name == "postgresql"
+    seen = None
+    if in_one:
+        seen = {"enrollment": enrollment.id, "module": module_id, "now": now}
+        seen["idle_since"] = now - IDLE_LIMIT
+    progress = await progress_of(db, enrollment, seen)
     state = progress.module_state(module_id)
     if state.status == "locked":
         if progress.pretest_needed:
@@ -588,7 +606,6 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
         raise Forbidden("This module is locked: complete the modules before it first, in order.")
     if enrollment.status == COMPLETED:
         return progress  # reading again after completion is fine; nothing to record
-    now = utcnow()
     row = progress.rows.get(module_id)
     if row is None:
         try:
@@ -605,17 +622,15 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
             pass  # opened in another tab at the same moment
         if state.status == "available":
             state.status = "in_progress"
-    else:
-        gap = now - row.last_seen_at
+    elif not in_one:
+        gap = now - row.last_seen_at if row.last_seen_at else timedelta(0)
         added = int(gap.total_seconds()) if timedelta(0) < gap <= IDLE_LIMIT else 0
         seen = {"enrollment": enrollment.id, "module": module_id, "added": added, "now": now}
-        if db.bind.dialect.name == "postgresql":
-            # Both updates in one statement: every module page view makes them.
-            await db.execute(_SEEN_AND_ACTIVE, seen)
-            set_committed_value(enrollment, "last_activity_at", now)
-            return progress
         await db.execute(_SEEN, seen)
-    await record_activity(db, enrollment, now)
+    if in_one:
+        set_committed_value(enrollment, "last_activity_at", now)
+    else:
+        await record_activity(db, enrollment, now)
     return progress
 
 
@@ -632,19 +647,31 @@ _ACTIVE_AT = (
 )
 
 
-# Every time a module page opens: one UPDATE, without loading the row first.
+# Every time a module page opens: one UPDATE, without loading the row first. The time since
+# the last view counts when it is under IDLE_LIMIT (a learner who left and came back later
+# was not reading all that time).
+_MP = ModuleProgress.__table__.c
 _SEEN = (
     update(ModuleProgress.__table__)
-    .where(
-        ModuleProgress.__table__.c.enrollment_id == bindparam("enrollment"),
-        ModuleProgress.__table__.c.module_id == bindparam("module"),
-    )
-    .values(
-        seconds_spent=ModuleProgress.__table__.c.seconds_spent + bindparam("added"),
-        last_seen_at=bindparam("now"),
-    )
+    .where(_MP.enrollment_id == bindparam("enrollment"), _MP.module_id == bindparam("module"))
+    .values(seconds_spent=_MP.seconds_spent + bindparam("added"), last_seen_at=bindparam("now"))
 )
-_SEEN_AND_ACTIVE = _ACTIVE_AT.add_cte(_SEEN.cte("seen"))  # PostgreSQL only
+# The same on PostgreSQL, working out the time in SQL, to run with the query that reads.
+_NOW = bindparam("now", type_=DateTime)
+_GAP = case(
+    (
+        (_MP.last_seen_at < _NOW) & (_MP.last_seen_at >= bindparam("idle_since", type_=DateTime)),
+        cast(func.floor(extract("epoch", _NOW - _MP.last_seen_at)), Integer),
+    ),
+    else_=0,
+)
+_SEEN_IN_SQL = _SEEN.values(seconds_spent=_MP.seconds_spent + _GAP, last_seen_at=_NOW)
+
+
+@cache
+def _facts_and_view_query() -> CompoundSelect:
+    """progress_facts' query, recording a module page view as it reads (PostgreSQL only)."""
+    return _facts_query("postgresql").add_cte(_SEEN_IN_SQL.cte("seen"), _ACTIVE_AT.cte("active"))
 
 
 async def mark_done(
