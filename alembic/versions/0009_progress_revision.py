@@ -70,8 +70,7 @@ def _sqlite() -> list[str]:
         row = "OLD" if event == "DELETE" else "NEW"
         when = f"WHEN {condition}" if condition else ""
         statements.append(
-            f"CREATE TRIGGER {name} AFTER {event} ON {table} {when} "
-            f"BEGIN {_bump(table, row)}; END"
+            f"CREATE TRIGGER {name} AFTER {event} ON {table} {when} BEGIN {_bump(table, row)}; END"
         )
     return statements
 
