@@ -121,6 +121,21 @@ GOOD_CSV = "email,name,county\nana@example.org,Ana Ruiz,Shasta\nlearner@example.
 BAD_CSV = "email,name,county\nana@example.org,Ana Ruiz,Shasta\nnot-an-email,Bad,Shasta\ncy@example.org,Cy,Atlantis\nana@example.org,Ana Again,\n"
 
 
+async def schedule_session(client, cohort_id: int, page, courses, **where: str):
+    """Schedule a live session of the live course; in a training room unless told where."""
+    return await client.post(
+        f"/cohorts/{cohort_id}/sessions",
+        data={
+            "_csrf_token": csrf_from(page.text),
+            "course": str(courses["live"].id),
+            "title": "Simulation",
+            "starts_at": "2026-03-02T09:00",
+            "minutes": "120",
+            **(where or {"place": "Redding training room"}),
+        },
+    )
+
+
 async def upload(client, cohort_id: int, content: str):
     page = await client.get(f"/cohorts/{cohort_id}/roster")
     return await client.post(
@@ -217,29 +232,11 @@ async def test_enrolling_a_cohort_and_attendance_completing_a_course(
     await db.refresh(live)
     assert live.status == "active"
     page = await client.get(f"/cohorts/{cohort_id}")
-    bad = await client.post(
-        f"/cohorts/{cohort_id}/sessions",
-        data={
-            "_csrf_token": csrf_from(page.text),
-            "course": str(courses["live"].id),
-            "title": "Simulation",
-            "starts_at": "2026-03-02T09:00",
-            "minutes": "120",
-            "webinar_url": "http://insecure.example",
-        },
+    bad = await schedule_session(
+        client, cohort_id, page, courses, webinar_url="http://insecure.example"
     )
     assert bad.status_code == 400 and "https://" in bad.text
-    scheduled = await client.post(
-        f"/cohorts/{cohort_id}/sessions",
-        data={
-            "_csrf_token": csrf_from(page.text),
-            "course": str(courses["live"].id),
-            "title": "Simulation",
-            "starts_at": "2026-03-02T09:00",
-            "minutes": "120",
-            "place": "Redding training room",
-        },
-    )
+    scheduled = await schedule_session(client, cohort_id, page, courses)
     assert "The session is scheduled" in scheduled.text
     session_id = await db.scalar(select(LiveSession.id))
     saved = await client.post(
@@ -341,17 +338,7 @@ async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, 
     await db.commit()
     before = learner_row((await client.get(live)).text)
     assert "in progress" in before and "completed" not in before
-    scheduled = await client.post(
-        f"/cohorts/{cohort_id}/sessions",
-        data={
-            "_csrf_token": csrf_from(page.text),
-            "course": str(courses["live"].id),
-            "title": "Simulation",
-            "starts_at": "2026-03-02T09:00",
-            "minutes": "120",
-            "place": "Redding training room",
-        },
-    )
+    scheduled = await schedule_session(client, cohort_id, page, courses)
     session_id = await db.scalar(select(LiveSession.id))
     await client.post(
         f"/cohorts/{cohort_id}/sessions/{session_id}",

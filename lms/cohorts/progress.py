@@ -134,7 +134,6 @@ class MatrixRow:
 
     learner: Learner
     county: str
-    enrolled: bool
     status: str
     percent: int
     statuses: tuple[str, ...]  # each module column's state ("" when not enrolled)
@@ -209,7 +208,6 @@ def matrix_row(
     return MatrixRow(
         learner,
         county,
-        summary is not None,
         status,
         percent,
         statuses,

@@ -579,10 +579,16 @@ def _require_active(enrollment: Enrollment) -> None:
         raise Forbidden("You withdrew from this course. Enroll again to continue.")
 
 
+def reading_seconds(last_seen: datetime, now: datetime) -> int:
+    """The time since the last view, as reading time: none after a break over IDLE_LIMIT."""
+    gap = now - last_seen
+    return int(gap.total_seconds()) if timedelta(0) < gap <= IDLE_LIMIT else 0
+
+
 def _count_time(row: ModuleProgress, now: datetime) -> None:
-    gap = now - row.last_seen_at
-    if timedelta(0) < gap <= IDLE_LIMIT:
-        row.seconds_spent += int(gap.total_seconds())
+    added = reading_seconds(row.last_seen_at, now)
+    if added:  # a row made just now has no seconds_spent until it is flushed
+        row.seconds_spent += added
     row.last_seen_at = now
 
 
@@ -623,8 +629,7 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
         if state.status == "available":
             state.status = "in_progress"
     elif not in_one:
-        gap = now - row.last_seen_at if row.last_seen_at else timedelta(0)
-        added = int(gap.total_seconds()) if timedelta(0) < gap <= IDLE_LIMIT else 0
+        added = reading_seconds(row.last_seen_at or now, now)
         seen = {"enrollment": enrollment.id, "module": module_id, "added": added, "now": now}
         await db.execute(_SEEN, seen)
     if in_one:
@@ -647,16 +652,16 @@ _ACTIVE_AT = (
 )
 
 
-# Every time a module page opens: one UPDATE, without loading the row first. The time since
-# the last view counts when it is under IDLE_LIMIT (a learner who left and came back later
-# was not reading all that time).
+# Every time a module page opens: one UPDATE, without loading the row first, adding
+# reading_seconds() since the last view.
 _MP = ModuleProgress.__table__.c
 _SEEN = (
     update(ModuleProgress.__table__)
     .where(_MP.enrollment_id == bindparam("enrollment"), _MP.module_id == bindparam("module"))
     .values(seconds_spent=_MP.seconds_spent + bindparam("added"), last_seen_at=bindparam("now"))
 )
-# The same on PostgreSQL, working out the time in SQL, to run with the query that reads.
+# The same on PostgreSQL, with reading_seconds() worked out in SQL, to run with the query
+# that reads progress.
 _NOW = bindparam("now", type_=DateTime)
 _GAP = case(
     (
