@@ -11,7 +11,7 @@ import itertools
 import re
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from lms.catalog.models import Course
 from lms.cohorts.models import Cohort, CohortCourse, CohortMember, CohortTrainer
@@ -189,3 +189,41 @@ async def test_matrix_and_completions_cost_the_same_with_more_data(
     assert matrix <= 5, statements
     # The person; totals; a page of rows; the courses and counties to filter by.
     assert completions <= 4, statements
+
+
+async def _prepared_plans(app) -> list[tuple[int, int, str]]:
+    """How often PostgreSQL planned each of the app's prepared statements, on its connection."""
+    async with app.state.engine.connect() as conn:
+        query = "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements"
+        return [tuple(row) for row in await conn.execute(text(query))]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_learner_pages_settle_on_one_plan_on_postgresql(client, app, db, courses, people):
+    """A prepared statement whose plan PostgreSQL works out afresh on every run costs more
+    to plan than to run (the progress query took 0.27 ms to plan, 0.12 ms to run); the
+    statements of the pages a learner opens most must settle on one generic plan."""
+    learner = people["learner"]
+    await learning.enroll(db, learner, courses["online"])
+    await learning.enroll(db, learner, courses["other"])
+    await db.commit()
+    await sign_in(client, "learner@example.org")
+    page = await client.get("/courses/online/modules/first")
+    started = await client.post(
+        "/courses/online/modules/first/quiz/start", data={"_csrf_token": csrf_from(page.text)}
+    )
+    attempt = re.search(r"/attempts/(\d+)", str(started.url)).group(1)
+    for _ in range(10):
+        for path in ("/", "/courses", "/courses/online", "/courses/other/modules/first"):
+            assert (await client.get(path)).status_code == 200, path
+        saved = await client.post(
+            f"/attempts/{attempt}/save",
+            data={"_csrf_token": csrf_from(started.text), "q:q1": "0"},
+            headers={"accept": "application/json"},
+        )
+        assert saved.status_code == 200, saved.text
+    plans = client.blocking_portal.call(_prepared_plans, app)
+    # Every request ran on this one connection (else this test would prove nothing).
+    assert any(s.startswith("WITH seen AS") and g + c >= 10 for g, c, s in plans), plans
+    replanned = [s for g, c, s in plans if c > 5 and g == 0]
+    assert replanned == [], replanned
