@@ -27,7 +27,9 @@ from lms.app import create_app  # noqa: E402
 from lms.settings import Settings  # noqa: E402
 
 
-async def profile(url: str, email: str, path: str, times: int, top: int, sort: str) -> None:
+async def profile(
+    url: str, email: str, path: str, times: int, top: int, sort: str, dump: str | None
+) -> None:
     settings = Settings.from_env({**os.environ, "LMS_DATABASE_URL": url, "LMS_BCRYPT_ROUNDS": "4"})
     app = create_app(settings)
     # The app runs in this thread and event loop, so that the profiler sees it.
@@ -59,6 +61,8 @@ async def profile(url: str, email: str, path: str, times: int, top: int, sort: s
         took = (time.perf_counter() - started) / times
         print(f"{took * 1000:.1f} ms a request (with the profiler on), {times} requests")
         pstats.Stats(profiler).sort_stats(sort).print_stats(top)
+        if dump:
+            profiler.dump_stats(dump)  # for snakeviz, or pstats grouped by package
 
 
 def main() -> None:
@@ -68,10 +72,15 @@ def main() -> None:
     parser.add_argument("--times", type=int, default=50)
     parser.add_argument("--top", type=int, default=40, help="functions to print")
     parser.add_argument("--sort", default="cumulative", help="cumulative or tottime")
+    parser.add_argument("--dump", help="also write the profile to this file")
     parser.add_argument("path")
     args = parser.parse_args()
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    asyncio.run(profile(args.database_url, args.email, args.path, args.times, args.top, args.sort))
+    asyncio.run(
+        profile(
+            args.database_url, args.email, args.path, args.times, args.top, args.sort, args.dump
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -69,7 +69,12 @@ class SessionMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
 
 
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+# Guards are coroutines: Litestar runs a guard that is a plain function in a worker thread,
+# a hop to another thread and back on every request.
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+
+
+def check_signed_in(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
     if connection.user is None:
         raise NotAuthorizedException("Please sign in to continue.")
     if connection.user.must_change_password and not connection.url.path.startswith(
@@ -78,11 +83,15 @@ def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
         raise PermissionDeniedException("Change your temporary password first.")
 
 
-def requires(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    check_signed_in(connection)
+
+
+def requires(role: str) -> Guard:
     """A guard that admits only signed-in people holding `role`."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-        signed_in(connection, handler)
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        check_signed_in(connection)
         if not connection.user.has_role(role):
             raise PermissionDeniedException(f"This page is for people with the {role} role.")
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
+from litestar.routes import HTTPRoute
 from sqlalchemy import func, select
 
 from lms.accounts.models import User, WebSession
+from lms.app import create_app
 from lms.audit import AuditEvent
 from tests.conftest import PASSWORD, csrf_from, make_person, post_form, sign_in
 
@@ -271,3 +275,14 @@ def test_passwords_are_hashed_on_spare_cpu_only():
     policy = service._hashing.submit(os.sched_getscheduler, 0).result()
     assert policy == os.SCHED_IDLE
     assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the serving threads keep theirs
+
+
+def test_every_guard_is_a_coroutine():
+    """Litestar runs a guard that is a plain function in a worker thread, on every request."""
+    guarded = 0
+    for route in create_app().routes:
+        for handler in route.route_handlers if isinstance(route, HTTPRoute) else []:
+            for guard in handler.resolve_guards():
+                assert inspect.iscoroutinefunction(guard), (handler.paths, guard)
+                guarded += 1
+    assert guarded > 50

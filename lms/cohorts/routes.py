@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from lms.accounts import service as accounts
 from lms.accounts.models import User
-from lms.auth import signed_in
+from lms.auth import check_signed_in
 from lms.catalog import service as catalog
 from lms.catalog.models import Course
 from lms.cohorts import progress, roster, service
@@ -27,8 +27,8 @@ from lms.reports import exports
 Req = Request[User, Any, Any]
 
 
-def staff(connection: Any, handler: Any) -> None:
-    signed_in(connection, handler)
+async def staff(connection: Any, _: Any) -> None:
+    check_signed_in(connection)
     if not (connection.user.is_trainer or connection.user.is_admin):
         raise Forbidden("This page is for trainers and administrators.")
 
