@@ -159,3 +159,13 @@ async def test_person_names_are_escaped(client, db, settings, people):
     response = await client.get("/admin/people")
     assert "<script>alert(1)</script>" not in response.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
+
+
+async def test_people_list_shows_the_signed_in_admins_own_county(client, people):
+    # The signed-in person is loaded without their county (every request does it); the
+    # people list loads everyone, the admin included, with theirs.
+    await sign_in(client, "admin@example.org")
+    response = await client.get("/admin/people", params={"q": "admin@example.org"})
+    assert response.status_code == 200
+    row = response.text[response.text.rindex("admin@example.org") :].split("</tr>")[0]
+    assert "Shasta" in row

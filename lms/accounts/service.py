@@ -19,6 +19,7 @@ import bcrypt
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 
 from lms import audit
 from lms.accounts.models import (
@@ -188,6 +189,7 @@ _SESSION_USER = (
         WebSession.expires_at > bindparam("now"),
         User.active.is_(True),
     )
+    .options(raiseload(User.county))
 )
 
 
