@@ -5,18 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 
 from lms.accounts.models import User
 from lms.audit import AuditEvent
 from lms.catalog.models import Course
 from lms.cohorts import progress
 from lms.cohorts.models import Cohort, CohortMember, LiveSession
-from lms.db import create_engine, create_sessionmaker
-from lms.learning.models import Enrollment
+from lms.db import create_engine, create_sessionmaker, utcnow
+from lms.learning.models import Enrollment, ModuleProgress
 from tests.conftest import csrf_from, make_person, sign_in
 from tests.course_factory import COURSE_YAML, write_course
 from tests.learning_helpers import load_courses, post
@@ -346,6 +347,45 @@ async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, 
     )
     after = learner_row((await client.get(live)).text)
     assert "completed" in after and "100%" in after
+
+
+async def test_matrix_last_activity_counts_reading_a_module(client, db, courses, people):
+    """A module page view writes only its module row; trainers still see it as activity."""
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses, due="2030-12-31")
+    await add(client, cohort_id, "learner@example.org")
+    page = await client.get(f"/cohorts/{cohort_id}")
+    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    matrix = f"/cohorts/{cohort_id}/progress?course=online"
+
+    async def learner_row() -> str:
+        html = (await client.get(matrix)).text
+        return next(r for r in html.split("<tr>") if "/learners/" in r)
+
+    enrollment = await db.scalar(
+        select(Enrollment).where(
+            Enrollment.user_id == people["learner"].id,
+            Enrollment.course_id == courses["online"].id,
+        )
+    )
+    month_ago = utcnow() - timedelta(days=30)
+    enrollment.last_activity_at = month_ago
+    await db.commit()
+    idle = await learner_row()
+    assert month_ago.date().isoformat() in idle and "At risk" in idle
+
+    await sign_in(client, "learner@example.org")
+    assert (await client.get("/courses/online/modules/first")).status_code == 200
+    await sign_in(client, "trainer@example.org")
+    read = await learner_row()
+    assert utcnow().date().isoformat() in read and "At risk" not in read
+
+    # Whichever is later counts: a save after the last reading.
+    await db.execute(update(ModuleProgress).values(last_seen_at=month_ago))
+    enrollment.last_activity_at = week_ago = utcnow() - timedelta(days=7)
+    await db.commit()
+    saved = await learner_row()
+    assert week_ago.date().isoformat() in saved and "At risk" not in saved
 
 
 async def test_exports_neutralise_formulas(client, db, settings, courses, people):

@@ -180,11 +180,8 @@ async def test_time_spent_is_recorded(client, db, small, people):
     await db.commit()
     await client.get("/courses/test-course/modules/first")
     await db.refresh(row)
-    (enrollment,) = await enrollments(db)
-    await db.refresh(enrollment)
     assert row.seconds_spent == spent
     assert utcnow() - row.last_seen_at < timedelta(minutes=1)
-    assert utcnow() - enrollment.last_activity_at < timedelta(minutes=1)
 
 
 async def test_correct_answers_never_reach_the_page_before_grading(client, db, small, people):

@@ -278,6 +278,10 @@ def _members_query() -> Select[Any]:
             Enrollment.last_activity_at,
             Enrollment.completed_at,
             Enrollment.progress_revision,
+            # Reading a module page is activity too, kept on its module row alone.
+            select(func.max(ModuleProgress.last_seen_at))
+            .where(ModuleProgress.enrollment_id == Enrollment.id)
+            .scalar_subquery(),
         )
         .join(CohortMember, CohortMember.user_id == User.id)
         .outerjoin(County, County.id == User.county_id)
@@ -343,6 +347,10 @@ def _facts_query(dialect: str) -> Select[Any]:
 MEMBERS_QUERY = _members_query()
 
 
+def later(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 async def _summaries_of(
     db: AsyncSession, wanted: dict[int, int], definitions: dict[int, CourseDefinition], width: int
 ) -> dict[int, Summary]:
@@ -396,7 +404,8 @@ async def build_matrix(
     rows = []
     for row in latest.values():
         user_id, name, email, county, _, enrollment_id, status, version_id, due_at = row[:9]
-        last, completed_at, revision = row[9:]
+        last_activity, completed_at, revision, last_read = row[9:]
+        last = later(last_activity, last_read)
         summary = None
         if enrollment_id is not None:
             # Changed again between the two queries: the newer facts, from the second.

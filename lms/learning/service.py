@@ -612,9 +612,11 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
     """Record that the learner opened a module; refuse a locked one."""
     _require_active(enrollment)
     now = utcnow()
-    # Every module page view records time spent and last activity. On PostgreSQL the query
-    # that reads progress makes both updates too (data-modifying CTEs): one statement, not
-    # two. A refused view rolls back with the request.
+    # Every module page view records the time spent and when the module was last read, on
+    # its module_progress row alone: the enrollment's last activity counts that row's
+    # last_seen_at too (cohorts.progress), so a view writes one row, not two. On PostgreSQL
+    # the query that reads progress makes the update (a data-modifying CTE): one statement,
+    # not two. A refused view rolls back with the request.
     in_one = enrollment.status != COMPLETED and db.bind.dialect.name == "postgresql"
     seen = None
     if in_one:
@@ -648,10 +650,6 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
         added = reading_seconds(row.last_seen_at or now, now)
         seen = {"enrollment": enrollment.id, "module": module_id, "added": added, "now": now}
         await db.execute(_SEEN, seen)
-    if in_one:
-        set_committed_value(enrollment, "last_activity_at", now)
-    else:
-        await record_activity(db, enrollment, now)
     return progress
 
 
@@ -692,7 +690,7 @@ _SEEN_IN_SQL = _SEEN.values(seconds_spent=_MP.seconds_spent + _GAP, last_seen_at
 @cache
 def _facts_and_view_query() -> CompoundSelect:
     """progress_facts' query, recording a module page view as it reads (PostgreSQL only)."""
-    return _facts_query("enrollment").add_cte(_SEEN_IN_SQL.cte("seen"), _ACTIVE_AT.cte("active"))
+    return _facts_query("enrollment").add_cte(_SEEN_IN_SQL.cte("seen"))
 
 
 async def mark_done(
