@@ -102,6 +102,15 @@ async def crowd(db, settings, courses, people: int, cohort_id: int | None = None
     await db.commit()
 
 
+async def start_knowledge_check(client) -> tuple[str, str]:
+    """Start the first module's knowledge check: (attempt id, CSRF token)."""
+    page = await client.get("/courses/online/modules/first")
+    started = await client.post(
+        "/courses/online/modules/first/quiz/start", data={"_csrf_token": csrf_from(page.text)}
+    )
+    return re.search(r"/attempts/(\d+)", str(started.url)).group(1), csrf_from(started.text)
+
+
 async def test_learner_pages_cost_the_same_with_more_data(
     client, db, settings, courses, people, statements
 ):
@@ -134,12 +143,7 @@ async def test_saving_answers_costs_the_same_for_one_answer_or_all(
     await learning.enroll(db, people["learner"], courses["online"])
     await db.commit()
     await sign_in(client, "learner@example.org")
-    page = await client.get("/courses/online/modules/first")
-    started = await client.post(
-        "/courses/online/modules/first/quiz/start", data={"_csrf_token": csrf_from(page.text)}
-    )
-    attempt = re.search(r"/attempts/(\d+)", str(started.url)).group(1)
-    token = csrf_from(started.text)
+    attempt, token = await start_knowledge_check(client)
 
     def save(answers: dict[str, str]):
         return client.post(
@@ -208,17 +212,13 @@ async def test_learner_pages_settle_on_one_plan_on_postgresql(client, app, db, c
     await learning.enroll(db, learner, courses["other"])
     await db.commit()
     await sign_in(client, "learner@example.org")
-    page = await client.get("/courses/online/modules/first")
-    started = await client.post(
-        "/courses/online/modules/first/quiz/start", data={"_csrf_token": csrf_from(page.text)}
-    )
-    attempt = re.search(r"/attempts/(\d+)", str(started.url)).group(1)
+    attempt, token = await start_knowledge_check(client)
     for _ in range(10):
         for path in ("/", "/courses", "/courses/online", "/courses/other/modules/first"):
             assert (await client.get(path)).status_code == 200, path
         saved = await client.post(
             f"/attempts/{attempt}/save",
-            data={"_csrf_token": csrf_from(started.text), "q:q1": "0"},
+            data={"_csrf_token": token, "q:q1": "0"},
             headers={"accept": "application/json"},
         )
         assert saved.status_code == 200, saved.text
