@@ -388,6 +388,16 @@ async def test_matrix_last_activity_counts_reading_a_module(client, db, courses,
     assert week_ago.date().isoformat() in saved and "At risk" not in saved
 
 
+async def test_trainer_on_their_own_roster_sees_their_own_learner_page(client, courses, people):
+    # The signed-in person is loaded without their county; this page shows it.
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    await add(client, cohort_id, "trainer@example.org")
+    response = await client.get(f"/cohorts/{cohort_id}/learners/{people['trainer'].id}")
+    assert response.status_code == 200
+    assert "Shasta County" in response.text
+
+
 async def test_exports_neutralise_formulas(client, db, settings, courses, people):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)

@@ -53,9 +53,10 @@ class Enrollment(Base):
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"), index=True)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
-    # The last save, submit, evaluation or module marked done. Reading a module page sets
-    # only its module_progress.last_seen_at; the last activity trainers see is the later of
-    # the two (lms.cohorts.progress), so that a page view writes one row.
+    # Set on enrolling, starting, saving or submitting an attempt, the evaluation and a
+    # module marked done. Reading a module page sets only its module_progress.last_seen_at;
+    # the last activity trainers see is the later of the two (lms.cohorts.progress), so that
+    # a page view writes one row.
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Raised by triggers whenever the enrollment's progress changes (migration 0009).
     progress_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
