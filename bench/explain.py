@@ -99,10 +99,10 @@ async def explain(url: str) -> str:
         )
         await show(
             "A module page: the course and the learner's enrollment",
-            lambda: learning.get_course_enrollment(db, learner, slug),
+            lambda: learning.get_enrollment(db, learner, slug),
         )
         await show(
-            "A module page: the learner's progress, then time spent and last activity",
+            "A module page: the learner's progress, then the time spent",
             lambda: learning.open_module(db, active.enrollment, module.module.id),
         )
         assert cohort is not None and intro is not None

@@ -92,7 +92,7 @@ async def enroll(request: Req, db: DB, slug: FromPath[str]) -> Any:
 
 @post("/courses/{slug:str}/withdraw", name="learning.withdraw", guards=guards)
 async def withdraw(request: Req, db: DB, slug: FromPath[str]) -> Any:
-    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
+    enrollment = await service.get_enrollment(db, request.user, slug)
     await service.withdraw(db, enrollment, request.user)
     return redirect(f"/courses/{slug}", "withdrawn")
 
@@ -101,14 +101,13 @@ async def withdraw(request: Req, db: DB, slug: FromPath[str]) -> Any:
 async def module_page(
     request: Req, db: DB, slug: FromPath[str], module_id: FromPath[str]
 ) -> Template:
-    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
+    enrollment = await service.get_enrollment(db, request.user, slug)
     progress = await service.open_module(db, enrollment, module_id)
     state = progress.module_state(module_id)
     index = state.number - 1
     modules = progress.modules
     return page(
         "learning/module.html",
-        course=course,
         progress=progress,
         state=state,
         module=state.module,
@@ -121,7 +120,7 @@ async def module_page(
 async def module_done(
     request: Req, db: DB, settings: AppSettings, slug: FromPath[str], module_id: FromPath[str]
 ) -> Any:
-    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
+    enrollment = await service.get_enrollment(db, request.user, slug)
     await service.mark_done(db, settings, enrollment, module_id)
     progress = await service.progress_of(db, enrollment)
     words, link = progress.next_step
@@ -130,18 +129,18 @@ async def module_done(
 
 @get("/courses/{slug:str}/evaluation", name="learning.evaluation", guards=guards)
 async def evaluation_page(request: Req, db: DB, slug: FromPath[str]) -> Any:
-    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
+    enrollment = await service.get_enrollment(db, request.user, slug)
     progress = await service.progress_of(db, enrollment)
     if progress.evaluation_done:
         return redirect(f"/courses/{slug}", "evaluation-done")
-    return page("learning/evaluation.html", course=course, progress=progress, values={})
+    return page("learning/evaluation.html", progress=progress, values={})
 
 
 @post("/courses/{slug:str}/evaluation", name="learning.evaluation_submit", guards=guards)
 async def evaluation_submit(
     request: Req, db: DB, settings: AppSettings, slug: FromPath[str]
 ) -> Any:
-    course, enrollment = await service.get_course_enrollment(db, request.user, slug)
+    enrollment = await service.get_enrollment(db, request.user, slug)
     form = await request.form()
     values = {key: form.getall(key) for key in form}
     try:
@@ -151,7 +150,6 @@ async def evaluation_submit(
         return page(
             "learning/evaluation.html",
             exc.status_code,
-            course=course,
             progress=progress,
             values={k: v[0] for k, v in values.items() if v},
             error=str(exc),

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager, raiseload
+from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from lms import audit
@@ -452,14 +452,15 @@ async def get_active_enrollment(db: AsyncSession, user: User, course: Course) ->
 
 
 # The queries behind the pages a learner opens most, built once rather than per request.
-_COURSE_ENROLLMENT = (
-    select(Course, Enrollment)
+_ENROLLMENT_BY_SLUG = (
+    # The course's id tells a missing course from a missing enrollment; the enrollment is
+    # the only object built (its course's definition says all a page needs).
+    select(Course.id, Enrollment)
     .outerjoin(
         Enrollment,
         (Enrollment.course_id == Course.id) & (Enrollment.user_id == bindparam("user_id")),
     )
-    # The enrollment's course is the row's course (its version is loaded once, with it).
-    .options(contains_eager(Enrollment.course).lazyload(Course.current_version))
+    .options(raiseload(Enrollment.course))
     .where(Course.slug == bindparam("slug"))
     .order_by((Enrollment.status == COMPLETED).asc(), Enrollment.id.desc())
     .limit(1)
@@ -476,18 +477,16 @@ _DASHBOARD = (
 )
 
 
-async def get_course_enrollment(
-    db: AsyncSession, user: User, slug: str
-) -> tuple[Course, Enrollment]:
+async def get_enrollment(db: AsyncSession, user: User, slug: str) -> Enrollment:
     """get_course, then get_active_enrollment, in one query (pages a learner opens often)."""
     params = {"user_id": user.id, "slug": slug}
-    found = (await db.execute(_COURSE_ENROLLMENT, params)).unique().first()
+    found = (await db.execute(_ENROLLMENT_BY_SLUG, params)).first()
     if found is None:
         raise NotFound(f"There is no course called '{slug}'.")
-    course, enrollment = found
+    _, enrollment = found
     if enrollment is None or enrollment.status == WITHDRAWN:
         raise Forbidden("Enroll in this course first.")
-    return course, enrollment
+    return enrollment
 
 
 async def completed_slugs(db: AsyncSession, user_id: int) -> set[str]:

@@ -22,19 +22,18 @@ guards = [signed_in]
 
 
 async def _start(request: Req, db: DB, slug: str, target: str) -> Any:
-    course, enrollment = await learning.get_course_enrollment(db, request.user, slug)
+    enrollment = await learning.get_enrollment(db, request.user, slug)
     attempt = await service.start_attempt(db, enrollment, target)
     return redirect(f"/attempts/{attempt.id}")
 
 
 async def _landing(request: Req, db: DB, slug: str, target: str) -> Template:
-    course, enrollment = await learning.get_course_enrollment(db, request.user, slug)
+    enrollment = await learning.get_enrollment(db, request.user, slug)
     progress = await learning.progress_of(db, enrollment)
     quiz = service.quiz_for(progress.course, target)
     open_attempt = await service.find_open_attempt(db, enrollment.id, target)
     return page(
         "quizzes/landing.html",
-        course=course,
         progress=progress,
         quiz=quiz,
         target=target,
