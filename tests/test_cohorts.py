@@ -61,6 +61,13 @@ async def add(client, cohort_id: int, email: str, name: str = "") -> str:
     return response.text
 
 
+async def enroll_roster(client, cohort_id: int):
+    """Enroll the roster in the cohort's courses, as the cohort page's button does; that page."""
+    page = await client.get(f"/cohorts/{cohort_id}")
+    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    return page
+
+
 async def test_trainer_creates_a_cohort_and_sees_only_their_own(client, db, courses, people):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
@@ -308,8 +315,7 @@ async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, 
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
     await add(client, cohort_id, "learner@example.org")
-    page = await client.get(f"/cohorts/{cohort_id}")
-    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    page = await enroll_roster(client, cohort_id)
     online = f"/cohorts/{cohort_id}/progress?course=online"
     live = f"/cohorts/{cohort_id}/progress?course=live"
 
@@ -354,8 +360,7 @@ async def test_matrix_last_activity_counts_reading_a_module(client, db, courses,
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses, due="2030-12-31")
     await add(client, cohort_id, "learner@example.org")
-    page = await client.get(f"/cohorts/{cohort_id}")
-    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    await enroll_roster(client, cohort_id)
     matrix = f"/cohorts/{cohort_id}/progress?course=online"
 
     async def learner_row() -> str:
@@ -405,8 +410,7 @@ async def test_exports_neutralise_formulas(client, db, settings, courses, people
         db, settings, "evil@example.org", name='=HYPERLINK("http://x.example","click")'
     )
     await add(client, cohort_id, "evil@example.org")
-    page = await client.get(f"/cohorts/{cohort_id}")
-    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    await enroll_roster(client, cohort_id)
     response = await client.get(f"/cohorts/{cohort_id}/export/matrix.csv?course=online")
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
@@ -425,8 +429,7 @@ async def test_course_report_and_admin_completions(client, db, settings, courses
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
     await add(client, cohort_id, "learner@example.org")
-    page = await client.get(f"/cohorts/{cohort_id}")
-    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
+    await enroll_roster(client, cohort_id)
     await sign_in(client, "learner@example.org")
     from tests.learning_helpers import definition, take_quiz
 
