@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, String, bindparam, case, cast, exists, func, literal, select
+from sqlalchemy import Row, Select, String, bindparam, case, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.accounts.models import County, User
@@ -263,40 +263,40 @@ FILTERS = {
 _SEP, _ITEM = ",", " "
 
 
-def _members_query() -> Select[Any]:
-    return (
-        select(
-            User.id,
-            User.name,
-            User.email,
-            County.name,
-            CohortCourse.due_on,
-            Enrollment.id,
-            Enrollment.status,
-            Enrollment.version_id,
-            Enrollment.due_at,
-            Enrollment.last_activity_at,
-            Enrollment.completed_at,
-            Enrollment.progress_revision,
-            # Reading a module page is activity too, kept on its module row alone.
-            select(func.max(ModuleProgress.last_seen_at))
-            .where(ModuleProgress.enrollment_id == Enrollment.id)
-            .scalar_subquery(),
-        )
-        .join(CohortMember, CohortMember.user_id == User.id)
-        .outerjoin(County, County.id == User.county_id)
-        .outerjoin(
-            CohortCourse,
-            (CohortCourse.cohort_id == bindparam("cohort_id"))
-            & (CohortCourse.course_id == bindparam("course_id")),
-        )
-        .outerjoin(
-            Enrollment,
-            (Enrollment.user_id == User.id) & (Enrollment.course_id == bindparam("course_id")),
-        )
-        .where(CohortMember.cohort_id == bindparam("cohort_id"))
-        .order_by(Enrollment.id)
+MEMBERS_QUERY = (
+    select(
+        User.id.label("user_id"),
+        User.name,
+        User.email,
+        County.name.label("county"),
+        CohortCourse.due_on,
+        Enrollment.id.label("enrollment_id"),
+        Enrollment.status,
+        Enrollment.version_id,
+        Enrollment.due_at,
+        Enrollment.last_activity_at,
+        Enrollment.completed_at,
+        Enrollment.progress_revision,
+        # Reading a module page is activity too, kept on its module row alone.
+        select(func.max(ModuleProgress.last_seen_at))
+        .where(ModuleProgress.enrollment_id == Enrollment.id)
+        .scalar_subquery()
+        .label("last_read"),
     )
+    .join(CohortMember, CohortMember.user_id == User.id)
+    .outerjoin(County, County.id == User.county_id)
+    .outerjoin(
+        CohortCourse,
+        (CohortCourse.cohort_id == bindparam("cohort_id"))
+        & (CohortCourse.course_id == bindparam("course_id")),
+    )
+    .outerjoin(
+        Enrollment,
+        (Enrollment.user_id == User.id) & (Enrollment.course_id == bindparam("course_id")),
+    )
+    .where(CohortMember.cohort_id == bindparam("cohort_id"))
+    .order_by(Enrollment.id)
+)
 
 
 @cache
@@ -344,9 +344,6 @@ def _facts_query(dialect: str) -> Select[Any]:
     ).where(among(Enrollment.id, "enrollments", dialect))
 
 
-MEMBERS_QUERY = _members_query()
-
-
 def later(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
 
@@ -382,52 +379,53 @@ async def build_matrix(
     whose progress changed since this worker last saw them, for any cohort size."""
     params = {"cohort_id": cohort.id, "course_id": course.id}
     found = (await db.execute(MEMBERS_QUERY, params)).all()
-    latest = {row[0]: row for row in found}  # each member's latest enrollment in the course
+    latest = {row.user_id: row for row in found}  # each member's latest enrollment in it
     definitions = await catalog.get_definitions(
-        db, {row[7] for row in latest.values() if row[5]} | {course.current_version_id}
+        db,
+        {row.version_id for row in latest.values() if row.enrollment_id}
+        | {course.current_version_id},
     )
     width = len(definitions[course.current_version_id].modules)
     if len(_summaries) > MAX_SUMMARIES:
         _summaries.clear()
     if len(_rows) > MAX_SUMMARIES:
         _rows.clear()
+
+    def summary_key(row: Row[Any]) -> tuple[int, int, int, int]:
+        return (row.enrollment_id, row.progress_revision, row.version_id, width)
+
     wanted = {
-        row[5]: row[7]
+        row.enrollment_id: row.version_id
         for row in latest.values()
-        if row[5] is not None and (row[5], row[11], row[7], width) not in _summaries
+        if row.enrollment_id is not None and summary_key(row) not in _summaries
     }
     fresh = await _summaries_of(db, wanted, definitions, width) if wanted else {}
     assigned_due = None
-    if found and found[0][4] is not None:  # the cohort's due date: the same on every row
-        assigned_due = datetime.combine(found[0][4], datetime.max.time()).replace(microsecond=0)
+    if found and found[0].due_on is not None:  # the cohort's due date: the same on every row
+        assigned_due = datetime.combine(found[0].due_on, datetime.max.time()).replace(microsecond=0)
     now = utcnow()
     rows = []
     for row in latest.values():
-        user_id, name, email, county, _, enrollment_id, status, version_id, due_at = row[:9]
-        last_activity, completed_at, revision, last_read = row[9:]
-        last = later(last_activity, last_read)
+        last = later(row.last_activity_at, row.last_read)
         summary = None
-        if enrollment_id is not None:
+        if row.enrollment_id is not None:
             # Changed again between the two queries: the newer facts, from the second.
-            summary = fresh.get(enrollment_id) or _summaries.get(
-                (enrollment_id, revision, version_id, width)
-            )
-        due = due_at or assigned_due
-        shown = row_status(status, summary)
+            summary = fresh.get(row.enrollment_id) or _summaries.get(summary_key(row))
+        due = row.due_at or assigned_due
+        shown = row_status(row.status, summary)
         overdue, at_risk = flags(shown, summary, last, due, now)
         # The row's HTML depends on nothing else: a worker keeps it too.
         row_key = (cohort.id, width, tuple(row), due, overdue, at_risk)
         made = _rows.get(row_key)
         if made is None:
-            learner = Learner(user_id, name, email)
             made = _rows[row_key] = matrix_row(
                 cohort.id,
-                learner,
-                county or "",
+                Learner(row.user_id, row.name, row.email),
+                row.county or "",
                 shown,
                 summary,
                 last,
-                completed_at,
+                row.completed_at,
                 due,
                 overdue,
                 at_risk,
