@@ -123,8 +123,14 @@ def _parameters(
         "since" if since else None,
         "until" if until else None,
     )
-    values = {"course": course_slug, "county": county_id, "region": region_id}
-    return given, {**values, "since": since, "until": until}
+    values = {
+        "course": course_slug,
+        "county": county_id,
+        "region": region_id,
+        "since": since,
+        "until": until,
+    }
+    return given, values
 
 
 @functools.cache
