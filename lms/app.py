@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,9 +16,10 @@ from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Template
+from litestar.response import File, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,6 +45,7 @@ from lms.reports.routes import router as reports_router
 from lms.settings import Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
+CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -68,9 +71,21 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
             self.headers.append((b"strict-transport-security", b"max-age=31536000"))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        if CONTROL_IN_PATH.search(scope["path"]):
+            # No page has a control character in its address; the static files router would
+            # hand a NUL to the file system and fail with a 500.
+            raise NotFoundException()
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.headers]
+                headers = [*message.get("headers", []), *self.headers]
+                # Pages and exports of a signed-in person must not stay in a shared or a
+                # browser cache (a shared computer at a county office, the back button).
+                if scope.get("user") is not None and not any(
+                    name.lower() == b"cache-control" for name, _ in headers
+                ):
+                    headers.append((b"cache-control", b"private, no-store"))
+                message["headers"] = headers
             await send(message)
 
         await next_app(scope, receive, send_with_headers)
@@ -82,6 +97,12 @@ async def home(request: Request[Any, Any, Any], db: DB) -> Template:
     if request.user is None:
         return page("home.html")
     return page("learning/dashboard.html", **await dashboard_context(db, request.user))
+
+
+@get("/favicon.ico", name="favicon", media_type="image/x-icon", cache_control=None)
+async def favicon() -> File:
+    """Browsers ask for /favicon.ico on every site whatever the page links to."""
+    return File(STATIC_DIR / "favicon.ico", content_disposition_type="inline")
 
 
 @get("/healthz", name="health", exclude_from_csrf=True)
@@ -150,6 +171,7 @@ def create_app(
     return Litestar(
         route_handlers=[
             home,
+            favicon,
             health,
             accounts_router,
             catalog_router,
@@ -174,11 +196,14 @@ def create_app(
             cookie_secure=settings.production,
             cookie_httponly=True,
             cookie_samesite="lax",
-            exclude=["/healthz", "/api/"],
+            # Patterns are searched anywhere in the path: anchor them to its start.
+            exclude=["^/healthz$", "^/api/"],
         ),
         template_config=TemplateConfig(
             engine=JinjaTemplateEngine.from_environment(template_environment(settings))
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        # The HTML routes are not an API; a schema belongs to a real API, documented on purpose.
+        openapi_config=None,
         debug=False,
     )

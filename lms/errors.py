@@ -11,9 +11,14 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    ValidationException,
 )
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+)
 
 from lms.pages import page
 
@@ -86,7 +91,17 @@ def handle_domain_error(request: Request, exc: DomainError) -> Response:
     return error_page(request, exc.status_code, str(exc))
 
 
+def _names_nothing(exc: HTTPException) -> bool:
+    """A path id out of bounds (lms.inject.PathInt): no such page, rather than a bad form."""
+    extra = exc.extra if isinstance(exc, ValidationException) else None
+    return isinstance(extra, list) and any(
+        isinstance(e, dict) and e.get("source") == "path" for e in extra
+    )
+
+
 def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    if _names_nothing(exc):
+        return error_page(request, HTTP_404_NOT_FOUND, None)
     status = exc.status_code
     if isinstance(exc, NotAuthorizedException) and not _wants_json(request):
         target = request.url.path
@@ -110,6 +125,14 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     return response
 
 
+def handle_undecodable(request: Request, exc: UnicodeDecodeError) -> Response:
+    """A form whose bytes are not UTF-8 was not sent by a browser from our pages."""
+    return error_page(
+        request, HTTP_400_BAD_REQUEST, "The form was not sent as UTF-8 text. Reload the page and "
+        "try again.",
+    )
+
+
 def handle_server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_page(request, HTTP_500_INTERNAL_SERVER_ERROR, None)
@@ -118,5 +141,6 @@ def handle_server_error(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     DomainError: handle_domain_error,
     HTTPException: handle_http_exception,
+    UnicodeDecodeError: handle_undecodable,
     Exception: handle_server_error,
 }

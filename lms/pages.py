@@ -26,6 +26,10 @@ NOTICES = {
     "withdrawn": "You have withdrawn from this course. Your progress is kept if you return.",
     "module-done": "Module complete.",
     "evaluation-done": "Thank you: your evaluation has been recorded.",
+    "nothing-selected-to-issue": "Nobody was selected, so no certificate was issued. Tick the "
+    "people to issue to, or use “Issue to all”.",
+    "nothing-selected-to-download": "No certificate was selected, so there is nothing to "
+    "download. Tick the certificates to put in the ZIP file.",
     "certificates-issued": "The certificates have been issued.",
     "certificate-revoked": "The certificate has been revoked; its verification page says so.",
     "certificate-reissued": "A new certificate is issued; the old serial shows as superseded.",

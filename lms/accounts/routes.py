@@ -18,6 +18,7 @@ from lms.auth import (
     signed_in,
 )
 from lms.errors import Conflict, InvalidInput, TooManyAttempts
+from lms.forms import read_form
 from lms.inject import DB, AppSettings, PathInt
 from lms.pages import page, redirect, safe_next
 
@@ -31,7 +32,7 @@ async def sign_in_page(request: Request[Any, Any, Any], next: FromQuery[str | No
 
 @post("/sign-in", name="accounts.sign_in_submit")
 async def sign_in(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
-    form = await request.form()
+    form = await read_form(request)
     email, password = str(form.get("email", "")), str(form.get("password", ""))
     next_path = safe_next(str(form.get("next", "")))
     try:
@@ -69,7 +70,7 @@ async def password_page() -> Template:
 
 @post("/account/password", name="accounts.password_submit", guards=[signed_in])
 async def password_submit(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
-    form = await request.form()
+    form = await read_form(request)
     user = await service.get_person(db, request.user.id)
     try:
         await service.change_password(
@@ -79,6 +80,7 @@ async def password_submit(request: Request[Any, Any, Any], db: DB, settings: App
             str(form.get("current", "")),
             str(form.get("password", "")),
             str(form.get("confirm", "")),
+            keep_session=request.cookies.get(session_cookie_name(settings), ""),
         )
     except InvalidInput as exc:
         return page("accounts/password.html", 400, error=str(exc), field=exc.field)
@@ -92,7 +94,7 @@ async def forgot_page() -> Template:
 
 @post("/account/forgot", name="accounts.forgot_submit")
 async def forgot_submit(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
-    email = str((await request.form()).get("email", ""))
+    email = str((await read_form(request)).get("email", ""))
     try:
         await service.request_password_reset(db, settings, email, client_address(request))
     except (InvalidInput, TooManyAttempts) as exc:
@@ -120,7 +122,7 @@ async def set_password_page(db: DB, token: FromPath[str]) -> Template:
 async def set_password_submit(
     request: Request[Any, Any, Any], db: DB, settings: AppSettings, token: FromPath[str]
 ) -> Any:
-    form = await request.form()
+    form = await read_form(request)
     try:
         user = await service.use_token(
             db, settings, token, str(form.get("password", "")), str(form.get("confirm", ""))
@@ -179,7 +181,7 @@ async def person_new(db: DB) -> Template:
 
 @post("/admin/people/new", name="accounts.person_create", guards=admin_only)
 async def person_create(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
-    data = dict((await request.form()).items())
+    data = dict((await read_form(request)).items())
     try:
         form = await service.parse_person_form(db, data)
         user = await service.create_person(
@@ -199,7 +201,7 @@ async def person_page(db: DB, person_id: PathInt) -> Template:
 @post("/admin/people/{person_id:int}", name="accounts.person_update", guards=admin_only)
 async def person_update(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
     person = await service.get_person(db, person_id)
-    data = dict((await request.form()).items())
+    data = dict((await read_form(request)).items())
     try:
         form = await service.parse_person_form(db, data)
         await service.update_person(db, person, form, request.user)
@@ -211,7 +213,7 @@ async def person_update(request: Request[Any, Any, Any], db: DB, person_id: Path
 @post("/admin/people/{person_id:int}/active", name="accounts.person_active", guards=admin_only)
 async def person_active(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
     person = await service.get_person(db, person_id)
-    active = (await request.form()).get("active") == "1"
+    active = (await read_form(request)).get("active") == "1"
     await service.set_active(db, person, active, request.user)
     notice = "person-reactivated" if active else "person-deactivated"
     return redirect(f"/admin/people/{person.id}", notice)
@@ -226,7 +228,7 @@ async def person_password(
     request: Request[Any, Any, Any], db: DB, settings: AppSettings, person_id: PathInt
 ) -> Any:
     person = await service.get_person(db, person_id)
-    password = str((await request.form()).get("password", ""))
+    password = str((await read_form(request)).get("password", ""))
     try:
         await service.set_temporary_password(db, settings, person, password, request.user)
     except InvalidInput as exc:

@@ -34,6 +34,7 @@ from lms.accounts.models import (
 )
 from lms.db import utcnow
 from lms.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from lms.forms import parse_id
 from lms.mail import service as mail
 from lms.settings import Settings
 
@@ -208,8 +209,18 @@ async def end_session(db: AsyncSession, token: str) -> None:
 
 
 async def change_password(
-    db: AsyncSession, settings: Settings, user: User, current: str, new: str, confirm: str
+    db: AsyncSession,
+    settings: Settings,
+    user: User,
+    current: str,
+    new: str,
+    confirm: str,
+    keep_session: str,
 ) -> None:
+    """Change the password and sign out every other session: a stolen session ends with it.
+
+    `keep_session` is the token of the session that changed it, which stays signed in.
+    """
     if not await password_matches(current, user.password_hash):
         raise InvalidInput("Your current password is not right.", "current")
     if new != confirm:
@@ -219,6 +230,11 @@ async def change_password(
     check_new_password(new, user.email)
     user.password_hash = await hash_password(new, settings.bcrypt_rounds)
     user.must_change_password = False
+    await db.execute(
+        delete(WebSession).where(
+            WebSession.user_id == user.id, WebSession.token_hash != _token_hash(keep_session)
+        )
+    )
 
 
 @dataclass
@@ -236,9 +252,9 @@ async def parse_person_form(db: AsyncSession, data: dict[str, object]) -> Person
     county_id = None
     county_raw = str(data.get("county_id") or "").strip()
     if county_raw:
-        if not county_raw.isdigit() or await db.get(County, int(county_raw)) is None:
+        county_id = parse_id(county_raw)
+        if county_id is None or await db.get(County, county_id) is None:
             raise InvalidInput("Choose a county from the list.", "county_id")
-        county_id = int(county_raw)
     return PersonForm(
         email=normalise_email(str(data.get("email") or "")),
         name=check_name(str(data.get("name") or "")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
@@ -19,6 +20,7 @@ from lms.certificates import service
 from lms.cohorts.models import Cohort
 from lms.db import utcnow
 from lms.errors import DomainError, InvalidInput, NotFound
+from lms.forms import parse_id, parse_ids, read_form
 from lms.inject import DB, AppSettings
 from lms.pages import page, redirect
 
@@ -85,7 +87,7 @@ async def verify_file(request: Req, db: DB, serial: FromPath[str]) -> Template:
     certificate = await service.find_by_serial(db, serial)
     if certificate is None:
         raise NotFound("There is no certificate with that serial.")
-    form = await request.form()
+    form = await read_form(request)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return await _verify_page(db, serial, "no-file", 400)
@@ -115,7 +117,7 @@ async def admin_list(
         for c in await catalog.list_courses(db)
         if c.current_version_id
     ]
-    cohort_id = int(cohort) if cohort.isdigit() else None
+    cohort_id = parse_id(cohort)
     eligible = {}
     for c, definition in courses:
         found = await service.eligible(db, c, cohort_id=cohort_id)
@@ -137,19 +139,19 @@ async def admin_list(
 
 @post("/admin/certificates/issue", name="certificates.admin_issue", guards=admin_only)
 async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
-    form = await request.form()
+    form = await read_form(request)
     course = await catalog.get_course(db, str(form.get("course", "")))
     cohort = str(form.get("cohort", ""))
-    cohort_id = int(cohort) if cohort.isdigit() else None
-    if form.get("all") == "1":
-        chosen = None
-    else:
+    cohort_id = parse_id(cohort)
+    back = f"/admin/certificates?{urlencode({'course': course.slug, 'cohort': cohort})}"
+    chosen: list[int] | None = None
+    if form.get("all") != "1":
         raw = form.getall("enrollment", [])
         if not raw:
-            raise InvalidInput("Choose at least one person to issue a certificate to.")
-        if not all(v.isdigit() for v in raw):
+            return redirect(back, "nothing-selected-to-issue")
+        chosen = parse_ids(raw)
+        if chosen is None:
             raise InvalidInput("That selection is not valid.")
-        chosen = [int(v) for v in raw]
     issued = 0
     for item in await service.eligible(db, course, chosen, cohort_id):
         _, created = await service.issue(db, settings, item.enrollment, request.user)
@@ -159,10 +161,10 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
 
 @post("/admin/certificates/zip", name="certificates.admin_zip", guards=admin_only)
 async def admin_zip(request: Req, db: DB) -> Response[bytes]:
-    form = await request.form()
+    form = await read_form(request)
     serials = form.getall("serial", [])
     if not serials:
-        raise InvalidInput("Choose at least one certificate to download.")
+        return redirect("/admin/certificates", "nothing-selected-to-download")  # type: ignore[return-value]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for raw in serials[:5000]:
@@ -199,7 +201,7 @@ async def admin_detail(db: DB, serial: FromPath[str]) -> Template:
 @post("/admin/certificates/{serial:str}/revoke", name="certificates.revoke", guards=admin_only)
 async def admin_revoke(request: Req, db: DB, serial: FromPath[str]) -> Any:
     certificate = await service.get_by_serial(db, serial)
-    reason = str((await request.form()).get("reason", ""))
+    reason = str((await read_form(request, multiline=("reason",))).get("reason", ""))
     try:
         await service.revoke(db, certificate, reason, request.user)
     except DomainError as exc:

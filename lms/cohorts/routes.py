@@ -18,7 +18,8 @@ from lms.catalog.models import Course
 from lms.cohorts import progress, roster, service
 from lms.cohorts.models import Attendance, CohortCourse, LiveSession
 from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
-from lms.inject import DB, AppSettings
+from lms.forms import parse_id, parse_ids, read_form
+from lms.inject import DB, AppSettings, PathInt
 from lms.learning.service import STATE_LABELS
 from lms.pages import page, redirect
 from lms.quizzes.models import Attempt
@@ -81,19 +82,19 @@ def _values(form: Any) -> dict[str, Any]:
         "name": form.get("name", ""),
         "starts_on": form.get("starts_on", ""),
         "ends_on": form.get("ends_on", ""),
-        "trainers": {int(v) for v in form.getall("trainer", []) if v.isdigit()},
-        "counties": {int(v) for v in form.getall("county", []) if v.isdigit()},
+        "trainers": {i for v in form.getall("trainer", []) if (i := parse_id(v))},
+        "counties": {i for v in form.getall("county", []) if (i := parse_id(v))},
         "courses": {
-            int(k.removeprefix("course_")): form.get(f"due_{k.removeprefix('course_')}", "")
+            i: form.get(f"due_{i}", "")
             for k in form
-            if k.startswith("course_") and k.removeprefix("course_").isdigit()
+            if k.startswith("course_") and (i := parse_id(k.removeprefix("course_")))
         },
     }
 
 
 @post("/cohorts/new", name="cohorts.create", guards=guards)
 async def cohort_create(request: Req, db: DB) -> Any:
-    form = await request.form()
+    form = await read_form(request)
     try:
         parsed = await service.parse_cohort_form(db, form, request.user)
         cohort = await service.save_cohort(db, request.user, parsed)
@@ -103,7 +104,7 @@ async def cohort_create(request: Req, db: DB) -> Any:
 
 
 @get("/cohorts/{cohort_id:int}/edit", name="cohorts.edit", guards=guards)
-async def cohort_edit(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+async def cohort_edit(request: Req, db: DB, cohort_id: PathInt) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     info = await service.detail(db, cohort)
     values = {
@@ -118,9 +119,9 @@ async def cohort_edit(request: Req, db: DB, cohort_id: FromPath[int]) -> Templat
 
 
 @post("/cohorts/{cohort_id:int}/edit", name="cohorts.update", guards=guards)
-async def cohort_update(request: Req, db: DB, cohort_id: FromPath[int]) -> Any:
+async def cohort_update(request: Req, db: DB, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    form = await request.form()
+    form = await read_form(request)
     try:
         parsed = await service.parse_cohort_form(db, form, request.user)
         await service.save_cohort(db, request.user, parsed, cohort)
@@ -143,14 +144,14 @@ async def _cohort_page(
 
 
 @get("/cohorts/{cohort_id:int}", name="cohorts.cohort", guards=guards)
-async def cohort_page(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+async def cohort_page(request: Req, db: DB, cohort_id: PathInt) -> Template:
     return await _cohort_page(request, db, await service.get_cohort(db, request.user, cohort_id))
 
 
 @post("/cohorts/{cohort_id:int}/members", name="cohorts.add_member", guards=guards)
-async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: FromPath[int]) -> Any:
+async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    form = await request.form()
+    form = await read_form(request)
     county = str(form.get("county_id", ""))
     try:
         added = await service.add_member(
@@ -160,7 +161,7 @@ async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: Fro
             request.user,
             str(form.get("email", "")),
             str(form.get("name", "")),
-            int(county) if county.isdigit() else None,
+            parse_id(county),
         )
     except DomainError as exc:
         return await _cohort_page(
@@ -189,7 +190,7 @@ async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: Fro
     guards=guards,
 )
 async def remove_member(
-    request: Req, db: DB, cohort_id: FromPath[int], user_id: FromPath[int]
+    request: Req, db: DB, cohort_id: PathInt, user_id: PathInt
 ) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     await service.remove_member(db, cohort, user_id, request.user)
@@ -197,20 +198,20 @@ async def remove_member(
 
 
 @post("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll", guards=guards)
-async def enroll(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+async def enroll(request: Req, db: DB, cohort_id: PathInt) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     report = await service.enroll_cohort(db, cohort, request.user)
     return await _cohort_page(request, db, cohort, enroll_report=report)
 
 
 @get("/cohorts/{cohort_id:int}/roster", name="cohorts.roster", guards=guards)
-async def roster_page(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+async def roster_page(request: Req, db: DB, cohort_id: PathInt) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     return page("cohorts/roster.html", cohort=cohort, plan=None)
 
 
 async def _uploaded(request: Req) -> tuple[Any, bytes]:
-    form = await request.form()
+    form = await read_form(request)
     upload = form.get("file")
     if isinstance(upload, UploadFile):
         return form, await upload.read()
@@ -223,7 +224,7 @@ async def _uploaded(request: Req) -> tuple[Any, bytes]:
     guards=guards,
     request_max_body_size=2 * 1024 * 1024,
 )
-async def roster_preview(request: Req, db: DB, cohort_id: FromPath[int]) -> Template:
+async def roster_preview(request: Req, db: DB, cohort_id: PathInt) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     _, raw = await _uploaded(request)
     try:
@@ -246,7 +247,7 @@ async def roster_preview(request: Req, db: DB, cohort_id: FromPath[int]) -> Temp
     request_max_body_size=2 * 1024 * 1024,
 )
 async def roster_apply(
-    request: Req, db: DB, settings: AppSettings, cohort_id: FromPath[int]
+    request: Req, db: DB, settings: AppSettings, cohort_id: PathInt
 ) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     _, raw = await _uploaded(request)
@@ -298,14 +299,15 @@ def _chosen(courses: list[Course], slug: str) -> Course:
 
 
 @post("/cohorts/{cohort_id:int}/sessions", name="cohorts.schedule", guards=guards)
-async def schedule(request: Req, db: DB, cohort_id: FromPath[int]) -> Any:
+async def schedule(request: Req, db: DB, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    form = await request.form()
+    form = await read_form(request)
     course = str(form.get("course", ""))
     try:
-        if not course.isdigit():
+        course_id = parse_id(course)
+        if course_id is None:
             raise InvalidInput("Choose one of the cohort's courses.", "course")
-        session = await service.schedule_session(db, cohort, int(course), form, request.user)
+        session = await service.schedule_session(db, cohort, course_id, form, request.user)
     except DomainError as exc:
         return await _cohort_page(
             request,
@@ -320,7 +322,7 @@ async def schedule(request: Req, db: DB, cohort_id: FromPath[int]) -> Any:
 
 @get("/cohorts/{cohort_id:int}/sessions/{session_id:int}", name="cohorts.session", guards=guards)
 async def session_page(
-    request: Req, db: DB, cohort_id: FromPath[int], session_id: FromPath[int]
+    request: Req, db: DB, cohort_id: PathInt, session_id: PathInt
 ) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     session = await service.get_session(db, cohort, session_id)
@@ -343,18 +345,16 @@ async def attendance(
     request: Req,
     db: DB,
     settings: AppSettings,
-    cohort_id: FromPath[int],
-    session_id: FromPath[int],
+    cohort_id: PathInt,
+    session_id: PathInt,
 ) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     session = await service.get_session(db, cohort, session_id)
-    form = await request.form()
-    values = form.getall("present", [])
-    if not all(v.isdigit() for v in values):
+    form = await read_form(request)
+    present = parse_ids(form.getall("present", []))
+    if present is None:
         raise InvalidInput("That attendance list is not valid.")
-    await service.record_attendance(
-        db, settings, cohort, session, {int(v) for v in values}, request.user
-    )
+    await service.record_attendance(db, settings, cohort, session, set(present), request.user)
     return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "attendance-saved")
 
 
@@ -362,7 +362,7 @@ async def attendance(
 async def progress_page(
     request: Req,
     db: DB,
-    cohort_id: FromPath[int],
+    cohort_id: PathInt,
     course: FromQuery[str] = "",
     sort: FromQuery[str] = "name",
     show: FromQuery[str] = "",
@@ -387,7 +387,7 @@ async def progress_page(
     guards=guards,
 )
 async def learner_page(
-    request: Req, db: DB, cohort_id: FromPath[int], user_id: FromPath[int]
+    request: Req, db: DB, cohort_id: PathInt, user_id: PathInt
 ) -> Template:
     from lms.learning import service as learning
 
@@ -467,7 +467,7 @@ def _matrix_table(matrix: progress.Matrix) -> tuple[list[str], list[list[Any]]]:
 async def export(
     request: Req,
     db: DB,
-    cohort_id: FromPath[int],
+    cohort_id: PathInt,
     what: FromPath[str],
     course: FromQuery[str] = "",
 ) -> Response[bytes]:

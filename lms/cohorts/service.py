@@ -26,6 +26,7 @@ from lms.cohorts.models import (
 )
 from lms.db import utcnow
 from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
+from lms.forms import parse_ids, parse_number
 from lms.learning import service as learning
 from lms.learning.models import ACTIVE, Enrollment
 from lms.settings import Settings
@@ -109,9 +110,10 @@ async def parse_cohort_form(db: AsyncSession, data: Any, user: User) -> CohortFo
 
 
 def _ids(values: list[str]) -> list[int]:
-    if not all(str(v).isdigit() for v in values):
+    ids = parse_ids(values)
+    if ids is None:
         raise InvalidInput("That selection is not valid.")
-    return sorted({int(v) for v in values})
+    return sorted(set(ids))
 
 
 async def cohort_snapshot(db: AsyncSession, cohort: Cohort) -> dict[str, Any]:
@@ -329,7 +331,8 @@ def check_session_fields(data: Any) -> dict[str, Any]:
     except ValueError:
         raise InvalidInput("Enter the date and time the session starts.", "starts_at") from None
     minutes_raw = str(data.get("minutes", "120")).strip() or "120"
-    if not minutes_raw.isdigit() or not 15 <= int(minutes_raw) <= 600:
+    minutes = parse_number(minutes_raw)
+    if minutes is None or not 15 <= minutes <= 600:
         raise InvalidInput("A session lasts between 15 and 600 minutes.", "minutes")
     place = str(data.get("place", "")).strip()[:300] or None
     url = str(data.get("webinar_url", "")).strip() or None
@@ -340,7 +343,7 @@ def check_session_fields(data: Any) -> dict[str, Any]:
     return {
         "title": title[:200],
         "starts_at": starts_at.replace(tzinfo=None),
-        "minutes": int(minutes_raw),
+        "minutes": minutes,
         "place": place,
         "webinar_url": url,
     }

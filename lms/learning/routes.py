@@ -15,6 +15,7 @@ from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.db import utcnow
 from lms.errors import DomainError
+from lms.forms import EVERY_FIELD, read_form
 from lms.inject import DB, AppSettings
 from lms.learning import service
 from lms.learning.models import ACTIVE
@@ -141,9 +142,9 @@ async def evaluation_submit(
     request: Req, db: DB, settings: AppSettings, slug: FromPath[str]
 ) -> Any:
     enrollment = await service.get_enrollment(db, request.user, slug)
-    form = await request.form()
-    values = {key: form.getall(key) for key in form}
     try:
+        form = await read_form(request, multiline=EVERY_FIELD)
+        values = {key: form.getall(key) for key in form}
         await service.submit_evaluation(db, settings, enrollment, values)
     except DomainError as exc:
         progress = await service.progress_of(db, enrollment)

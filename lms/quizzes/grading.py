@@ -9,6 +9,7 @@ from typing import Any
 
 from lms.catalog.definition import Question, Quiz
 from lms.errors import InvalidInput
+from lms.forms import parse_number
 
 Response = list[int] | bool
 
@@ -47,9 +48,10 @@ def parse_response(question: Question, values: Sequence[str]) -> Response | None
         return values[0] == "true"
     picked = []
     for value in values:
-        if not value.isdigit() or int(value) >= len(question.choices):
+        choice = parse_number(value)
+        if choice is None or choice >= len(question.choices):
             raise InvalidInput(f"That is not one of the choices of question {question.id}.")
-        picked.append(int(value))
+        picked.append(choice)
     if len(set(picked)) != len(picked):
         raise InvalidInput(f"A choice of question {question.id} was sent twice.")
     if question.type == "single" and len(picked) != 1:

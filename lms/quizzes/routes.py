@@ -11,7 +11,8 @@ from litestar.response import Response, Template
 from lms.accounts.models import User
 from lms.auth import signed_in
 from lms.errors import DomainError
-from lms.inject import DB, AppSettings
+from lms.forms import EVERY_FIELD, read_form
+from lms.inject import DB, AppSettings, PathInt
 from lms.learning import service as learning
 from lms.pages import page, redirect
 from lms.quizzes import service
@@ -74,7 +75,7 @@ async def module_quiz_start(
 
 
 @get("/attempts/{attempt_id:int}", name="quizzes.attempt", guards=guards)
-async def attempt_page(request: Req, db: DB, attempt_id: FromPath[int]) -> Template:
+async def attempt_page(request: Req, db: DB, attempt_id: PathInt) -> Template:
     view = await service.get_attempt_view(db, attempt_id, request.user.id)
     if view.attempt.submitted_at is not None:
         progress = await learning.progress_of(db, view.enrollment)
@@ -91,10 +92,10 @@ def _wants_json(request: Req) -> bool:
 
 
 @post("/attempts/{attempt_id:int}/save", name="quizzes.save", guards=guards)
-async def save(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
+async def save(request: Req, db: DB, attempt_id: PathInt) -> Any:
     view = await service.get_attempt_view(db, attempt_id, request.user.id, with_answers=False)
-    form = await request.form()
     try:
+        form = await read_form(request, multiline=EVERY_FIELD)
         responses = service.parse_answers(view, _form_values(form))
         saved = await service.save_answers(db, view, responses)
     except DomainError as exc:
@@ -112,10 +113,10 @@ async def save(request: Req, db: DB, attempt_id: FromPath[int]) -> Any:
 
 
 @post("/attempts/{attempt_id:int}/submit", name="quizzes.submit", guards=guards)
-async def submit(request: Req, db: DB, settings: AppSettings, attempt_id: FromPath[int]) -> Any:
+async def submit(request: Req, db: DB, settings: AppSettings, attempt_id: PathInt) -> Any:
     view = await service.get_attempt_view(db, attempt_id, request.user.id, with_answers=False)
-    form = await request.form()
     try:
+        form = await read_form(request, multiline=EVERY_FIELD)
         responses = service.parse_answers(view, _form_values(form))
     except DomainError as exc:
         await service.load_answers(db, view)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -16,9 +17,17 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 Cell = str | int | float | bool | date | datetime | None
 
 
+# XLSX (XML 1.0) cannot hold C0 controls other than tab, newline and carriage return; openpyxl
+# raises on them. Forms refuse them, but a name may predate that or come from a roster file.
+UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def safe_cell(value: Cell) -> Cell:
     """Text that a spreadsheet would run is kept as text by a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if not isinstance(value, str):
+        return value
+    value = UNWRITABLE.sub("\ufffd", value)
+    if value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
@@ -69,7 +78,7 @@ def download(
         body = to_xlsx(title, header, rows)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
-        body, media = to_csv(header, rows), "text/csv; charset=utf-8"
+        body, media = to_csv(header, rows), "text/csv"  # Litestar adds "; charset=utf-8"
     return Response(
         body,
         media_type=media,

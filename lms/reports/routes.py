@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Router, get
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 
 from lms.accounts.models import User
@@ -18,7 +17,8 @@ from lms.cohorts import progress
 from lms.cohorts import service as cohorts
 from lms.cohorts.routes import _course_of, guards
 from lms.errors import InvalidInput
-from lms.inject import DB
+from lms.forms import parse_id
+from lms.inject import DB, PathInt
 from lms.pages import page
 from lms.reports import charts, exports, service
 from lms.reports import completions as completions_report
@@ -29,7 +29,7 @@ admin_only = [requires("admin")]
 
 @get("/cohorts/{cohort_id:int}/report", name="reports.cohort", guards=guards)
 async def cohort_report(
-    request: Req, db: DB, cohort_id: FromPath[int], course: FromQuery[str] = ""
+    request: Req, db: DB, cohort_id: PathInt, course: FromQuery[str] = ""
 ) -> Template:
     cohort = await cohorts.get_cohort(db, request.user, cohort_id)
     chosen = await _course_of(db, cohort.id, course)
@@ -73,15 +73,16 @@ def _month(raw: str, label: str) -> datetime | None:
 
 def _choice_id(raw: str) -> int | None:
     """A county or region chosen from the list; anything else filters nothing, as "All"."""
-    return int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else None
+    return parse_id(raw)
 
 
 def _page_number(raw: str) -> int:
     if not raw:
         return 1
-    if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
+    number = parse_id(raw)
+    if number is None:
         raise InvalidInput("Page must be a whole number, 1 or more.", "page")
-    return int(raw)
+    return number
 
 
 # Numbered pages with OFFSET rather than keyset links: "Showing 51-100 of N" and a page
