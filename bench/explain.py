@@ -108,7 +108,7 @@ async def explain(url: str) -> str:
         assert cohort is not None and intro is not None
         await show(
             f"Progress matrix of a {size}-learner cohort",
-            lambda: progress.build_matrix(db, cohort, intro),
+            lambda: progress.build_matrix(db, cohort, intro, zone=Settings().zone),
         )
         await show("Completions: totals by county", lambda: reports.completion_totals(db, "county"))
         await show("Completions: the latest 500", lambda: reports.completions(db, limit=500))

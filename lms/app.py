@@ -27,6 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import db as database
+from lms import times
 from lms.accounts.routes import router as accounts_router
 from lms.auth import SessionMiddleware
 from lms.catalog.routes import router as catalog_router
@@ -133,6 +134,9 @@ def template_environment(settings: Settings) -> Environment:
     )
     env.globals["notices"] = NOTICES
     env.globals["site_name"] = "SOP Learning"
+    # Every time on a page in the academy's zone, in one style (lms.times).
+    env.filters.update(times.filters(settings.zone))
+    env.globals["time_zone"] = settings.time_zone  # named beside times typed into a form
     return env
 
 

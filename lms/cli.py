@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -100,6 +100,10 @@ def db_status() -> None:
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the web application with granian."""
+    served = served_base_url(os.environ, host, port)
+    if served:
+        # The workers read the environment: links in certificates and emails follow the port.
+        os.environ["LMS_BASE_URL"] = served
     settings = load_settings()
     # Load the courses once here, not in every worker; this also refuses an old database.
     report = run_with_session(settings, lambda db: _sync(db, settings))
@@ -107,7 +111,23 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
         click.echo(f"courses: {result}")
     args = server_command("lms.app:create_app", host, port, workers, access_log)
     click.echo(f"Serving on http://{host}:{port} with {workers} worker(s). Ctrl+C stops.")
+    source = "from the address served" if served else "from LMS_BASE_URL"
+    click.echo(f"Links in certificates, QR codes and emails use {settings.base_url} ({source}).")
     os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)
+
+
+def served_base_url(environ: Mapping[str, str], host: str, port: int) -> str | None:
+    """The base URL of the address being served, when LMS_BASE_URL is unset outside production.
+
+    In production LMS_BASE_URL stays required (Settings.check refuses a missing https one):
+    behind a proxy, the address served is not the address people use.
+    """
+    if environ.get("LMS_BASE_URL", "").strip() or environ.get("LMS_ENV") == "production":
+        return None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
 
 def server_command(
@@ -415,11 +435,30 @@ def demo() -> None:
     click.echo(
         f"Demo data ready ({created} new accounts). Every demo account's password: {DEMO_PASSWORD}"
     )
-    from lms.demo import DEMO_PEOPLE
+    for line in demo_sign_ins():
+        click.echo(line)
 
-    for email, name, roles, county in DEMO_PEOPLE[:4]:
-        click.echo(f"  {', '.join(roles):<16} {email:<34} {name} ({county})")
-    click.echo(f"  ... and {len(DEMO_PEOPLE) - 4} more learners (learner3@example.org ...)")
+
+def demo_sign_ins() -> list[str]:
+    """What `make run` prints: every demo account, the fresh learner first among learners."""
+    from lms.demo import DEMO_PEOPLE, DEMO_PROGRESS, FRESH_LEARNER
+
+    lines = []
+    staff = [p for p in DEMO_PEOPLE if set(p[2]) - {"learner"}]
+    for email, name, roles, county in staff:
+        lines.append(f"  {', '.join(roles):<17} {email:<34} {name} ({county})")
+    fresh = next(p for p in DEMO_PEOPLE if p[0] == FRESH_LEARNER)
+    lines.append(
+        f"  {'learner (new)':<17} {fresh[0]:<34} {fresh[1]}: has started nothing, "
+        "take a course from the start"
+    )
+    others = [p[0] for p in DEMO_PEOPLE if p not in staff and p is not fresh]
+    started = sum(1 for email in others if email in DEMO_PROGRESS)
+    lines.append(
+        f"  {'learners':<17} {', '.join(e.removesuffix('@example.org') for e in others)} "
+        f"(@example.org; {started} of them part-way through or done)"
+    )
+    return lines
 
 
 if __name__ == "__main__":

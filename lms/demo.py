@@ -36,7 +36,11 @@ DEMO_PEOPLE: list[tuple[str, str, tuple[str, ...], str]] = [
     ("learner10@example.org", "Aiyana Redcloud", ("learner",), "Humboldt"),
     ("learner11@example.org", "Sofia Rossi", ("learner",), "Santa Clara"),
     ("supervisor@example.org", "Grace Okafor", ("learner",), "Shasta"),
+    ("new.learner@example.org", "Sam Rivera", ("learner",), "Shasta"),
 ]
+
+# A learner in no cohort who has started nothing: a newcomer takes a course from the start.
+FRESH_LEARNER = "new.learner@example.org"
 
 # How far each demo learner has got in sop-intro: modules passed, then "final", "done".
 DEMO_PROGRESS: dict[str, str] = {
@@ -136,7 +140,7 @@ async def _demo_cohorts(db: AsyncSession, settings: Settings) -> None:
                 "place": "Regional training center, room 2",
             }
             session = await cohorts.schedule_session(
-                db, cohort, courses["emergency-response"].id, _Form(data), trainer
+                db, cohort, courses["emergency-response"].id, _Form(data), trainer, settings.zone
             )
             present = {people[f"{h}@example.org"].id for h in learners[:3]}
             await cohorts.record_attendance(db, settings, cohort, session, present, trainer)

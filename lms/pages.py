@@ -34,6 +34,8 @@ NOTICES = {
     "certificate-revoked": "The certificate has been revoked; its verification page says so.",
     "certificate-reissued": "A new certificate is issued; the old serial shows as superseded.",
     "cohort-saved": "The cohort has been saved.",
+    "cohort-enrolled": "The roster is enrolled. Anyone enrolled through another cohort stays "
+    "there unless you chose to move them. This is where everyone stands now.",
     "member-removed": "The person has been taken off the roster; their enrollments are kept.",
     "session-scheduled": "The session is scheduled. Record attendance here after it happens.",
     "attendance-saved": "Attendance has been recorded.",
@@ -44,6 +46,37 @@ NOTICES = {
 def page(name: str, status_code: int = 200, **context: Any) -> Template:
     """Render templates/<name> as an HTML page (whatever the handler's return annotation)."""
     return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)
+
+
+def confirm_page(
+    title: str,
+    question: str,
+    action: str,
+    button: str,
+    cancel: str,
+    consequence: str = "",
+    hidden: dict[str, str] | None = None,
+    reason_label: str = "",
+    error: str = "",
+) -> Template:
+    """The confirmation step of a destructive action: its form posts `confirmed=1` to `action`.
+
+    The action's POST handler sends anything without `confirmed` back here (`needs_confirmation`),
+    so no old page or stray click acts in one step.
+    """
+    return page(
+        "confirm.html",
+        400 if error else 200,
+        title=title,
+        question=question,
+        action=action,
+        button=button,
+        cancel=cancel,
+        consequence=consequence,
+        hidden=hidden or {},
+        reason_label=reason_label,
+        error=error,
+    )
 
 
 def redirect(path: str, notice: str | None = None) -> Redirect:

@@ -4,12 +4,25 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.policy import SMTP
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET = "dev-only-secret-change-me-for-production-use"  # noqa: S105
 MIN_SECRET_LENGTH = 32
+
+
+def one_address(value: str) -> Address | None:
+    """`Name <user@host>` or `user@host` parsed as exactly one address, else None."""
+    header = SMTP.header_factory("From", value)
+    addresses = header.addresses  # type: ignore[attr-defined]
+    if header.defects or len(addresses) != 1 or not addresses[0].domain:
+        return None
+    address: Address = addresses[0]
+    return address
 
 
 class SettingsError(Exception):
@@ -32,10 +45,25 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "SOP Learning <no-reply@localhost>"
     mail_send_interval: int = 30
+    # Pages, emails and exports show times in the academy's zone; the database keeps UTC.
+    time_zone: str = "America/Los_Angeles"
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """LMS_TIME_ZONE as a zone (check() refuses an unknown one)."""
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def mail_sender(self) -> Address:
+        """LMS_MAIL_FROM as an address (check() refuses one that is not)."""
+        sender = one_address(self.mail_from)
+        if sender is None:
+            raise ValueError(f"LMS_MAIL_FROM is not one address: {self.mail_from!r}")
+        return sender
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -74,6 +102,7 @@ class Settings:
             smtp_url=get("SMTP_URL", defaults.smtp_url),
             mail_from=get("MAIL_FROM", defaults.mail_from),
             mail_send_interval=get_int("MAIL_SEND_INTERVAL", defaults.mail_send_interval),
+            time_zone=get("TIME_ZONE", defaults.time_zone),
         )
         settings.check()
         return settings
@@ -87,12 +116,18 @@ class Settings:
                 "LMS_SMTP_URL must look like smtp://user:password@host:587?starttls=true, "
                 "smtps://user:password@host:465 or smtp://127.0.0.1:25"
             )
-        if "@" not in self.mail_from:
+        if one_address(self.mail_from) is None:
             raise SettingsError(
-                'LMS_MAIL_FROM must be an address, e.g. "SOP Learning <no-reply@example.org>"'
+                'LMS_MAIL_FROM must be one address, e.g. "SOP Learning <no-reply@example.org>" '
+                "(a name with a comma goes in double quotes)"
             )
         if self.mail_send_interval < 0:
             raise SettingsError("LMS_MAIL_SEND_INTERVAL must be 0 (off) or a number of seconds")
+        if not _zone_ok(self.time_zone):
+            raise SettingsError(
+                f"LMS_TIME_ZONE must be a time zone name such as America/Los_Angeles or UTC, "
+                f"got {self.time_zone!r} (the names come from the system's tz database, tzdata)"
+            )
         if not self.production:
             return
         if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < MIN_SECRET_LENGTH:
@@ -114,3 +149,11 @@ def _smtp_url_ok(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("smtp", "smtps") and bool(parts.hostname)
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # ValueError: a path, e.g. "../x"
+        return False
+    return True

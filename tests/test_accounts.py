@@ -238,7 +238,7 @@ async def test_failed_sign_ins_are_not_audited_but_admin_changes_are(client, db,
     await post_form(
         client,
         f"/admin/people/{people['learner'].id}/active",
-        {"active": "0"},
+        {"active": "0", "confirmed": "1"},
         token_from=f"/admin/people/{people['learner'].id}",
     )
     event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "person.deactivate"))

@@ -35,6 +35,15 @@ def test_trainer_imports_a_roster_records_attendance_and_exports(page, live_serv
     page.get_by_role("link", name="Back to the cohort").click()
     expect(page.get_by_role("link", name="Rosa Núñez")).to_be_visible()
 
+    # Enrolling the roster: a page that says what would happen, then one button.
+    page.get_by_role("link", name="Enroll every member in the assigned courses…").click()
+    expect(page.get_by_text("enrollment to make")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="Enroll every member in the assigned courses").click()
+    expect(page.get_by_role("status")).to_contain_text("The roster is enrolled")
+    assert_accessible(page)
+    page.get_by_role("link", name="Shasta and Butte, spring 2026").click()
+
     page.get_by_role("link", name="First-contact simulation (classroom)").click()
     page.get_by_label("Rosa Núñez").check()
     page.get_by_role("button", name="Save attendance").click()

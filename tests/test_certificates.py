@@ -13,6 +13,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from lms import times
 from lms.accounts.models import User
 from lms.audit import AuditEvent
 from lms.catalog.models import Course
@@ -87,7 +88,9 @@ async def test_completion_issues_the_certificate_and_the_pdf_prints_every_field(
     response = await client.get(f"/certificates/{certificate.serial}.pdf")
     assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
     text = pdf_text(response.content)
-    completed = certificate.completed_at
+    # The academy's local dates (LMS_TIME_ZONE), which the certificate prints.
+    completed = times.local_date(certificate.completed_at, settings.zone)
+    issued = times.local_date(certificate.issued_at, settings.zone)
     for expected in [
         "Certificate of Completion",
         "Learner",
@@ -95,7 +98,7 @@ async def test_completion_issues_the_certificate_and_the_pdf_prints_every_field(
         "Course version 1.0",
         "2 training hours",
         f"Completed {completed:%B} {completed.day}, {completed.year}",
-        f"Issued {certificate.issued_at:%B}",
+        f"Issued {issued:%B} {issued.day}, {issued.year}",
         "Test Academy",
         certificate.serial,
         f"http://127.0.0.1:8000/verify/{certificate.serial}",
@@ -203,16 +206,16 @@ async def test_revoke_shows_the_date_but_not_the_reason(client, db, settings, co
     certificate = await only_certificate(db)
     await sign_in(client, "admin@example.org")
     path = f"/admin/certificates/{certificate.serial}"
-    refused = await post(client, f"{path}/revoke", {"reason": "  "}, token_from=path)
+    refused = await post(client, f"{path}/revoke", {"reason": "  ", "confirmed": "1"}, token_from=path)
     assert refused.status_code == 400 and "Give the reason" in refused.text
     await post(
         client,
         f"{path}/revoke",
-        {"reason": "Issued by mistake: attendance forged"},
+        {"reason": "Issued by mistake: attendance forged", "confirmed": "1"},
         token_from=path,
     )
     public = await client.get(f"/verify/{certificate.serial}")
-    today = utcnow()
+    today = times.local_date(utcnow(), settings.zone)
     assert "Revoked" in public.text and f"{today:%B} {today.day}, {today.year}" in public.text
     assert "forged" not in public.text
     assert (await client.get(f"/api/verify/{certificate.serial}")).json()["status"] == "revoked"
@@ -296,11 +299,15 @@ HOSTILE = [
 async def test_names_render_as_literal_text_and_fetch_nothing(
     client, db, settings, courses, people, template
 ):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    while True:  # a port with "49" in it would trip the check on "{{7*7}}" below
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        if "49" not in str(port):
+            break
+        listener.close()
     listener.listen(1)
     listener.settimeout(0.1)
-    port = listener.getsockname()[1]
     name = template.format(port=port) if "{port}" in template else template
     user = await make_person(db, settings, "odd@example.org", name=name)
     await complete(db, settings, user, "auto-course")
@@ -318,11 +325,15 @@ async def test_names_render_as_literal_text_and_fetch_nothing(
 
 
 def test_the_renderer_refuses_network_addresses():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    while True:  # a port with "49" in it would trip the check on "{{7*7}}" below
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        if "49" not in str(port):
+            break
+        listener.close()
     listener.listen(1)
     listener.settimeout(0.1)
-    port = listener.getsockname()[1]
     from weasyprint import HTML
 
     fetcher = pdf.packaged_only_fetcher()

@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, func, select, update
 
+from lms import times
 from lms.accounts.models import User
 from lms.audit import AuditEvent
 from lms.catalog.models import Course
@@ -61,18 +62,24 @@ async def add(client, cohort_id: int, email: str, name: str = "") -> str:
     return response.text
 
 
-async def enroll_roster(client, cohort_id: int):
-    """Enroll the roster in the cohort's courses, as the cohort page's button does; that page."""
-    page = await client.get(f"/cohorts/{cohort_id}")
-    await client.post(f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)})
-    return page
+async def enroll_roster(client, cohort_id: int, move: tuple[int, ...] = ()):
+    """Enroll the roster as a trainer does: open the preview, then its button; the page after.
+
+    `move` ticks those enrollments (through another cohort) to move into this one.
+    """
+    preview = await client.get(f"/cohorts/{cohort_id}/enroll")
+    assert preview.status_code == 200, preview.text[:300]
+    return await client.post(
+        f"/cohorts/{cohort_id}/enroll",
+        data={"_csrf_token": csrf_from(preview.text), "move": [str(i) for i in move]},
+    )
 
 
 async def test_trainer_creates_a_cohort_and_sees_only_their_own(client, db, courses, people):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
     page = await client.get(f"/cohorts/{cohort_id}")
-    assert "Shasta spring 2026" in page.text and "due 2026-12-31" in page.text
+    assert "Shasta spring 2026" in page.text and "due Dec 31, 2026" in page.text
     await sign_in(client, "trainer2@example.org")
     assert "Shasta spring 2026" not in (await client.get("/cohorts")).text
     assert (await client.get(f"/cohorts/{cohort_id}")).status_code == 404
@@ -210,21 +217,82 @@ async def test_a_roster_with_broken_rows_changes_nothing(client, db, courses, pe
         assert response.status_code == 400 and message in response.text
 
 
+async def person_fields(db, user_id: int) -> tuple:
+    """A person's name, email, roles and county as the database holds them now."""
+    columns = (User.name, User.email, User.is_admin, User.is_trainer, User.is_learner)
+    found = await db.execute(select(*columns, User.county_id).where(User.id == user_id))
+    return tuple(found.one())
+
+
+async def test_a_roster_import_never_changes_an_existing_person(client, db, courses, people):
+    """A trainer lists the admin and another trainer's learner with new names: both are put
+    on the roster as they are, and the preview says which of the file's values are not used."""
+    other = Cohort(name="Fresno fall")
+    db.add(other)
+    await db.flush()
+    from lms.cohorts.models import CohortTrainer
+
+    db.add(CohortTrainer(cohort_id=other.id, user_id=people["trainer2"].id))
+    db.add(CohortMember(cohort_id=other.id, user_id=people["learner2"].id))
+    await db.commit()
+    before = {key: await person_fields(db, people[key].id) for key in ("admin", "learner2")}
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    content = (
+        "email,name,county\n"
+        "admin@example.org,Renamed By Trainer1,\n"
+        "learner2@example.org,Renamed Learner,Shasta\n"
+    )
+    preview = await upload(client, cohort_id, content)
+    assert preview.status_code == 200
+    rows = {r.split("</td>")[1]: r for r in preview.text.split("<tr>") if "@example.org" in r}
+    assert "new member (exists: name not changed)" in rows["<td>admin@example.org"]
+    assert "exists: name not changed, county not changed" in rows["<td>learner2@example.org"]
+    assert "update" not in preview.text
+
+    done = await client.post(
+        f"/cohorts/{cohort_id}/roster/apply",
+        data={"_csrf_token": csrf_from(preview.text), "content": content},
+    )
+    assert done.status_code == 200 and "2 added from existing accounts" in done.text
+    for key in ("admin", "learner2"):
+        assert await person_fields(db, people[key].id) == before[key], key
+    on_roster = set(
+        (
+            await db.scalars(
+                select(CohortMember.user_id).where(CohortMember.cohort_id == cohort_id)
+            )
+        ).all()
+    )
+    assert on_roster == {people["admin"].id, people["learner2"].id}
+    assert await db.scalar(select(CohortMember.user_id).where(CohortMember.cohort_id == other.id))
+    edits = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "person.update")
+    assert await db.scalar(edits) == 0
+    # Imported again, with both on the roster now: still nothing about them changes.
+    again = await upload(client, cohort_id, content)
+    assert "no change (exists: name not changed)" in again.text
+    assert "2 already on the roster" in again.text
+
+
 async def test_enrolling_a_cohort_and_attendance_completing_a_course(
     client, db, settings, courses, people
 ):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
     await add(client, cohort_id, "learner@example.org")
-    page = await client.get(f"/cohorts/{cohort_id}")
+    preview = await client.get(f"/cohorts/{cohort_id}/enroll")
+    assert "2 enrollments to make" in preview.text
+    assert await db.scalar(select(func.count()).select_from(Enrollment)) == 0  # not yet
     done = await client.post(
-        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)}
+        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(preview.text)}
     )
-    assert "2 enrollments made" in done.text
+    assert done.history[0].status_code == 303 and "The roster is enrolled" in done.text
+    assert "0 enrollments to make" in done.text and "2 already in place" in done.text
     again = await client.post(
-        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(page.text)}
+        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(preview.text)}
     )
-    assert "0 enrollments made; 2 already in place" in again.text
+    assert "0 enrollments to make" in again.text and "2 already in place" in again.text
+    page = await client.get(f"/cohorts/{cohort_id}")
     enrollments = (await db.scalars(select(Enrollment))).unique().all()
     assert all(
         e.cohort_id == cohort_id and e.due_at.date().isoformat() == "2026-12-31"
@@ -261,6 +329,142 @@ async def test_enrolling_a_cohort_and_attendance_completing_a_course(
     assert outsider.status_code == 400
 
 
+async def placements(db, user_id: int) -> dict[str, tuple[int | None, str | None]]:
+    """{course slug: (cohort id, due date)} of a person's enrollments, as stored now."""
+    rows = await db.execute(
+        select(Course.slug, Enrollment.cohort_id, Enrollment.due_at)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(Enrollment.user_id == user_id)
+    )
+    return {slug: (c, due.date().isoformat() if due else None) for slug, c, due in rows.all()}
+
+
+async def enrollment_id(db, user_id: int, course_id: int) -> int:
+    query = select(Enrollment.id).where(
+        Enrollment.user_id == user_id, Enrollment.course_id == course_id
+    )
+    return await db.scalar(query)
+
+
+async def audited(db, action: str) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+    return list((await db.scalars(query)).all())
+
+
+async def test_enrolling_a_second_cohort_leaves_the_first_cohorts_enrollments_unless_moved(
+    client, db, courses, people
+):
+    learner = people["learner"].id
+    await sign_in(client, "trainer@example.org")
+    first = await new_cohort(client, courses, name="Shasta winter", due="2027-01-03")
+    await add(client, first, "learner@example.org")
+    await enroll_roster(client, first)
+    second = await new_cohort(client, courses, name="Shasta spring", due="2027-02-28")
+    await add(client, second, "learner@example.org")
+    await add(client, second, "learner2@example.org")
+    in_first = {"online": (first, "2027-01-03"), "live": (first, "2027-01-03")}
+
+    # (a) Before acting, the page lists the member where they are; enrolling leaves them.
+    preview = await client.get(f"/cohorts/{second}/enroll")
+    assert "<td>Learner</td><td>Test Course</td><td>Shasta winter</td><td>Jan 3, 2027</td>" in (
+        preview.text
+    )
+    assert "2 enrollments to make" in preview.text  # Learner2's
+    assert "2 enrolled through another cohort" in preview.text
+    done = await enroll_roster(client, second)
+    assert done.history[0].status_code == 303 and "The roster is enrolled" in done.text
+    assert "Shasta winter" in done.text  # still listed where they are
+    assert await placements(db, learner) == in_first
+    assert set((await placements(db, people["learner2"].id)).values()) == {(second, "2027-02-28")}
+
+    # (d) Enrolling again changes nothing and records nothing.
+    events = await db.scalar(select(func.count()).select_from(AuditEvent))
+    await enroll_roster(client, second)
+    assert await placements(db, learner) == in_first
+    assert await db.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+    # (b) Ticked, one enrollment moves, with its due date, and the move is audited.
+    online = await enrollment_id(db, learner, courses["online"].id)
+    moved = await enroll_roster(client, second, move=(online,))
+    assert moved.status_code == 200
+    assert await placements(db, learner) == {
+        "online": (second, "2027-02-28"),
+        "live": (first, "2027-01-03"),
+    }
+    [event] = await audited(db, "enrollment.move")
+    assert event.actor_id == people["trainer"].id and event.entity_id == str(online)
+    assert event.before == {"cohort_id": first, "due_on": "2027-01-03"}
+    assert event.after == {"cohort_id": second, "due_on": "2027-02-28", "user_id": learner}
+    # The same form sent twice (a double click) moves nothing more.
+    await enroll_roster(client, second, move=(online,))
+    assert len(await audited(db, "enrollment.move")) == 1
+
+
+async def test_a_trainer_cannot_move_a_learner_out_of_another_trainers_cohort(
+    client, db, courses, people
+):
+    learner = people["learner"].id
+    await sign_in(client, "trainer@example.org")
+    first = await new_cohort(client, courses, name="Shasta winter", due="2027-01-03")
+    await add(client, first, "learner@example.org")
+    await enroll_roster(client, first)
+    await sign_in(client, "trainer2@example.org")
+    second = await new_cohort(client, courses, name="Fresno spring", due="2027-02-28")
+    await add(client, second, "learner@example.org")
+    await add(client, second, "learner2@example.org")
+    in_first = {"online": (first, "2027-01-03"), "live": (first, "2027-01-03")}
+
+    preview = await client.get(f"/cohorts/{second}/enroll")
+    assert "<td>Shasta winter</td><td>Jan 3, 2027</td>" in preview.text
+    assert "You do not run Shasta winter" in preview.text and 'name="move"' not in preview.text
+    online = await enrollment_id(db, learner, courses["online"].id)
+    refused = await client.post(
+        f"/cohorts/{second}/enroll",
+        data={"_csrf_token": csrf_from(preview.text), "move": str(online)},
+    )
+    assert refused.status_code == 403
+    assert "through Shasta winter, which you do not run, so nothing was changed" in refused.text
+    assert await placements(db, learner) == in_first
+    assert await placements(db, people["learner2"].id) == {}  # nothing at all was done
+    assert await audited(db, "enrollment.move") == []
+    junk = await client.post(
+        f"/cohorts/{second}/enroll", data={"_csrf_token": csrf_from(preview.text), "move": "x"}
+    )
+    assert junk.status_code == 400 and "not valid" in junk.text
+
+    # An administrator may move them.
+    await sign_in(client, "admin@example.org")
+    await enroll_roster(client, second, move=(online,))
+    assert (await placements(db, learner))["online"] == (second, "2027-02-28")
+    [event] = await audited(db, "enrollment.move")
+    assert event.actor_id == people["admin"].id
+
+
+async def test_a_learner_enrolled_on_their_own_joins_the_cohort_with_their_progress(
+    client, db, settings, courses, people
+):
+    from lms.learning import service as learning
+
+    own, _ = await learning.enroll(db, people["learner"], courses["online"])
+    await db.flush()
+    await learning.complete_module(db, settings, own, "first")
+    await db.commit()
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses, due="2027-01-03")
+    await add(client, cohort_id, "learner@example.org")
+    preview = await client.get(f"/cohorts/{cohort_id}/enroll")
+    assert "1 enrolled on their own" in preview.text and "1 enrollment to make" in preview.text
+    await enroll_roster(client, cohort_id)
+    assert await placements(db, people["learner"].id) == {
+        "online": (cohort_id, "2027-01-03"),
+        "live": (cohort_id, "2027-01-03"),
+    }
+    assert await enrollment_id(db, people["learner"].id, courses["online"].id) == own.id
+    [event] = await audited(db, "enrollment.attach")
+    assert event.before == {"cohort_id": None, "due_on": None}
+    assert event.after["cohort_id"] == cohort_id
+
+
 async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(
     client, db, settings, courses, people
 ):
@@ -291,7 +495,7 @@ async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(
         async with sessionmaker() as session:
             chosen = await session.get(Course, courses["online"].id)
             found = await progress.build_matrix(
-                session, await session.get(Cohort, cohort.id), chosen
+                session, await session.get(Cohort, cohort.id), chosen, zone=settings.zone
             )
         return len(counted), found
 
@@ -355,8 +559,14 @@ async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, 
     assert "completed" in after and "100%" in after
 
 
-async def test_matrix_last_activity_counts_reading_a_module(client, db, courses, people):
+async def test_matrix_last_activity_counts_reading_a_module(
+    client, db, settings, courses, people
+):
     """A module page view writes only its module row; trainers still see it as activity."""
+
+    def shown(moment) -> str:  # the academy's local date, as every page shows dates
+        return times.show_date(moment, settings.zone)
+
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses, due="2030-12-31")
     await add(client, cohort_id, "learner@example.org")
@@ -377,20 +587,20 @@ async def test_matrix_last_activity_counts_reading_a_module(client, db, courses,
     enrollment.last_activity_at = month_ago
     await db.commit()
     idle = await learner_row()
-    assert month_ago.date().isoformat() in idle and "At risk" in idle
+    assert shown(month_ago) in idle and "At risk" in idle
 
     await sign_in(client, "learner@example.org")
     assert (await client.get("/courses/online/modules/first")).status_code == 200
     await sign_in(client, "trainer@example.org")
     read = await learner_row()
-    assert utcnow().date().isoformat() in read and "At risk" not in read
+    assert shown(utcnow()) in read and "At risk" not in read
 
     # Whichever is later counts: a save after the last reading.
     await db.execute(update(ModuleProgress).values(last_seen_at=month_ago))
     enrollment.last_activity_at = week_ago = utcnow() - timedelta(days=7)
     await db.commit()
     saved = await learner_row()
-    assert week_ago.date().isoformat() in saved and "At risk" not in saved
+    assert shown(week_ago) in saved and "At risk" not in saved
 
 
 async def test_trainer_on_their_own_roster_sees_their_own_learner_page(client, courses, people):
@@ -489,10 +699,12 @@ ROUTES = [
     ("get", "/cohorts/{id}/export/matrix.csv"),
     ("get", "/cohorts/{id}/export/completions.xlsx"),
     ("get", "/cohorts/{id}/sessions/{session}"),
+    ("get", "/cohorts/{id}/enroll"),
     ("post", "/cohorts/{id}/enroll"),
     ("post", "/cohorts/{id}/members"),
     ("post", "/cohorts/{id}/sessions/{session}"),
     ("post", "/cohorts/{id}/members/{learner}/remove"),
+    ("get", "/cohorts/{id}/members/{learner}/remove"),
     ("get", "/admin/completions"),
     ("get", "/admin/audit"),
     ("get", "/admin/certificates"),

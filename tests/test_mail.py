@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from datetime import timedelta
+from email.headerregistry import Address
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -19,7 +20,7 @@ from lms.db import utcnow
 from lms.mail import delivery, service
 from lms.mail.models import OutboxMessage
 from lms.settings import Settings, SettingsError
-from tests.conftest import sign_in
+from tests.conftest import make_person, sign_in
 from tests.smtp_server import (
     SMTP_PASSWORD,
     SMTP_USER,
@@ -63,6 +64,7 @@ async def queue_mail(db, settings, user, count: int = 1, subject: str = "Note") 
             email=user.email,
             link=f"{settings.base_url}/account/set-password/t{i}",
             hours=2,
+            until=utcnow() + timedelta(hours=2),
         )
         message = await service.queue(db, "password_reset", user, rendered)
         ids.append(message.id)
@@ -102,6 +104,30 @@ async def test_delivers_text_and_html_with_honest_headers(
     # Run again: nothing is sent twice.
     again = await delivery.send_due(sessionmaker, replace(settings, smtp_url=smtp))
     assert again.sent == 0 and len(inbox.messages) == 1
+
+
+# Names that Python's header folder used to split so that mail readers saw extra recipients.
+TRICKY_NAMES = [
+    "Eve Example, attacker4@example.org, Someone With A Long Name To Fold The Line",
+    'José "Pepe" Núñez, attacker5@example.org; <attacker6@example.org>, a long name to fold',
+    'Ann \\ Back-slash, "attacker7@example.org", ' + "Long" * 35,
+]
+
+
+@pytest.mark.parametrize("name", TRICKY_NAMES)
+async def test_a_long_name_with_commas_and_addresses_is_one_recipient(
+    db, settings, inbox, smtp, sessionmaker, name
+):
+    eve = await make_person(db, settings, "eve@example.org", name=name)
+    await queue_mail(db, settings, eve)
+    sender_name = "SOP Learning, Training Unit, no-reply@attacker.example, with a long name"
+    sender = f'"{sender_name}" <no-reply@example.org>'
+    settings = replace(settings, smtp_url=smtp, mail_from=sender)
+    assert (await delivery.send_due(sessionmaker, settings)).sent == 1
+    # The inbox parses the bytes the server received with email.policy.default.
+    (received,) = inbox.messages
+    assert received["To"].addresses == (Address(name, addr_spec="eve@example.org"),)
+    assert received["From"].addresses == (Address(sender_name, addr_spec="no-reply@example.org"),)
 
 
 async def test_login_without_starttls(db, settings, people, inbox, sessionmaker):
@@ -359,8 +385,12 @@ def test_smtp_settings_are_checked():
     for bad in ["http://mail.example.org", "smtp://", "smtp://host:port"]:
         with pytest.raises(SettingsError, match="LMS_SMTP_URL"):
             Settings.from_env({"LMS_SMTP_URL": bad})
-    with pytest.raises(SettingsError, match="LMS_MAIL_FROM"):
-        Settings.from_env({"LMS_MAIL_FROM": "nobody"})
+    for bad in ["nobody", "A <a@b.org>, B <b@c.org>", "Training, SOP <a@b.org>", "A <a@b.org"]:
+        with pytest.raises(SettingsError, match="LMS_MAIL_FROM must be one address"):
+            Settings.from_env({"LMS_MAIL_FROM": bad})
+    assert Settings.from_env({"LMS_MAIL_FROM": '"Training, SOP" <a@b.org>'}).mail_sender == (
+        Address("Training, SOP", addr_spec="a@b.org")
+    )
 
 
 def lms(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,9 @@ import asyncio
 import re
 import uuid
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 
 import asyncpg
 import pytest
@@ -18,7 +19,10 @@ from lms import db as database
 from lms.accounts.models import County, User
 from lms.catalog import service as catalog
 from lms.catalog.models import Course
-from lms.learning.models import Enrollment
+from lms.cohorts.models import Cohort, CohortCourse, CohortMember, CohortTrainer
+from lms.learning.models import Enrollment, EvaluationResponse
+from lms.quizzes.models import Attempt, AttemptAnswer
+from lms.reports import charts
 from lms.reports import completions as service
 from lms.reports.models import CompletionCount
 from lms.settings import Settings
@@ -380,3 +384,339 @@ async def test_the_migration_counts_the_completions_already_there(blank_database
     finally:
         await engine.dispose()
         catalog.forget_definitions()
+
+
+# The cohort's course report: summaries first, detail behind disclosures, charts whose
+# table is their accessible text, question text as Markdown, Likert colours in order.
+
+LONG_ROLE = "Ongoing, family maintenance or other child welfare social worker"
+EVALUATION_YAML = f"""\
+title: Evaluation
+questions:
+  - {{id: e1, type: likert, prompt: "I can name the **existing safety** on a map."}}
+  - {{id: e2, type: likert, prompt: The modules were clearly written.}}
+  - id: e3
+    type: single
+    prompt: Which best describes your current role?
+    choices:
+      - {LONG_ROLE}
+      - Supervisor or practice lead
+  - {{id: e4, type: text, prompt: "What should we improve?", required: false}}
+"""
+MARKDOWN_QUIZ = {
+    "course.yaml": COURSE_YAML,
+    "assessments/evaluation.yaml": EVALUATION_YAML,
+}
+# Six learners' evaluations: e1 is answered 2, 3, 4, 4, 4, 5 (one Disagree, one Neither,
+# three Agree, one Strongly agree); e2 by five of them (1, 1, 0, 1, 2); e3 and e4 by some.
+ANSWERS = [
+    {"e1": 2, "e2": 5, "e3": LONG_ROLE, "e4": "More cases"},
+    {"e1": 3, "e2": 5, "e3": LONG_ROLE, "e4": ""},
+    {"e1": 4, "e2": 1, "e3": "Supervisor or practice lead", "e4": "Shorter videos"},
+    {"e1": 4, "e2": 4, "e3": LONG_ROLE},
+    {"e1": 4, "e2": 2, "e3": LONG_ROLE},
+    {"e1": 5, "e3": LONG_ROLE},
+]
+
+
+async def cohort_with_evaluations(db, settings, people, root, answers=ANSWERS) -> int:
+    """A cohort of the trainer's whose learners completed the course and its evaluation."""
+    from tests.course_factory import FIRST_MODULE
+
+    first = FIRST_MODULE.replace(
+        "prompt: Which is right?", 'prompt: "Which is the **existing safety**?"'
+    )
+    write_course(root, "online", {**MARKDOWN_QUIZ, "modules/first.md": first})
+    await load_courses(db, root)
+    course = await db.scalar(select(Course).where(Course.slug == "online"))
+    cohort = Cohort(name="Shasta spring", created_by_id=people["trainer"].id)
+    db.add(cohort)
+    await db.flush()
+    db.add(CohortTrainer(cohort_id=cohort.id, user_id=people["trainer"].id))
+    db.add(CohortCourse(cohort_id=cohort.id, course_id=course.id))
+    for i, given in enumerate(answers):
+        learner = await make_person(db, settings, f"eval{i}@example.org", name=f"Eval {i}")
+        db.add(CohortMember(cohort_id=cohort.id, user_id=learner.id))
+        enrollment = Enrollment(
+            user_id=learner.id,
+            course_id=course.id,
+            version_id=course.current_version_id,
+            status="completed",
+            enrolled_at=BASE,
+            completed_at=BASE + timedelta(days=i),
+            cohort_id=cohort.id,
+        )
+        db.add(enrollment)
+        await db.flush()
+        db.add(
+            EvaluationResponse(
+                enrollment_id=enrollment.id, version_id=course.current_version_id, answers=given
+            )
+        )
+        attempt = Attempt(
+            enrollment_id=enrollment.id,
+            target="module:first",
+            number=1,
+            layout=[],
+            submitted_at=BASE,
+            percent=50.0,
+            passed=True,
+        )
+        db.add(attempt)
+        await db.flush()
+        db.add(AttemptAnswer(attempt_id=attempt.id, question_id="q1", response=[1], correct=False))
+    await db.commit()
+    return cohort.id
+
+
+@dataclass
+class Node:
+    """An element of a parsed page: enough of a DOM to ask what is inside what."""
+
+    tag: str
+    attrs: dict[str, str]
+    parent: Node | None = None
+    children: list[Node | str] = field(default_factory=list)
+
+    def iter(self, tag: str | None = None):
+        for child in self.children:
+            if isinstance(child, Node):
+                if tag is None or child.tag == tag:
+                    yield child
+                yield from child.iter(tag)
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def inner_html_has(self, needle: str) -> bool:
+        return needle in self.markup()
+
+    def markup(self) -> str:
+        inside = "".join(c if isinstance(c, str) else c.markup() for c in self.children)
+        return f"<{self.tag}>{inside}</{self.tag}>"
+
+    def ancestors(self):
+        node = self.parent
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def shown(self) -> bool:
+        """Seen without opening any disclosure: no closed <details> around it but its summary."""
+        node: Node = self
+        for above in self.ancestors():
+            if above.tag == "details" and "open" not in above.attrs and node.tag != "summary":
+                return False
+            if "visually-hidden" in above.attrs.get("class", "").split():
+                return False
+            node = above
+        return "visually-hidden" not in self.attrs.get("class", "").split()
+
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+
+class _Tree(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Node("root", {})
+        self.at = self.root
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, {k: v or "" for k, v in attrs}, self.at)
+        self.at.children.append(node)
+        if tag not in VOID:
+            self.at = node
+
+    def handle_startendtag(self, tag, attrs):
+        self.at.children.append(Node(tag, {k: v or "" for k, v in attrs}, self.at))
+
+    def handle_endtag(self, tag):
+        node: Node | None = self.at
+        while node is not None and node.tag != tag:
+            node = node.parent
+        if node is not None and node.parent is not None:
+            self.at = node.parent
+
+    def handle_data(self, data):
+        self.at.children.append(data)
+
+
+def parse(html: str) -> Node:
+    tree = _Tree()
+    tree.feed(html)
+    return tree.root
+
+
+def by_id(root: Node, ident: str) -> Node:
+    (found,) = [n for n in root.iter() if n.attrs.get("id") == ident]
+    return found
+
+
+def sections(root: Node) -> dict[str, Node]:
+    """Each <section> of the report by its heading's text."""
+    found = {}
+    for section in root.iter("section"):
+        heading = next(section.iter("h2"))
+        found[heading.text().split("(")[0].strip()] = section
+    return found
+
+
+async def course_report(client, db, settings, people, tmp_path, answers=ANSWERS) -> str:
+    cohort_id = await cohort_with_evaluations(db, settings, people, tmp_path / "courses", answers)
+    await sign_in(client, "trainer@example.org")
+    response = await client.get(f"/cohorts/{cohort_id}/report?course=online")
+    assert response.status_code == 200, response.text[:500]
+    return response.text
+
+
+async def test_question_text_is_shown_as_markdown(client, db, settings, people, tmp_path):
+    html = await course_report(client, db, settings, people, tmp_path)
+    assert "**" not in html
+    root = parse(html)
+    # The evaluation statement and the knowledge-check question, in their tables.
+    statements = by_id(root, "evaluation-statements-data")
+    assert statements.inner_html_has("I can name the <strong>existing safety</strong> on a map.")
+    questions = next(sections(root)["Questions"].iter("table"))
+    assert questions.inner_html_has("Which is the <strong>existing safety</strong>?")
+    # Inside the chart's SVG text the emphasis is plain text, not asterisks.
+    chart = next(
+        s for s in root.iter("svg") if s.attrs.get("aria-describedby") == statements.attrs["id"]
+    )
+    assert "I can name the existing safety on a map." in chart.text()
+
+
+async def test_each_chart_has_one_copy_of_its_numbers(client, db, settings, people, tmp_path):
+    html = await course_report(client, db, settings, people, tmp_path)
+    root = parse(html)
+    charts_ = list(root.iter("svg"))
+    assert len(charts_) == 4  # status, completions, the statements, the role question
+    tables = [t for t in root.iter("table") if t.attrs.get("id", "").endswith("-data")]
+    for chart in charts_:
+        # The chart is an image described by its table, which is behind a disclosure of its own:
+        # opening the section shows the chart, not the chart and a copy of it.
+        assert chart.attrs["role"] == "img" and chart.attrs.get("aria-label")
+        table = by_id(root, chart.attrs["aria-describedby"])
+        assert table.tag == "table" and table in tables
+        disclosure = table.parent
+        assert disclosure.tag == "details" and "open" not in disclosure.attrs
+        assert chart not in list(disclosure.iter("svg"))
+        assert chart.parent is disclosure.parent  # straight beside the chart it describes
+    assert len(tables) == len(charts_)
+    # One row per statement with its counts, in one table, not one table per statement.
+    rows = [
+        [td.text() for td in tr.iter("td")]
+        for tr in by_id(root, "evaluation-statements-data").iter("tr")
+    ]
+    assert ["0", "1", "1", "3", "1", "6"] in rows and ["1", "1", "0", "1", "2", "5"] in rows
+    assert html.count("I can name the <strong>existing safety</strong> on a map.") == 1
+
+
+async def test_likert_colours_read_from_disagree_to_agree(client, db, settings, people, tmp_path):
+    html = await course_report(client, db, settings, people, tmp_path)
+    root = parse(html)
+    (chart,) = [
+        s for s in root.iter("svg") if s.attrs["aria-describedby"] == "evaluation-statements-data"
+    ]
+    order = ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"]
+    legend = [
+        r.attrs["data-answer"] for r in chart.iter("rect") if "legend" in r.attrs.get("class", "")
+    ]
+    assert legend == order
+    fills = {
+        r.attrs["data-answer"]: r.attrs["fill"]
+        for r in chart.iter("rect")
+        if r.attrs.get("data-answer")
+    }
+    assert [fills[a] for a in order] == list(charts.LIKERT_COLORS)
+    # Each statement's bar goes from disagree to agree, left to right.
+    for row in chart.iter("g"):
+        segments = [r for r in row.iter("rect") if r.attrs.get("data-answer")]
+        xs = [float(r.attrs["x"]) for r in segments]
+        assert xs == sorted(xs)
+        assert [order.index(r.attrs["data-answer"]) for r in segments] == sorted(
+            order.index(r.attrs["data-answer"]) for r in segments
+        )
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def test_the_likert_palette_is_diverging_and_agree_is_not_red():
+    disagree, mild, neither, agree, strongly = (rgb(c) for c in charts.LIKERT_COLORS)
+    for red, _, blue in (disagree, mild):
+        assert red > blue + 60  # the disagree end is warm
+    for red, _, blue in (agree, strongly):
+        assert blue > red + 60  # the agree end is cool: never red
+    assert max(neither) - min(neither) < 20  # a grey in the middle
+    # The ends are darker than the mild answers next to them: strength reads as depth.
+    assert sum(disagree) < sum(mild) and sum(strongly) < sum(agree)
+
+
+async def test_each_section_opens_with_a_summary_and_hides_its_detail(
+    client, db, settings, people, tmp_path
+):
+    html = await course_report(client, db, settings, people, tmp_path)
+    root = parse(html)
+    found = sections(root)
+    assert list(found) == ["Status", "Completions", "Knowledge gain", "Questions", "Evaluation"]
+    summaries = {
+        "Status": "6 learners: 6 completed.",
+        "Completions": "6 of 6 learners have completed the course, the first on 2025-11-03 "
+        "and the latest on 2025-11-08.",
+        "Questions": "2 questions; 0 of 6 answers (0%) were correct. The least often answered "
+        "correctly: “Which is the existing safety?” (0% of 6 answers).",
+        "Evaluation": "6 learners answered the evaluation.",
+    }
+    for name, section in found.items():
+        shown = " ".join(
+            " ".join(n.text().split()) for n in section.iter() if n.tag in ("p", "li") and n.shown()
+        )
+        if name in summaries:
+            assert summaries[name] in shown, (name, shown)
+        # No chart or table is on the page until its disclosure is opened.
+        assert not [n for n in section.iter() if n.tag in ("svg", "table") and n.shown()], name
+        if name != "Knowledge gain":  # a sentence with nothing behind it
+            detail = next(section.iter("details"))
+            assert next(detail.iter("summary")).text().strip()
+    evaluation = " ".join(found["Evaluation"].text().split())
+    assert (
+        "Across the 2 statements, 7 of 11 answers (64%) were Agree or Strongly agree" in evaluation
+    )
+    assert "least agreed with: “The modules were clearly written.” (60%)" in evaluation
+    assert "2 written comments" in evaluation
+    assert " style=" not in html  # the page's CSP allows no inline styles
+
+
+async def test_a_long_label_is_wrapped_not_cut(client, db, settings, people, tmp_path):
+    html = await course_report(client, db, settings, people, tmp_path)
+    root = parse(html)
+    chart = next(
+        s for s in root.iter("svg") if s.attrs.get("aria-label", "").startswith("Which best")
+    )
+    label = next(t for t in chart.iter("text") if "Ongoing" in t.text())
+    lines = [t.text() for t in label.iter("tspan")]
+    assert len(lines) > 1 and " ".join(lines) == LONG_ROLE
+    assert all(len(line) <= charts.LABEL_CHARS for line in lines)
+    # The wrapped label fits between the left edge and the bars.
+    assert float(label.attrs["x"]) <= charts.LABEL_WIDTH
+    assert charts.LABEL_CHARS * charts.CHAR_WIDTH * 13 <= charts.LABEL_WIDTH - 8
+
+
+def test_bar_chart_rows_grow_with_their_labels():
+    svg = charts.bar_chart("Roles", [(LONG_ROLE, 5), ("Other", 1)], described_by="x")
+    (height,) = re.findall(r'viewBox="0 0 \d+ (\d+)"', svg)
+    tspans = re.findall(r"<tspan[^>]*>([^<]*)</tspan>", svg)
+    assert " ".join(tspans[:-1]) == LONG_ROLE and tspans[-1] == "Other"
+    assert int(height) >= 16 * len(tspans)
+    for y in re.findall(r'<rect[^>]* y="([\d.]+)"[^>]* height="([\d.]+)"', svg):
+        assert float(y[0]) + float(y[1]) <= int(height)
+
+
+async def test_a_cohort_without_answers_says_so(client, db, settings, people, tmp_path):
+    html = await course_report(client, db, settings, people, tmp_path, answers=[])
+    found = sections(parse(html))
+    assert "No learners yet." in found["Status"].text()
+    assert "Nobody has completed the course yet." in found["Completions"].text()
+    assert "Nobody has answered the evaluation yet." in found["Evaluation"].text()

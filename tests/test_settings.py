@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from lms.app import create_app
 from lms.db import DatabaseBehind
+from lms.demo import DEMO_PEOPLE, FRESH_LEARNER
 from lms.settings import DEFAULT_SECRET, Settings, SettingsError
 from tests.conftest import sign_in
 
@@ -48,6 +49,15 @@ def test_production_accepts_a_strong_secret():
         "LMS_BASE_URL": "https://lms.example.org",
     }
     assert Settings.from_env(env).production
+
+
+def test_time_zone_is_the_academys_and_an_unknown_one_is_named():
+    assert Settings.from_env({}).time_zone == "America/Los_Angeles"
+    assert Settings.from_env({"LMS_TIME_ZONE": "UTC"}).zone.key == "UTC"
+    assert Settings.from_env({"LMS_TIME_ZONE": "America/New_York"}).zone.key == "America/New_York"
+    for bad in ["Pacific", "America/Los Angeles", "../../etc/passwd", "/etc/localtime"]:
+        with pytest.raises(SettingsError, match=r"LMS_TIME_ZONE .*America/Los_Angeles"):
+            Settings.from_env({"LMS_TIME_ZONE": bad})
 
 
 def test_bad_numbers_and_environments_are_named():
@@ -125,7 +135,9 @@ def test_upgrade_demo_and_users_create_are_repeatable(tmp_path):
     assert lms("db", "upgrade").returncode == 0
     assert lms("db", "upgrade").returncode == 0
     first, second = lms("demo"), lms("demo")
-    assert "15 new accounts" in first.stdout and "0 new accounts" in second.stdout
+    assert f"{len(DEMO_PEOPLE)} new accounts" in first.stdout and "0 new accounts" in second.stdout
+    # Every demo account is named in what `make run` prints, the fresh learner among them.
+    assert "learner2" in first.stdout and FRESH_LEARNER in first.stdout
     create = [
         "users",
         "create",

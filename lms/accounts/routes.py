@@ -20,7 +20,7 @@ from lms.auth import (
 from lms.errors import Conflict, InvalidInput, TooManyAttempts
 from lms.forms import read_form
 from lms.inject import DB, AppSettings, PathInt
-from lms.pages import page, redirect, safe_next
+from lms.pages import confirm_page, page, redirect, safe_next
 
 
 @get("/sign-in", name="accounts.sign_in")
@@ -210,10 +210,32 @@ async def person_update(request: Request[Any, Any, Any], db: DB, person_id: Path
     return redirect(f"/admin/people/{person.id}", "person-saved")
 
 
+@get(
+    "/admin/people/{person_id:int}/deactivate",
+    name="accounts.person_deactivate_confirm",
+    guards=admin_only,
+)
+async def person_deactivate_confirm(db: DB, person_id: PathInt) -> Template:
+    person = await service.get_person(db, person_id)
+    return confirm_page(
+        title="Deactivate an account",
+        question=f"Deactivate the account of {person.name} ({person.email})?",
+        consequence="They are signed out everywhere and cannot sign in until the account is "
+        "reactivated. Their training records and certificates are kept.",
+        action=f"/admin/people/{person.id}/active",
+        button="Deactivate account",
+        cancel=f"/admin/people/{person.id}",
+        hidden={"active": "0"},
+    )
+
+
 @post("/admin/people/{person_id:int}/active", name="accounts.person_active", guards=admin_only)
 async def person_active(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
     person = await service.get_person(db, person_id)
-    active = (await read_form(request)).get("active") == "1"
+    form = await read_form(request)
+    active = form.get("active") == "1"
+    if not active and form.get("confirmed") != "1":
+        return redirect(f"/admin/people/{person.id}/deactivate")
     await service.set_active(db, person, active, request.user)
     notice = "person-reactivated" if active else "person-deactivated"
     return redirect(f"/admin/people/{person.id}", notice)
@@ -249,6 +271,7 @@ router = Router(
         person_create,
         person_page,
         person_update,
+        person_deactivate_confirm,
         person_active,
         person_password,
         set_password_page,

@@ -17,12 +17,14 @@ from lms.accounts.models import User
 from lms.auth import requires, signed_in
 from lms.catalog import service as catalog
 from lms.certificates import service
+from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort
 from lms.db import utcnow
 from lms.errors import DomainError, InvalidInput, NotFound
 from lms.forms import parse_id, parse_ids, read_form
 from lms.inject import DB, AppSettings
-from lms.pages import page, redirect
+from lms.pages import confirm_page, page, redirect
+from lms.settings import Settings
 
 Req = Request[User, Any, Any]
 admin_only = [requires("admin")]
@@ -49,7 +51,7 @@ async def download(request: Req, db: DB, serial: FromPath[str]) -> Response[byte
 
 
 async def _verify_page(
-    db: DB, serial: str, result: str | None = None, status_code: int = 200
+    db: DB, settings: Settings, serial: str, result: str | None = None, status_code: int = 200
 ) -> Template:
     certificate = await service.find_by_serial(db, serial)
     if certificate is None:
@@ -57,7 +59,7 @@ async def _verify_page(
     return page(
         "certificates/verify.html",
         status_code,
-        record=service.public_record(certificate),
+        record=service.public_record(certificate, settings.zone),
         result=result,
     )
 
@@ -78,30 +80,32 @@ async def verify_form(q: FromQuery[str] = "") -> Any:
 
 
 @get("/verify/{serial:str}", name="certificates.verify")
-async def verify(db: DB, serial: FromPath[str]) -> Template:
-    return await _verify_page(db, serial)
+async def verify(db: DB, settings: AppSettings, serial: FromPath[str]) -> Template:
+    return await _verify_page(db, settings, serial)
 
 
 @post("/verify/{serial:str}", name="certificates.verify_file", request_max_body_size=MAX_UPLOAD)
-async def verify_file(request: Req, db: DB, serial: FromPath[str]) -> Template:
+async def verify_file(
+    request: Req, db: DB, settings: AppSettings, serial: FromPath[str]
+) -> Template:
     certificate = await service.find_by_serial(db, serial)
     if certificate is None:
         raise NotFound("There is no certificate with that serial.")
     form = await read_form(request)
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return await _verify_page(db, serial, "no-file", 400)
+        return await _verify_page(db, settings, serial, "no-file", 400)
     data = await upload.read()
     outcome = "match" if service.matches(certificate, data) else "mismatch"
-    return await _verify_page(db, serial, outcome)
+    return await _verify_page(db, settings, serial, outcome)
 
 
 @get("/api/verify/{serial:str}", name="certificates.verify_api")
-async def verify_api(db: DB, serial: FromPath[str]) -> dict[str, Any]:
+async def verify_api(db: DB, settings: AppSettings, serial: FromPath[str]) -> dict[str, Any]:
     certificate = await service.find_by_serial(db, serial)
     if certificate is None:
         raise NotFound("There is no certificate with that serial.")
-    return service.public_record(certificate)
+    return service.public_record(certificate, settings.zone)
 
 
 @get("/admin/certificates", name="certificates.admin", guards=admin_only)
@@ -189,29 +193,47 @@ async def admin_expiring(db: DB) -> Template:
 
 
 @get("/admin/certificates/{serial:str}", name="certificates.admin_detail", guards=admin_only)
-async def admin_detail(db: DB, serial: FromPath[str]) -> Template:
+async def admin_detail(db: DB, settings: AppSettings, serial: FromPath[str]) -> Template:
     certificate = await service.get_by_serial(db, serial)
     return page(
         "certificates/admin_detail.html",
         certificate=certificate,
-        record=service.public_record(certificate),
+        record=service.public_record(certificate, settings.zone),
     )
+
+
+def _revoke_confirmation(certificate: Certificate, error: str = "") -> Template:
+    return confirm_page(
+        title="Revoke a certificate",
+        question=f"Revoke certificate {certificate.serial} of {certificate.learner_name} "
+        f"({certificate.course_title})?",
+        consequence="Its public verification page will say it is revoked, and it can no longer "
+        "be downloaded. This cannot be undone; a new certificate can be issued later.",
+        action=f"/admin/certificates/{certificate.serial}/revoke",
+        button="Revoke this certificate",
+        cancel=f"/admin/certificates/{certificate.serial}",
+        reason_label="Reason (kept in the audit log, never shown publicly)",
+        error=error,
+    )
+
+
+@get(
+    "/admin/certificates/{serial:str}/revoke", name="certificates.revoke_confirm", guards=admin_only
+)
+async def admin_revoke_confirm(db: DB, serial: FromPath[str]) -> Template:
+    return _revoke_confirmation(await service.get_by_serial(db, serial))
 
 
 @post("/admin/certificates/{serial:str}/revoke", name="certificates.revoke", guards=admin_only)
 async def admin_revoke(request: Req, db: DB, serial: FromPath[str]) -> Any:
     certificate = await service.get_by_serial(db, serial)
-    reason = str((await read_form(request, multiline=("reason",))).get("reason", ""))
+    form = await read_form(request, multiline=("reason",))
+    if form.get("confirmed") != "1":
+        return redirect(f"/admin/certificates/{certificate.serial}/revoke")
     try:
-        await service.revoke(db, certificate, reason, request.user)
+        await service.revoke(db, certificate, str(form.get("reason", "")), request.user)
     except DomainError as exc:
-        return page(
-            "certificates/admin_detail.html",
-            exc.status_code,
-            certificate=certificate,
-            record=service.public_record(certificate),
-            error=str(exc),
-        )
+        return _revoke_confirmation(certificate, str(exc))
     return redirect(f"/admin/certificates/{certificate.serial}", "certificate-revoked")
 
 
@@ -235,6 +257,7 @@ router = Router(
         admin_zip,
         admin_expiring,
         admin_detail,
+        admin_revoke_confirm,
         admin_revoke,
         admin_reissue,
     ],

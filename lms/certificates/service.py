@@ -8,14 +8,14 @@ import hashlib
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms import audit
+from lms import audit, times
 from lms.accounts.models import User
 from lms.catalog import service as catalog
 from lms.catalog.models import Course
@@ -55,21 +55,21 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def long_date(moment: datetime | None) -> str | None:
-    return f"{moment:%B} {moment.day}, {moment.year}" if moment else None
+def printed_fields(certificate: Certificate, zone: tzinfo) -> dict[str, Any]:
+    """Exactly what the PDF prints: used to render it and to show it on verification.
 
-
-def printed_fields(certificate: Certificate) -> dict[str, Any]:
-    """Exactly what the PDF prints: used to render it and to show it on verification."""
+    Dates are the academy's local days: a course completed at 7:30 PM in California is
+    completed that day, though it is the next day in UTC.
+    """
     return {
         "certificate_title": certificate.certificate_title,
         "learner_name": certificate.learner_name,
         "course_title": certificate.course_title,
         "course_version": certificate.course_version,
         "hours": certificate.hours,
-        "completed_on": long_date(certificate.completed_at),
-        "issued_on": long_date(certificate.issued_at),
-        "expires_on": long_date(certificate.expires_at),
+        "completed_on": times.long_date(certificate.completed_at, zone),
+        "issued_on": times.long_date(certificate.issued_at, zone),
+        "expires_on": times.long_date(certificate.expires_at, zone),
         "issuer": certificate.issuer,
         "signatory_name": certificate.signatory_name,
         "signatory_title": certificate.signatory_title,
@@ -143,7 +143,7 @@ async def issue(
     learner = await db.get(User, enrollment.user_id)
     assert learner is not None
     certificate = await draft(db, settings, enrollment, learner)
-    attach_pdf(certificate, await render(printed_fields(certificate)))
+    attach_pdf(certificate, await render(printed_fields(certificate, settings.zone)))
     try:
         async with db.begin_nested():
             db.add(certificate)
@@ -187,7 +187,7 @@ async def reissue(db: AsyncSession, settings: Settings, old: Certificate, by: Us
     learner = await db.get(User, old.user_id)
     assert enrollment is not None and learner is not None
     new = await draft(db, settings, enrollment, learner, old.expires_at, keep_expiry=True)
-    attach_pdf(new, await pdf.render_async(printed_fields(new)))
+    attach_pdf(new, await pdf.render_async(printed_fields(new, settings.zone)))
     old.is_current = False
     old.superseded_at = new.issued_at
     await db.flush()
@@ -236,16 +236,18 @@ async def get_by_serial(db: AsyncSession, raw: str) -> Certificate:
     return found
 
 
-def public_record(certificate: Certificate, now: datetime | None = None) -> dict[str, Any]:
+def public_record(
+    certificate: Certificate, zone: tzinfo, now: datetime | None = None
+) -> dict[str, Any]:
     """What anyone may learn by serial: the status and every printed field, nothing more."""
     now = now or utcnow()
     status = certificate.status(now)
-    record: dict[str, Any] = {"status": status, **printed_fields(certificate)}
+    record: dict[str, Any] = {"status": status, **printed_fields(certificate, zone)}
     record["hours"] = certificate.hours
     if status == "revoked":
-        record["revoked_on"] = long_date(certificate.revoked_at)
+        record["revoked_on"] = times.long_date(certificate.revoked_at, zone)
     if status == "superseded":
-        record["superseded_on"] = long_date(certificate.superseded_at)
+        record["superseded_on"] = times.long_date(certificate.superseded_at, zone)
     return record
 
 
@@ -420,7 +422,10 @@ async def bulk_issue(
             )
             drafts = [await draft(db, settings, e, u) for e, u in rows.all()]
             pdfs = await asyncio.gather(
-                *(loop.run_in_executor(loop_pool, pdf.render, printed_fields(c)) for c in drafts)
+                *(
+                    loop.run_in_executor(loop_pool, pdf.render, printed_fields(c, settings.zone))
+                    for c in drafts
+                )
             )
             for certificate, data in zip(drafts, pdfs, strict=True):
                 attach_pdf(certificate, data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Row, Select, String, bindparam, case, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms import times
 from lms.accounts.models import County, User
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition
@@ -191,6 +192,7 @@ def matrix_row(
     overdue: bool,
     at_risk: bool,
     width: int,
+    zone: tzinfo,
 ) -> MatrixRow:
     percent = summary.percent if summary else 0
     cells = summary.cells if summary else NO_CELL * width
@@ -202,7 +204,7 @@ def matrix_row(
         f'<tr><th scope="row"><a href="/cohorts/{cohort_id}/learners/{learner.id}">'
         f'{escape(learner.name)}</a><br><span class="hint">{escape(county)}</span></th>'
         f'<td>{status}<br><span class="hint">{percent}%</span></td>{cells}<td>{final}</td>'
-        f"<td>{last.date().isoformat() if last else '—'}</td><td>{badges}</td></tr>\n"
+        f"<td>{times.show_date(last, zone) if last else '—'}</td><td>{badges}</td></tr>\n"
     )
     statuses = summary.statuses if summary else ("",) * width
     return MatrixRow(
@@ -373,7 +375,13 @@ async def _summaries_of(
 
 
 async def build_matrix(
-    db: AsyncSession, cohort: Cohort, course: Course, sort: str = "name", show: str = ""
+    db: AsyncSession,
+    cohort: Cohort,
+    course: Course,
+    sort: str = "name",
+    show: str = "",
+    *,
+    zone: tzinfo,
 ) -> Matrix:
     """Progress of every member in one course: one query, and one more for the enrollments
     whose progress changed since this worker last saw them, for any cohort size."""
@@ -415,7 +423,7 @@ async def build_matrix(
         shown = row_status(row.status, summary)
         overdue, at_risk = flags(shown, summary, last, due, now)
         # The row's HTML depends on nothing else: a worker keeps it too.
-        row_key = (cohort.id, width, tuple(row), due, overdue, at_risk)
+        row_key = (cohort.id, width, tuple(row), due, overdue, at_risk, str(zone))
         made = _rows.get(row_key)
         if made is None:
             made = _rows[row_key] = matrix_row(
@@ -430,6 +438,7 @@ async def build_matrix(
                 overdue,
                 at_risk,
                 width,
+                zone,
             )
         rows.append(made)
     rows = [r for r in rows if FILTERS.get(show, FILTERS[""])(r)]

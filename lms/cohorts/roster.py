@@ -1,4 +1,10 @@
-"""Roster import from CSV: read, check every row, preview the changes, apply all or nothing."""
+"""Roster import from CSV: read, check every row, preview the changes, apply all or nothing.
+
+An import creates accounts and puts people on the roster; it never edits an existing account.
+A trainer may list anyone's email (admins included), so letting the file's name or county
+overwrite the account would let any trainer rename any person, and a reissued certificate
+would print that name. Only administrators edit people, on the admin people pages.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +36,18 @@ class RosterRow:
     county: str
     county_id: int | None = None
     user: User | None = None
-    action: str = ""  # new account, new member, update, no change
-    changes: list[str] = field(default_factory=list)
+    action: str = ""  # new account, new member, no change
+    # For an existing account: the fields where the file differs and which are kept as they are.
+    kept: list[str] = field(default_factory=list)
+
+    @property
+    def note(self) -> str:
+        """What the preview says beside the row's action, e.g. "exists: name not changed"."""
+        if self.user is None:
+            return ""
+        if not self.kept:
+            return "exists"
+        return "exists: " + ", ".join(f"{f} not changed" for f in self.kept)
 
 
 @dataclass
@@ -138,14 +154,12 @@ async def plan(db: AsyncSession, cohort: Cohort, raw: bytes) -> RosterPlan:
                 continue
             row.action = "new account"
         else:
+            # The account stays as it is: say which of the file's values are not applied.
             if row.name and row.name != row.user.name:
-                row.changes.append(f"name: {row.user.name} → {row.name}")
+                row.kept.append("name")
             if row.county_id and row.county_id != row.user.county_id:
-                row.changes.append(f"county → {row.county}")
-            if row.user.id not in members:
-                row.action = "new member"
-            else:
-                row.action = "update" if row.changes else "no change"
+                row.kept.append("county")
+            row.action = "new member" if row.user.id not in members else "no change"
         rows.append(row)
     return RosterPlan(rows, problems)
 
@@ -170,28 +184,13 @@ async def apply(
 ) -> tuple[RosterPlan, list[Invitation]]:
     """Apply a roster file in the caller's transaction: every row, or none if any is bad.
 
-    Nobody missing from the file is removed.
+    Nobody missing from the file is removed, and no existing account is changed.
     """
     roster = await plan(db, cohort, raw)
     if not roster.ok:
         raise InvalidInput("The file has problems; nothing was changed.")
     invitations = []
     for row in roster.rows:
-        if row.user is not None and row.changes:
-            before = accounts.person_snapshot(row.user)
-            if row.name:
-                row.user.name = row.name
-            if row.county_id:
-                row.user.county_id = row.county_id
-            audit.record(
-                db,
-                by,
-                "person.update",
-                "user",
-                row.user.id,
-                before,
-                accounts.person_snapshot(row.user) | {"via": f"roster {cohort.id}"},
-            )
         if row.action in ("new account", "new member"):
             added = await service.add_member(
                 db, settings, cohort, by, row.email, row.name, row.county_id

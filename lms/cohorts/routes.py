@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
@@ -10,6 +11,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from sqlalchemy import select
 
+from lms import times
 from lms.accounts import service as accounts
 from lms.accounts.models import User
 from lms.auth import check_signed_in
@@ -21,7 +23,7 @@ from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
 from lms.forms import parse_id, parse_ids, read_form
 from lms.inject import DB, AppSettings, PathInt
 from lms.learning.service import STATE_LABELS
-from lms.pages import page, redirect
+from lms.pages import confirm_page, page, redirect
 from lms.quizzes.models import Attempt
 from lms.reports import exports
 
@@ -184,24 +186,62 @@ async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: Pat
     )
 
 
+@get(
+    "/cohorts/{cohort_id:int}/members/{user_id:int}/remove",
+    name="cohorts.remove_member_confirm",
+    guards=guards,
+)
+async def remove_member_confirm(
+    request: Req, db: DB, cohort_id: PathInt, user_id: PathInt
+) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    member = await service.get_member(db, cohort, user_id)
+    return confirm_page(
+        title="Take off the roster",
+        question=f"Take {member.name} ({member.email}) off the roster of {cohort.name}?",
+        consequence="Their enrollments, progress and certificates are kept; they stop "
+        "appearing in this cohort's matrix, attendance and exports.",
+        action=f"/cohorts/{cohort.id}/members/{member.id}/remove",
+        button="Take off the roster",
+        cancel=f"/cohorts/{cohort.id}",
+    )
+
+
 @post(
     "/cohorts/{cohort_id:int}/members/{user_id:int}/remove",
     name="cohorts.remove_member",
     guards=guards,
 )
-async def remove_member(
-    request: Req, db: DB, cohort_id: PathInt, user_id: PathInt
-) -> Any:
+async def remove_member(request: Req, db: DB, cohort_id: PathInt, user_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
+    if (await read_form(request)).get("confirmed") != "1":
+        return redirect(f"/cohorts/{cohort.id}/members/{user_id}/remove")
     await service.remove_member(db, cohort, user_id, request.user)
     return redirect(f"/cohorts/{cohort.id}", "member-removed")
 
 
-@post("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll", guards=guards)
-async def enroll(request: Req, db: DB, cohort_id: PathInt) -> Template:
+@get("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll_preview", guards=guards)
+async def enroll_preview(request: Req, db: DB, cohort_id: PathInt) -> Template:
+    """What enrolling the roster would do, before anything is done (and where it stands after)."""
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    report = await service.enroll_cohort(db, cohort, request.user)
-    return await _cohort_page(request, db, cohort, enroll_report=report)
+    plan = await service.plan_enrollment(db, cohort, request.user)
+    return page("cohorts/enroll.html", plan=plan)
+
+
+@post("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll", guards=guards)
+async def enroll(request: Req, db: DB, cohort_id: PathInt) -> Any:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    form = await read_form(request)
+    move = parse_ids(form.getall("move", []))
+    try:
+        if move is None:
+            raise InvalidInput("That choice of people to move is not valid.")
+        await service.enroll_cohort(db, cohort, request.user, set(move))
+    except DomainError as exc:
+        # Refused before anything changed: the same page, saying why.
+        plan = await service.plan_enrollment(db, cohort, request.user)
+        return page("cohorts/enroll.html", exc.status_code, plan=plan, error=str(exc))
+    return redirect(f"/cohorts/{cohort.id}/enroll", "cohort-enrolled")
 
 
 @get("/cohorts/{cohort_id:int}/roster", name="cohorts.roster", guards=guards)
@@ -211,7 +251,7 @@ async def roster_page(request: Req, db: DB, cohort_id: PathInt) -> Template:
 
 
 async def _uploaded(request: Req) -> tuple[Any, bytes]:
-    form = await read_form(request)
+    form = await read_form(request, multiline=("content",))  # the CSV text, carried over
     upload = form.get("file")
     if isinstance(upload, UploadFile):
         return form, await upload.read()
@@ -299,7 +339,7 @@ def _chosen(courses: list[Course], slug: str) -> Course:
 
 
 @post("/cohorts/{cohort_id:int}/sessions", name="cohorts.schedule", guards=guards)
-async def schedule(request: Req, db: DB, cohort_id: PathInt) -> Any:
+async def schedule(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     form = await read_form(request)
     course = str(form.get("course", ""))
@@ -307,7 +347,9 @@ async def schedule(request: Req, db: DB, cohort_id: PathInt) -> Any:
         course_id = parse_id(course)
         if course_id is None:
             raise InvalidInput("Choose one of the cohort's courses.", "course")
-        session = await service.schedule_session(db, cohort, course_id, form, request.user)
+        session = await service.schedule_session(
+            db, cohort, course_id, form, request.user, settings.zone
+        )
     except DomainError as exc:
         return await _cohort_page(
             request,
@@ -362,6 +404,7 @@ async def attendance(
 async def progress_page(
     request: Req,
     db: DB,
+    settings: AppSettings,
     cohort_id: PathInt,
     course: FromQuery[str] = "",
     sort: FromQuery[str] = "name",
@@ -369,7 +412,9 @@ async def progress_page(
 ) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     courses = await _courses_of(db, cohort.id)
-    matrix = await progress.build_matrix(db, cohort, _chosen(courses, course), sort, show)
+    matrix = await progress.build_matrix(
+        db, cohort, _chosen(courses, course), sort, show, zone=settings.zone
+    )
     return page(
         "cohorts/progress.html",
         matrix=matrix,
@@ -423,7 +468,7 @@ async def learner_page(
     )
 
 
-def _matrix_table(matrix: progress.Matrix) -> tuple[list[str], list[list[Any]]]:
+def _matrix_table(matrix: progress.Matrix, zone: tzinfo) -> tuple[list[str], list[list[Any]]]:
     modules = list(matrix.definition.modules)
     header = [
         "Learner",
@@ -451,7 +496,8 @@ def _matrix_table(matrix: progress.Matrix) -> tuple[list[str], list[list[Any]]]:
                 *cells,
                 row.best_final,
                 row.last_activity,
-                row.due_at,
+                # A due date is a day (the academy's): YYYY-MM-DD, not the moment it ends.
+                times.local_date(row.due_at, zone) if row.due_at else None,
                 "yes" if row.overdue else "",
                 "yes" if row.at_risk else "",
             ]
@@ -467,6 +513,7 @@ def _matrix_table(matrix: progress.Matrix) -> tuple[list[str], list[list[Any]]]:
 async def export(
     request: Req,
     db: DB,
+    settings: AppSettings,
     cohort_id: PathInt,
     what: FromPath[str],
     course: FromQuery[str] = "",
@@ -480,8 +527,11 @@ async def export(
     slug = f"cohort-{cohort.id}-{name}"
     if name == "matrix":
         chosen = await _course_of(db, cohort.id, course)
-        header, rows = _matrix_table(await progress.build_matrix(db, cohort, chosen))
-        return exports.download(f"{slug}-{chosen.slug}", fmt, "Progress", header, rows)
+        matrix = await progress.build_matrix(db, cohort, chosen, zone=settings.zone)
+        header, rows = _matrix_table(matrix, settings.zone)
+        return exports.download(
+            f"{slug}-{chosen.slug}", fmt, "Progress", header, rows, settings.zone
+        )
     if name == "completions":
         members = [m.id for m in await service.members_of(db, cohort.id)]
         found = await reports.completions(db, user_ids=members)
@@ -503,6 +553,7 @@ async def export(
                 ]
                 for r in found
             ],
+            settings.zone,
         )
     rows = []
     for session, record, learner in (
@@ -524,7 +575,12 @@ async def export(
             ]
         )
     return exports.download(
-        slug, fmt, "Attendance", ["Session", "Starts", "Learner", "Email", "Attendance"], rows
+        slug,
+        fmt,
+        "Attendance",
+        ["Session", "Starts", "Learner", "Email", "Attendance"],
+        rows,
+        settings.zone,
     )
 
 
@@ -538,7 +594,9 @@ router = Router(
         cohort_update,
         cohort_page,
         add_member,
+        remove_member_confirm,
         remove_member,
+        enroll_preview,
         enroll,
         roster_page,
         roster_preview,

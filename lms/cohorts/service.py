@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms import audit
+from lms import audit, times
 from lms.accounts import service as accounts
 from lms.accounts.models import County, User
 from lms.catalog import service as catalog
@@ -283,6 +284,18 @@ async def _queue_invitation(
     await queue_invitation(db, settings, user, token, by)
 
 
+async def get_member(db: AsyncSession, cohort: Cohort, user_id: int) -> User:
+    """A person on the cohort's roster; NotFound for anyone else."""
+    member = await db.scalar(
+        select(User)
+        .join(CohortMember, CohortMember.user_id == User.id)
+        .where(CohortMember.cohort_id == cohort.id, User.id == user_id)
+    )
+    if member is None:
+        raise NotFound("That person is not on this cohort's roster.")
+    return member
+
+
 async def remove_member(db: AsyncSession, cohort: Cohort, user_id: int, by: User) -> None:
     await db.execute(
         delete(CohortMember).where(
@@ -292,36 +305,180 @@ async def remove_member(db: AsyncSession, cohort: Cohort, user_id: int, by: User
     audit.record(db, by, "cohort.remove_member", "cohort", cohort.id, before={"user_id": user_id})
 
 
+def due_at(assignment: CohortCourse) -> datetime | None:
+    """The moment a cohort's due date ends, as enrollments store it."""
+    return datetime.combine(assignment.due_on, time(23, 59)) if assignment.due_on else None
+
+
+@dataclass
+class Placed:
+    """A member already enrolled in one of the cohort's courses through another cohort."""
+
+    member: User
+    course: Course
+    enrollment: Enrollment
+    cohort: Cohort  # the cohort the enrollment belongs to now
+    may_move: bool  # the person enrolling runs that cohort too, or is an admin
+
+
+@dataclass
+class EnrollPlan:
+    """What enrolling a cohort would do, worked out without changing anything."""
+
+    cohort: Cohort
+    courses: list[tuple[Course, CohortCourse]]
+    to_enroll: list[tuple[User, Course, CohortCourse]] = field(default_factory=list)
+    in_place: list[tuple[Enrollment, CohortCourse]] = field(default_factory=list)
+    # Enrolled on their own (no cohort): they join this cohort, keeping their progress.
+    own: list[tuple[User, Course, Enrollment, CohortCourse]] = field(default_factory=list)
+    # Enrolled through another cohort: left there unless the trainer ticks them to move.
+    elsewhere: list[Placed] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+async def plan_enrollment(db: AsyncSession, cohort: Cohort, by: User) -> EnrollPlan:
+    """Sort every (member, assigned course) by what enrolling the cohort would do to it.
+
+    Active enrollments are read in one query; only members without one are checked one by
+    one, for the reason enrolling them would be refused (a prerequisite, a finished course).
+    """
+    info = await detail(db, cohort)
+    result = EnrollPlan(cohort, info.courses)
+    if not info.courses or not info.members:
+        return result
+    roster = select(CohortMember.user_id).where(CohortMember.cohort_id == cohort.id)
+    active = {
+        (e.user_id, e.course_id): (e, owner)
+        for e, owner in (
+            await db.execute(
+                select(Enrollment, Cohort)
+                .outerjoin(Cohort, Cohort.id == Enrollment.cohort_id)
+                .where(
+                    Enrollment.user_id.in_(roster),
+                    Enrollment.course_id.in_([c.id for c, _ in info.courses]),
+                    Enrollment.status == ACTIVE,
+                )
+            )
+        )
+        .unique()
+        .all()
+    }
+    runs = set(
+        await db.scalars(select(CohortTrainer.cohort_id).where(CohortTrainer.user_id == by.id))
+    )
+    for course, assignment in info.courses:
+        for member in info.members:
+            enrollment, owner = active.get((member.id, course.id), (None, None))
+            if enrollment is None:
+                try:
+                    await learning.check_enrollable(db, member, course, by)
+                except DomainError as exc:
+                    result.refused.append(f"{member.name} ({_title(course)}): {exc}")
+                    continue
+                result.to_enroll.append((member, course, assignment))
+            elif owner is None:
+                result.own.append((member, course, enrollment, assignment))
+            elif owner.id == cohort.id:
+                result.in_place.append((enrollment, assignment))
+            else:
+                may_move = by.is_admin or owner.id in runs
+                result.elsewhere.append(Placed(member, course, enrollment, owner, may_move))
+    return result
+
+
+def _title(course: Course) -> str:
+    return course.current_version.title if course.current_version else course.slug
+
+
 @dataclass
 class EnrollReport:
     enrolled: int = 0
     already: int = 0
+    attached: int = 0
+    moved: int = 0
+    left: int = 0  # enrolled through another cohort and not moved
     refused: list[str] = field(default_factory=list)
 
 
-async def enroll_cohort(db: AsyncSession, cohort: Cohort, by: User) -> EnrollReport:
-    """Enroll every member in every assigned course; safe to repeat."""
-    info = await detail(db, cohort)
-    report = EnrollReport()
-    for course, assignment in info.courses:
-        due = datetime.combine(assignment.due_on, time(23, 59)) if assignment.due_on else None
-        for member in info.members:
-            try:
-                enrollment, changed = await learning.enroll(db, member, course, by)
-            except DomainError as exc:
-                report.refused.append(f"{member.name} ({course.slug}): {exc}")
-                continue
-            if changed:
-                report.enrolled += 1
-            else:
-                report.already += 1
-            if enrollment.status == ACTIVE:
-                enrollment.cohort_id = cohort.id
-                enrollment.due_at = due
+async def enroll_cohort(
+    db: AsyncSession, cohort: Cohort, by: User, move: Collection[int] = ()
+) -> EnrollReport:
+    """Enroll every member in every assigned course; safe to repeat.
+
+    A member enrolled through another cohort stays there (its trainer's due date and
+    reports) unless their enrollment id is in `move`; moving one out of a cohort `by` does
+    not run is refused before anything changes. A member enrolled on their own joins this
+    cohort: that is what putting them on the roster asked for, and nobody else loses them.
+    """
+    plan = await plan_enrollment(db, cohort, by)
+    movable = {p.enrollment.id: p for p in plan.elsewhere}
+    here = {e.id for e, _ in plan.in_place}
+    unknown = set(move) - movable.keys() - here  # already here: a repeated move does nothing
+    if unknown:
+        raise InvalidInput(
+            "Someone ticked to move is not enrolled through another cohort any more; "
+            "nothing was changed. Check the list again."
+        )
+    for enrollment_id in sorted(set(move) & movable.keys()):
+        placed = movable[enrollment_id]
+        if not placed.may_move:
+            raise Forbidden(
+                f"{placed.member.name} is enrolled in {_title(placed.course)} through "
+                f"{placed.cohort.name}, which you do not run, so nothing was changed. Ask "
+                "that cohort's trainer or an administrator to move them."
+            )
+    report = EnrollReport(already=len(plan.in_place), refused=list(plan.refused))
+    for member, course, assignment in plan.to_enroll:
+        try:
+            enrollment, changed = await learning.enroll(db, member, course, by)
+        except DomainError as exc:  # changed since the plan was made
+            report.refused.append(f"{member.name} ({_title(course)}): {exc}")
+            continue
+        if enrollment.status != ACTIVE:
+            continue
+        if changed:
+            report.enrolled += 1
+        else:
+            report.already += 1
+        enrollment.cohort_id, enrollment.due_at = cohort.id, due_at(assignment)
+    for enrollment, assignment in plan.in_place:
+        # The cohort's due date may have been edited since; enrolling again applies it.
+        enrollment.due_at = due_at(assignment)
+    for _, _, enrollment, assignment in plan.own:
+        _place(db, by, enrollment, cohort, assignment, "enrollment.attach")
+        report.attached += 1
+    for placed in plan.elsewhere:
+        if placed.enrollment.id not in move:
+            report.left += 1
+            continue
+        assignment = next(a for c, a in plan.courses if c.id == placed.course.id)
+        _place(db, by, placed.enrollment, cohort, assignment, "enrollment.move")
+        report.moved += 1
     return report
 
 
-def check_session_fields(data: Any) -> dict[str, Any]:
+def _place(
+    db: AsyncSession,
+    by: User,
+    enrollment: Enrollment,
+    cohort: Cohort,
+    assignment: CohortCourse,
+    action: str,
+) -> None:
+    """Put an enrollment in this cohort with its due date, audited with before and after."""
+    before = _placement(enrollment)
+    enrollment.cohort_id, enrollment.due_at = cohort.id, due_at(assignment)
+    after = _placement(enrollment) | {"user_id": enrollment.user_id}
+    audit.record(db, by, action, "enrollment", enrollment.id, before, after)
+
+
+def _placement(enrollment: Enrollment) -> dict[str, Any]:
+    due = enrollment.due_at.date().isoformat() if enrollment.due_at else None
+    return {"cohort_id": enrollment.cohort_id, "due_on": due}
+
+
+def check_session_fields(data: Any, zone: tzinfo) -> dict[str, Any]:
+    """A session's fields; its start is written in the academy's zone and stored as UTC."""
     title = " ".join(str(data.get("title", "")).split())
     if not title:
         raise InvalidInput("Give the session a title, e.g. 'Classroom simulation'.", "title")
@@ -342,7 +499,7 @@ def check_session_fields(data: Any) -> dict[str, Any]:
         raise InvalidInput("Give a place or a webinar address.", "place")
     return {
         "title": title[:200],
-        "starts_at": starts_at.replace(tzinfo=None),
+        "starts_at": times.to_utc(starts_at, zone),
         "minutes": minutes,
         "place": place,
         "webinar_url": url,
@@ -350,12 +507,14 @@ def check_session_fields(data: Any) -> dict[str, Any]:
 
 
 async def schedule_session(
-    db: AsyncSession, cohort: Cohort, course_id: int, data: Any, by: User
+    db: AsyncSession, cohort: Cohort, course_id: int, data: Any, by: User, zone: tzinfo
 ) -> LiveSession:
     assigned = await db.get(CohortCourse, (cohort.id, course_id))
     if assigned is None:
         raise InvalidInput("Choose one of the cohort's courses.", "course")
-    session = LiveSession(cohort_id=cohort.id, course_id=course_id, **check_session_fields(data))
+    session = LiveSession(
+        cohort_id=cohort.id, course_id=course_id, **check_session_fields(data, zone)
+    )
     db.add(session)
     await db.flush()
     audit.record(

@@ -64,6 +64,7 @@ async def _course_page(
         enrollment=enrollment,
         progress=progress,
         prerequisites=prerequisites,
+        missing_prerequisites=[(slug, title) for slug, title, done in prerequisites if not done],
         error=error,
     )
 

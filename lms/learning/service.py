@@ -498,12 +498,12 @@ async def completed_slugs(db: AsyncSession, user_id: int) -> set[str]:
     return set((await db.scalars(query)).all())
 
 
-async def enroll(
+async def check_enrollable(
     db: AsyncSession, learner: User, course: Course, by: User | None = None
-) -> tuple[Enrollment, bool]:
-    """Enroll `learner` (by themselves, or by a trainer or admin `by`).
+) -> Enrollment | None:
+    """The learner's enrollment in the course if any; raises the reason `enroll` would refuse.
 
-    Returns the enrollment and whether anything changed; enrolling twice changes nothing.
+    Changes nothing, so a page can say who would be refused before anyone acts.
     """
     version = course.current_version
     if course.status != "active" or version is None:
@@ -520,7 +520,7 @@ async def enroll(
             )
     existing = await find_enrollment(db, learner.id, course.id)
     if existing is not None and existing.status == ACTIVE:
-        return existing, False
+        return existing
     if (
         existing is not None
         and existing.status == COMPLETED
@@ -538,6 +538,21 @@ async def enroll(
             + "; ".join(titles)
             + "."
         )
+    return existing
+
+
+async def enroll(
+    db: AsyncSession, learner: User, course: Course, by: User | None = None
+) -> tuple[Enrollment, bool]:
+    """Enroll `learner` (by themselves, or by a trainer or admin `by`).
+
+    Returns the enrollment and whether anything changed; enrolling twice changes nothing.
+    """
+    existing = await check_enrollable(db, learner, course, by)
+    if existing is not None and existing.status == ACTIVE:
+        return existing, False
+    version = course.current_version
+    assert version is not None  # check_enrollable refuses a course without one
     now = utcnow()
     if existing is not None and existing.status == WITHDRAWN:
         existing.status, existing.withdrawn_at, existing.last_activity_at = ACTIVE, None, now

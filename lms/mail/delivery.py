@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr
+from email.policy import EmailPolicy
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -103,10 +105,11 @@ class SmtpConnection:
             raise
         return client
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        """Send to exactly `recipient`: the envelope never comes from parsing our own headers."""
         if self.client is None:
             self.client = await asyncio.to_thread(self._connect)
-        await asyncio.to_thread(self.client.send_message, message)
+        await asyncio.to_thread(self.client.send_message, message, sender, [recipient])
 
     @property
     def is_open(self) -> bool:
@@ -159,11 +162,49 @@ def backoff(attempts: int) -> timedelta:
     return min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_CAP)
 
 
+ADDRESS_HEADERS = frozenset({"from", "sender", "reply-to", "to", "cc", "bcc"})
+MAX_LINE = 998  # RFC 5322 2.1.1: no line of a message may be longer
+
+
+class MailPolicy(EmailPolicy):
+    """Like policy.SMTP, except that headers holding addresses are never folded.
+
+    Python's folder drops the quotes of a display name it splits across lines (CPython
+    gh-80222; the Pythons we run on may predate the fix), so a learner named
+    "Eve, eve@evil.example, and a long name" showed up in mail readers as several
+    recipients. On one line the quotes (or the encoded-word of a non-ASCII name) stay whole;
+    a name is at most 200 characters, far below the 998 a line may hold.
+    """
+
+    def _for(self, name: str) -> EmailPolicy:
+        return self.clone(max_line_length=None) if name.lower() in ADDRESS_HEADERS else self
+
+    def fold(self, name: str, value: Any) -> str:
+        return EmailPolicy.fold(self._for(name), name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        return EmailPolicy.fold_binary(self._for(name), name, value)
+
+
+POLICY = MailPolicy(linesep="\r\n")  # as policy.SMTP
+
+
+def _set_address(email: EmailMessage, header: str, address: Address) -> None:
+    """Add an address header; a name too long for one line is left out, never the address."""
+    email[header] = address
+    if len(POLICY.fold(header, email[header])) > MAX_LINE + len(POLICY.linesep):
+        del email[header]
+        email[header] = Address(addr_spec=address.addr_spec)
+
+
 def build(message: OutboxMessage, settings: Settings) -> EmailMessage:
-    email = EmailMessage()
-    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "localhost"
-    email["From"] = settings.mail_from
-    email["To"] = formataddr((message.to_name, message.to_address))
+    """The email for an outbox row; ValueError when the recipient's address is not valid."""
+    email = EmailMessage(policy=POLICY)
+    sender = settings.mail_sender
+    domain = sender.domain or "localhost"
+    # Address objects, never strings: the email package quotes or encodes the name itself.
+    _set_address(email, "From", sender)
+    _set_address(email, "To", Address(message.to_name, addr_spec=message.to_address))
     email["Subject"] = message.subject
     email["Date"] = formatdate(usegmt=True)
     # The same on every retry, so a receiving system can drop a duplicate after a crash.
@@ -353,7 +394,7 @@ async def _send_batch(
             report.failed += 1
             continue
         try:
-            await connection.send(email)
+            await connection.send(email, settings.mail_sender.addr_spec, message.to_address)
         except (smtplib.SMTPException, OSError) as exc:
             outcome, error = verdict(exc, connection.is_open)
         else:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms import times
 from lms.accounts.models import TOKEN_HOURS, User
 from lms.catalog.models import Course, CourseVersion
 from lms.certificates.models import Certificate
@@ -30,9 +32,9 @@ OVERDUE_WINDOW_DAYS = 30
 
 
 @lru_cache
-def _environment(templates_dir: Path) -> Environment:
+def _environment(templates_dir: Path, time_zone: str) -> Environment:
     # Text bodies are not HTML: only the .html templates are autoescaped.
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(templates_dir),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
@@ -40,6 +42,9 @@ def _environment(templates_dir: Path) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # The same time filters as the pages: an email says its times in the academy's zone.
+    env.filters.update(times.filters(ZoneInfo(time_zone)))
+    return env
 
 
 @dataclass
@@ -57,7 +62,7 @@ def one_line(value: str, limit: int) -> str:
 def render(settings: Settings, kind: str, subject: str, **context: Any) -> Rendered:
     """Render templates/mail/<kind>.txt and .html with what every email shares."""
     assert kind in KINDS, kind
-    env = _environment(settings.templates_dir)
+    env = _environment(settings.templates_dir, settings.time_zone)
     subject = one_line(subject, 300)
     shared = {"site_name": SITE_NAME, "base_url": settings.base_url, "subject": subject}
     return Rendered(
@@ -137,6 +142,8 @@ async def queue_invitation(
         invited_by=invited_by.name if invited_by else None,
         cohort_name=cohort_name,
         days=TOKEN_HOURS["invite"] // 24,
+        # When the link stops working, as accounts.create_token set it a moment ago.
+        until=utcnow() + timedelta(hours=TOKEN_HOURS["invite"]),
     )
     return await queue(db, "invitation", user, rendered)
 
@@ -154,6 +161,7 @@ async def queue_password_reset(
         email=user.email,
         link=f"{settings.base_url}/account/set-password/{token}",
         hours=TOKEN_HOURS["reset"],
+        until=utcnow() + timedelta(hours=TOKEN_HOURS["reset"]),
     )
     return await queue(db, "password_reset", user, rendered)
 
@@ -187,16 +195,24 @@ async def queue_certificate_issued(
     )
 
 
-def long_date(moment: datetime) -> str:
-    return f"{moment:%A, %B} {moment.day}, {moment.year}"
+def long_date(moment: datetime, zone: tzinfo) -> str:
+    """ "Friday, May 15, 2026": the academy's local day of a due date, weekday first."""
+    day = times.local_date(moment, zone)
+    return f"{day:%A, %B} {day.day}, {day.year}"
 
 
-def reminder_stage(due_at: datetime, now: datetime) -> str | None:
+def days_until(due_at: datetime, now: datetime, zone: tzinfo) -> int:
+    """Calendar days from today to the due date, both as the academy's local days."""
+    return (times.local_date(due_at, zone) - times.local_date(now, zone)).days
+
+
+def reminder_stage(due_at: datetime, now: datetime, zone: tzinfo) -> str | None:
     """Which reminder is due today: 7 days before, 1 day before, or once overdue.
 
-    Counted in calendar days, so a daily run sends the 1-day reminder the day before.
+    Counted in the academy's calendar days, so a daily run sends the 1-day reminder the day
+    before, whatever the hour of the run in UTC.
     """
-    days_left = (due_at.date() - now.date()).days
+    days_left = days_until(due_at, now, zone)
     if due_at < now:
         return "overdue" if now - due_at <= timedelta(days=OVERDUE_WINDOW_DAYS) else None
     if days_left <= 1:
@@ -243,13 +259,13 @@ async def queue_reminders(
     report = ReminderReport()
     for enrollment, user, slug, title in rows.all():
         due_at: datetime = enrollment.due_at
-        stage = reminder_stage(due_at, now)
+        stage = reminder_stage(due_at, now, settings.zone)
         if stage is None:
             continue
         # The due date is part of the key: moving it gives the learner a fresh set.
         key = f"reminder:{stage}:{enrollment.id}:{due_at:%Y-%m-%d}"
         kind = "reminder_overdue" if stage == "overdue" else "reminder_due"
-        days_left = (due_at.date() - now.date()).days
+        days_left = days_until(due_at, now, settings.zone)
         if stage == "overdue":
             subject = f"Overdue: {title}"
         elif days_left <= 0:
@@ -264,7 +280,7 @@ async def queue_reminders(
             subject,
             name=user.name,
             course_title=title,
-            due_on=long_date(due_at),
+            due_on=long_date(due_at, settings.zone),
             days_left=days_left,
             link=f"{settings.base_url}/courses/{slug}",
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
+from lms import times
 from lms.accounts.models import User
 from lms.auth import signed_in
 from lms.errors import DomainError
@@ -107,7 +109,9 @@ async def save(request: Req, db: DB, attempt_id: PathInt) -> Any:
         )
     if _wants_json(request):
         return Response(
-            {"saved": saved, "at": service.utcnow().isoformat(timespec="seconds")}, status_code=200
+            # With its offset: a bare time would not say that it is UTC.
+            {"saved": saved, "at": times.iso(service.utcnow(), UTC)},
+            status_code=200,
         )
     return redirect(f"/attempts/{attempt_id}", "answers-saved")
 

@@ -6,10 +6,12 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from litestar import Response
+
+from lms import times
 
 # A cell starting with one of these is read as a formula by Excel, LibreOffice and Sheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -32,24 +34,28 @@ def safe_cell(value: Cell) -> Cell:
     return value
 
 
-def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+def to_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]], zone: tzinfo) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([safe_cell(h) for h in header])
     for row in rows:
-        writer.writerow(["" if v is None else safe_cell(_plain(v)) for v in row])
+        writer.writerow(["" if v is None else safe_cell(_plain(v, zone)) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode()  # BOM: Excel opens UTF-8 names correctly
 
 
-def _plain(value: Cell) -> Cell:
+def _plain(value: Cell, zone: tzinfo) -> Cell:
+    """A time as ISO 8601 with the academy's offset, "2026-12-04T19:30:00-08:00": a bare
+    time would be read as local by some and as UTC by others. A date stays YYYY-MM-DD."""
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return times.iso(value, zone)
     if isinstance(value, date):
         return value.isoformat()
     return value
 
 
-def to_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+def to_xlsx(
+    title: str, header: Sequence[str], rows: Sequence[Sequence[Cell]], zone: tzinfo
+) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -60,7 +66,8 @@ def to_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]) -
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([safe_cell(v) for v in row])
+        # Times as the same ISO text as in CSV: an Excel time cannot hold an offset.
+        sheet.append([safe_cell(times.iso(v, zone) if isinstance(v, datetime) else v) for v in row])
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             if isinstance(cell.value, str):
@@ -72,13 +79,13 @@ def to_xlsx(title: str, header: Sequence[str], rows: Sequence[Sequence[Cell]]) -
 
 
 def download(
-    name: str, fmt: str, title: str, header: Sequence[str], rows: Sequence[Any]
+    name: str, fmt: str, title: str, header: Sequence[str], rows: Sequence[Any], zone: tzinfo
 ) -> Response[bytes]:
     if fmt == "xlsx":
-        body = to_xlsx(title, header, rows)
+        body = to_xlsx(title, header, rows, zone)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
-        body, media = to_csv(header, rows), "text/csv"  # Litestar adds "; charset=utf-8"
+        body, media = to_csv(header, rows, zone), "text/csv"  # Litestar adds "; charset=utf-8"
     return Response(
         body,
         media_type=media,

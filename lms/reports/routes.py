@@ -11,6 +11,7 @@ from litestar import Request, Router, get
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 
+from lms import times
 from lms.accounts.models import User
 from lms.auth import requires
 from lms.cohorts import progress
@@ -18,7 +19,7 @@ from lms.cohorts import service as cohorts
 from lms.cohorts.routes import _course_of, guards
 from lms.errors import InvalidInput
 from lms.forms import parse_id
-from lms.inject import DB, PathInt
+from lms.inject import DB, AppSettings, PathInt
 from lms.pages import page
 from lms.reports import charts, exports, service
 from lms.reports import completions as completions_report
@@ -29,20 +30,37 @@ admin_only = [requires("admin")]
 
 @get("/cohorts/{cohort_id:int}/report", name="reports.cohort", guards=guards)
 async def cohort_report(
-    request: Req, db: DB, cohort_id: PathInt, course: FromQuery[str] = ""
+    request: Req, db: DB, settings: AppSettings, cohort_id: PathInt, course: FromQuery[str] = ""
 ) -> Template:
     cohort = await cohorts.get_cohort(db, request.user, cohort_id)
     chosen = await _course_of(db, cohort.id, course)
-    matrix = await progress.build_matrix(db, cohort, chosen)
-    counts = matrix.counts()
-    status_chart = charts.bar_chart("Learners by status", sorted(counts.items()))
-    completed_days = [r.completed_at.date() for r in matrix.rows if r.completed_at]
+    matrix = await progress.build_matrix(db, cohort, chosen, zone=settings.zone)
+    counts = service.by_status(matrix.counts())
+    # Each chart is described by its table (the template gives the table these ids).
+    status_chart = charts.bar_chart("Learners by status", counts, described_by="status-data")
+    # The academy's days: a 7:30 PM completion in California counts that day, not the next.
+    completed_days = [
+        times.local_date(r.completed_at, settings.zone) for r in matrix.rows if r.completed_at
+    ]
     completion_chart = charts.cumulative_chart(
-        "Completions over time", completed_days, len(matrix.rows)
+        "Completions over time", completed_days, len(matrix.rows), "completions-data"
     )
+    questions = await service.question_stats(db, chosen, cohort.id)
     responses, evaluation = await service.evaluation_results(db, chosen, cohort.id)
+    # Every Likert statement in one chart: a bar each, under one legend.
+    statements = [r for r in evaluation if r.type == "likert"]
+    statements_chart = charts.likert_chart(
+        "Evaluation statements, from Strongly disagree to Strongly agree",
+        service.LIKERT,
+        [(r.prompt_text, [n for _, n in r.counts]) for r in statements],
+        described_by="evaluation-statements-data",
+    )
     evaluation_charts = {
-        r.question_id: charts.bar_chart(r.prompt, r.counts) for r in evaluation if r.counts
+        r.question_id: charts.bar_chart(
+            r.prompt_text, r.counts, described_by=f"evaluation-{r.question_id}-data"
+        )
+        for r in evaluation
+        if r.type == "single"
     }
     return page(
         "reports/cohort.html",
@@ -50,14 +68,19 @@ async def cohort_report(
         course=chosen,
         definition=matrix.definition,
         info=await cohorts.detail(db, cohort),
+        learners=len(matrix.rows),
         counts=counts,
         status_chart=status_chart,
         completion_chart=completion_chart,
+        completed=len(completed_days),
         completed_days=sorted(Counter(completed_days).items()),
-        questions=await service.question_stats(db, chosen, cohort.id),
+        questions=questions,
+        questions_summary=service.summarise_questions(questions),
         gain=await service.knowledge_gain(db, chosen, cohort.id),
-        responses=responses,
         evaluation=evaluation,
+        evaluation_summary=service.summarise_evaluation(responses, evaluation),
+        statements=statements,
+        statements_chart=statements_chart if statements else "",
         evaluation_charts=evaluation_charts,
     )
 
@@ -94,6 +117,7 @@ PER_PAGE = 50
 @get("/admin/completions", name="reports.completions", guards=admin_only)
 async def completions(
     db: DB,
+    settings: AppSettings,
     by: FromQuery[str] = "county",
     course: FromQuery[str] = "",
     county: FromQuery[str] = "",
@@ -131,6 +155,7 @@ async def completions(
                 ]
                 for r in rows
             ],
+            settings.zone,
         )
     number = _page_number(page_number)
     total, groups = await completions_report.completion_totals(db, by, *filters)
@@ -169,12 +194,16 @@ async def completions(
 @get("/admin/audit", name="reports.audit", guards=admin_only)
 async def audit_log(
     db: DB,
+    settings: AppSettings,
     action: FromQuery[str] = "",
     actor: FromQuery[str] = "",
     entity: FromQuery[str] = "",
     since: FromQuery[str] = "",
 ) -> Template:
-    events = await service.audit_events(db, action, actor, entity, _month(since, "Since"))
+    start = _month(since, "Since")
+    # Since the start of that day where the academy is, as the times on the page are shown.
+    start = times.to_utc(start, settings.zone) if start else None
+    events = await service.audit_events(db, action, actor, entity, start)
     return page(
         "reports/audit.html",
         events=events,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import unescape
 from typing import Any
 
 from sqlalchemy import (
@@ -13,8 +16,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms import audit
 from lms.accounts.models import User
 from lms.audit import AuditEvent
+from lms.catalog import markdown
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
@@ -23,13 +28,20 @@ from lms.learning.models import Enrollment, EvaluationResponse
 from lms.quizzes.models import FINAL, PRETEST, Attempt, AttemptAnswer
 
 
+def plain_text(html: str) -> str:
+    """Rendered inline Markdown as plain text, for where markup cannot go (an SVG label)."""
+    return unescape(re.sub(r"<[^>]*>", "", html))
+
+
 @dataclass
 class QuestionStat:
     question_id: str
     prompt: str
     where: str
+    prompt_html: str = ""  # the prompt's inline Markdown, rendered and sanitised
     answered: int = 0
     correct: int = 0
+    # Wrong answers by their text as sanitised HTML (choice texts are Markdown too).
     wrong_choices: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -58,10 +70,10 @@ async def question_stats(
     questions: dict[str, Any] = {}
     for module in definition.modules:
         for q in module.quiz.questions if module.quiz else ():
-            stats[q.id] = QuestionStat(q.id, q.prompt, module.title)
+            stats[q.id] = QuestionStat(q.id, q.prompt, module.title, q.prompt_html)
             questions[q.id] = q
     for q in definition.final.questions if definition.final else ():
-        stats[q.id] = QuestionStat(q.id, q.prompt, "Final assessment")
+        stats[q.id] = QuestionStat(q.id, q.prompt, "Final assessment", q.prompt_html)
         questions[q.id] = q
     query = (
         select(AttemptAnswer.question_id, AttemptAnswer.response, AttemptAnswer.correct)
@@ -82,10 +94,40 @@ async def question_stats(
         if not correct and isinstance(response, list):
             for index in response:
                 if index < len(question.choices) and not question.choices[index].correct:
-                    stat.wrong_choices[question.choices[index].text] += 1
+                    stat.wrong_choices[question.choices[index].text_html] += 1
         elif not correct and isinstance(response, bool):
             stat.wrong_choices["True" if response else "False"] += 1
     return list(stats.values())
+
+
+# The progress matrix's statuses, in the order a report reads them.
+STATUSES = ["completed", "in progress", "not started", "withdrawn", "not enrolled"]
+
+
+def by_status(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Learners by status, in STATUSES order (any other status after them)."""
+    order = {status: i for i, status in enumerate(STATUSES)}
+    return sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+
+
+@dataclass
+class QuestionsSummary:
+    questions: int
+    answers: int  # every answer to every question
+    correct: int
+    hardest: QuestionStat | None  # the lowest share correct, of those answered at all
+
+    @property
+    def percent_correct(self) -> float | None:
+        return round(100 * self.correct / self.answers) if self.answers else None
+
+
+def summarise_questions(stats: Sequence[QuestionStat]) -> QuestionsSummary:
+    answered = [s for s in stats if s.answered]
+    hardest = min(answered, key=lambda s: s.correct / s.answered, default=None)
+    return QuestionsSummary(
+        len(stats), sum(s.answered for s in stats), sum(s.correct for s in stats), hardest
+    )
 
 
 @dataclass
@@ -128,6 +170,10 @@ async def knowledge_gain(db: AsyncSession, course: Course, cohort_id: int | None
     )
 
 
+LIKERT = ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"]
+AGREE = {"Agree", "Strongly agree"}
+
+
 @dataclass
 class SurveyResult:
     question_id: str
@@ -136,9 +182,20 @@ class SurveyResult:
     counts: list[tuple[str, int]]
     comments: list[str]
     responses: int
+    prompt_html: str = ""  # the prompt as inline Markdown, rendered and sanitised
 
+    @property
+    def prompt_text(self) -> str:
+        return plain_text(self.prompt_html)
 
-LIKERT = ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"]
+    @property
+    def agreeing(self) -> int:
+        """Likert: how many answered Agree or Strongly agree."""
+        return sum(n for label, n in self.counts if label in AGREE)
+
+    @property
+    def percent_agreeing(self) -> int | None:
+        return round(100 * self.agreeing / self.responses) if self.responses else None
 
 
 async def evaluation_results(
@@ -157,19 +214,54 @@ async def evaluation_results(
     results = []
     for q in definition.evaluation.questions:
         values = [a[q.id] for a in answers if a.get(q.id) not in (None, "")]
+        # Evaluation prompts are written like quiz prompts: one line of inline Markdown.
+        prompt_html = markdown.render_inline(q.prompt)
         if q.type == "likert":
             tally = Counter(int(v) for v in values)
             counts = [(label, tally.get(i, 0)) for i, label in enumerate(LIKERT, start=1)]
-            results.append(SurveyResult(q.id, q.prompt, q.type, counts, [], len(values)))
+            results.append(
+                SurveyResult(q.id, q.prompt, q.type, counts, [], len(values), prompt_html)
+            )
         elif q.type == "single":
             tally = Counter(values)
             counts = [(choice, tally.get(choice, 0)) for choice in q.choices]
-            results.append(SurveyResult(q.id, q.prompt, q.type, counts, [], len(values)))
-        else:
             results.append(
-                SurveyResult(q.id, q.prompt, q.type, [], [str(v) for v in values], len(values))
+                SurveyResult(q.id, q.prompt, q.type, counts, [], len(values), prompt_html)
+            )
+        else:
+            comments = [str(v) for v in values]
+            results.append(
+                SurveyResult(q.id, q.prompt, q.type, [], comments, len(values), prompt_html)
             )
     return len(answers), results
+
+
+@dataclass
+class EvaluationSummary:
+    responses: int
+    statements: int  # Likert questions
+    answers: int  # answers to them all
+    agreeing: int  # of those, Agree or Strongly agree
+    least_agreed: SurveyResult | None
+    comments: int
+
+    @property
+    def percent_agreeing(self) -> int | None:
+        return round(100 * self.agreeing / self.answers) if self.answers else None
+
+
+def summarise_evaluation(responses: int, results: Sequence[SurveyResult]) -> EvaluationSummary:
+    statements = [r for r in results if r.type == "likert"]
+    answered = [r for r in statements if r.responses]
+    least = min(answered, key=lambda r: r.agreeing / r.responses, default=None)
+    return EvaluationSummary(
+        responses,
+        len(statements),
+        sum(r.responses for r in statements),
+        sum(r.agreeing for r in statements),
+        least,
+        sum(len(r.comments) for r in results),
+    )
 
 
 async def audit_events(
@@ -179,7 +271,8 @@ async def audit_events(
     entity: str = "",
     since: datetime | None = None,
     limit: int = 300,
-) -> list[AuditEvent]:
+) -> list[audit.Entry]:
+    """The newest events that match, with names in place of ids."""
     query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     if action:
         query = query.where(AuditEvent.action.like(f"{action}%"))
@@ -192,7 +285,8 @@ async def audit_events(
         )
     if since:
         query = query.where(AuditEvent.at >= since)
-    return list((await db.scalars(query.limit(limit))).unique().all())
+    events = (await db.scalars(query.limit(limit))).unique().all()
+    return await audit.describe(db, events)
 
 
 async def audit_actions(db: AsyncSession) -> list[str]:
