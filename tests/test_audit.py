@@ -179,6 +179,7 @@ async def test_certificates_sessions_and_attendance_are_named(
         online.id,
         {"title": "Classroom día", "starts_at": "2026-03-02T09:00", "place": "Room 1"},
         admin,
+        settings.zone,
     )
     await cohorts.record_attendance(db, settings, cohort, session, {learner.id}, admin)
     await cohorts.record_attendance(db, settings, cohort, session, {learner2.id}, admin)
