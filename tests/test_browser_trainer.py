@@ -33,7 +33,7 @@ def test_trainer_imports_a_roster_records_attendance_and_exports(page, live_serv
     expect(page.get_by_role("heading", name="Roster imported")).to_be_visible()
     expect(page.get_by_text("/account/set-password/")).to_be_visible()
     page.get_by_role("link", name="Back to the cohort").click()
-    expect(page.get_by_role("link", name="Rosa Núñez")).to_be_visible()
+    expect(page.get_by_role("link", name="Rosa Núñez", exact=True)).to_be_visible()
 
     # Enrolling the roster: a page that says what would happen, then one button.
     page.get_by_role("link", name="Enroll every member in the assigned courses…").click()
