@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -30,6 +31,7 @@ from lms import db as database
 from lms import times
 from lms.accounts.routes import router as accounts_router
 from lms.auth import SessionMiddleware
+from lms.catalog import markdown
 from lms.catalog.routes import router as catalog_router
 from lms.certificates import pdf
 from lms.certificates.routes import router as certificates_router
@@ -137,6 +139,8 @@ def template_environment(settings: Settings) -> Environment:
     # Every time on a page in the academy's zone, in one style (lms.times).
     env.filters.update(times.filters(settings.zone))
     env.globals["time_zone"] = settings.time_zone  # named beside times typed into a form
+    # An author's one-line Markdown (an evaluation prompt), rendered and sanitised.
+    env.filters["inline_markdown"] = lambda text: Markup(markdown.render_inline(text))
     return env
 
 

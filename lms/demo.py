@@ -131,7 +131,7 @@ async def _demo_cohorts(db: AsyncSession, settings: Settings) -> None:
                 db, settings, cohort, trainer, member.email, member.name, member.county_id
             )
         await db.flush()
-        await cohorts.enroll_cohort(db, cohort, trainer)
+        await cohorts.enroll_cohort(db, cohort, trainer, settings.zone)
         if "emergency-response" in courses:
             data = {
                 "title": "First-contact simulation (classroom)",

@@ -128,8 +128,9 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
 def handle_undecodable(request: Request, exc: UnicodeDecodeError) -> Response:
     """A form whose bytes are not UTF-8 was not sent by a browser from our pages."""
     return error_page(
-        request, HTTP_400_BAD_REQUEST, "The form was not sent as UTF-8 text. Reload the page and "
-        "try again.",
+        request,
+        HTTP_400_BAD_REQUEST,
+        "The form was not sent as UTF-8 text. Reload the page and try again.",
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from litestar import Request
 from litestar.enums import MediaType
 from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
 
 NOTICES = {
     "signed-out": "You have signed out.",
@@ -97,3 +99,25 @@ def safe_next(raw: str | None, default: str = "/") -> str:
     if "\\" in raw:
         return default
     return raw
+
+
+def _session_token(request: Request[Any, Any, Any]) -> str:
+    from lms.auth import session_cookie_name  # here: lms.errors imports this module first
+
+    return request.cookies.get(session_cookie_name(request.app.state.settings), "")
+
+
+async def carry(request: Request[Any, Any, Any], db: AsyncSession, key: str, value: Any) -> None:
+    """Hand `value` to the page a redirect leads to, when it cannot travel in the address."""
+    from lms.accounts import service as accounts
+
+    await accounts.carry(db, _session_token(request), key, value)
+
+
+async def carried(
+    request: Request[Any, Any, Any], db: AsyncSession, key: str, *, keep: bool = False
+) -> Any:
+    """What the page before the redirect handed on (None if nothing), forgotten unless `keep`."""
+    from lms.accounts import service as accounts
+
+    return await accounts.carried(db, _session_token(request), key, keep=keep)

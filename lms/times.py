@@ -9,7 +9,7 @@ the offset. One style for every page and email: "Dec 4, 2026, 3:32 PM PST", "Dec
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 
@@ -25,6 +25,11 @@ def to_utc(moment: datetime, zone: tzinfo) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def end_of_day(day: date, zone: tzinfo) -> datetime:
+    """The last minute of an academy calendar day (a due date), as naive UTC for the database."""
+    return to_utc(datetime.combine(day, time(23, 59)), zone)
 
 
 def local_date(value: date | datetime, zone: tzinfo) -> date:

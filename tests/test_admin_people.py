@@ -31,7 +31,9 @@ async def test_admin_pages_send_strangers_to_sign_in(client, people, path):
 async def test_learner_cannot_post_admin_forms(client, db, people):
     await sign_in(client, "learner@example.org")
     target = people["learner2"].id
-    response = await post_form(client, f"/admin/people/{target}/active", {"active": "0", "confirmed": "1"}, "/")
+    response = await post_form(
+        client, f"/admin/people/{target}/active", {"active": "0", "confirmed": "1"}, "/"
+    )
     assert response.status_code == 403
     assert (await db.get(User, target)).active is True
 
@@ -102,7 +104,9 @@ async def test_deactivate_signs_the_person_out_and_reactivate_lets_them_back(
         await sign_in(learner_client, "learner@example.org")
         await sign_in(client, "admin@example.org")
         path = f"/admin/people/{people['learner'].id}"
-        response = await post_form(client, f"{path}/active", {"active": "0", "confirmed": "1"}, token_from=path)
+        response = await post_form(
+            client, f"{path}/active", {"active": "0", "confirmed": "1"}, token_from=path
+        )
         assert "deactivated and signed out everywhere" in response.text
         assert "Welcome" not in (await learner_client.get("/")).text
         assert (await sign_in(learner_client, "learner@example.org")).status_code == 400
@@ -113,7 +117,9 @@ async def test_deactivate_signs_the_person_out_and_reactivate_lets_them_back(
 async def test_admin_cannot_lock_themselves_out(client, db, people):
     await sign_in(client, "admin@example.org")
     path = f"/admin/people/{people['admin'].id}"
-    response = await post_form(client, f"{path}/active", {"active": "0", "confirmed": "1"}, token_from=path)
+    response = await post_form(
+        client, f"{path}/active", {"active": "0", "confirmed": "1"}, token_from=path
+    )
     assert response.status_code == 400
     assert (await db.get(User, people["admin"].id)).active is True
 

@@ -19,9 +19,12 @@ from lms.cohorts import progress
 from lms.cohorts.models import Cohort, CohortMember, LiveSession
 from lms.db import create_engine, create_sessionmaker, utcnow
 from lms.learning.models import Enrollment, ModuleProgress
+from lms.settings import Settings
 from tests.conftest import csrf_from, make_person, sign_in
 from tests.course_factory import COURSE_YAML, write_course
 from tests.learning_helpers import load_courses, post
+
+ZONE = Settings().zone  # the tests' academy: America/Los_Angeles
 
 LIVE = COURSE_YAML.replace("hours: 2", "hours: 2\nlive_sessions: 1\nenrollment: assigned").replace(
     "title: Test Course", "title: Live Course"
@@ -295,7 +298,7 @@ async def test_enrolling_a_cohort_and_attendance_completing_a_course(
     page = await client.get(f"/cohorts/{cohort_id}")
     enrollments = (await db.scalars(select(Enrollment))).unique().all()
     assert all(
-        e.cohort_id == cohort_id and e.due_at.date().isoformat() == "2026-12-31"
+        e.cohort_id == cohort_id and times.local_date(e.due_at, ZONE).isoformat() == "2026-12-31"
         for e in enrollments
     )
     # The learner finishes the live course's modules; only attendance is missing.
@@ -336,7 +339,10 @@ async def placements(db, user_id: int) -> dict[str, tuple[int | None, str | None
         .join(Course, Course.id == Enrollment.course_id)
         .where(Enrollment.user_id == user_id)
     )
-    return {slug: (c, due.date().isoformat() if due else None) for slug, c, due in rows.all()}
+    return {
+        slug: (c, times.local_date(due, ZONE).isoformat() if due else None)
+        for slug, c, due in rows.all()
+    }
 
 
 async def enrollment_id(db, user_id: int, course_id: int) -> int:
@@ -559,9 +565,7 @@ async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, 
     assert "completed" in after and "100%" in after
 
 
-async def test_matrix_last_activity_counts_reading_a_module(
-    client, db, settings, courses, people
-):
+async def test_matrix_last_activity_counts_reading_a_module(client, db, settings, courses, people):
     """A module page view writes only its module row; trainers still see it as activity."""
 
     def shown(moment) -> str:  # the academy's local date, as every page shows dates

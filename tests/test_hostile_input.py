@@ -15,7 +15,7 @@ from lms.forms import MAX_ID, parse_id, parse_ids, parse_number
 from tests.conftest import PASSWORD, csrf_from, form_token, make_person, post_form, sign_in
 from tests.course_factory import write_course
 from tests.learning_helpers import load_courses, post
-from tests.test_cohorts import add, enroll_roster, new_cohort
+from tests.test_cohorts import add, enroll_roster, new_cohort, upload
 
 
 @pytest.fixture
@@ -139,6 +139,25 @@ async def test_control_characters_in_cohort_and_session_fields_are_refused(
         token_from=f"/cohorts/{cohort_id}",
     )
     assert response.status_code == 400 and "Title contains a control character" in response.text
+
+
+async def test_control_characters_in_a_roster_file_are_refused_with_the_line(
+    client, db, small, people
+):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, small)
+    users_before = await db.scalar(select(func.count()).select_from(User))
+    preview = await upload(
+        client,
+        cohort_id,
+        'email,name\nok@example.org,Fine Name\nbad@example.org,"Ctl\x01Char"\n'
+        'tab@example.org,"Tab\there"\n',
+    )
+    assert preview.status_code == 400
+    assert "Line 3: Name contains a control character" in preview.text
+    assert "Line 4: Name contains a control character" in preview.text
+    assert "Apply these changes" not in preview.text
+    assert await db.scalar(select(func.count()).select_from(User)) == users_before
 
 
 async def test_a_revocation_reason_may_have_several_lines_but_no_nul(client, people):

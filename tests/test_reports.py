@@ -663,8 +663,8 @@ async def test_each_section_opens_with_a_summary_and_hides_its_detail(
     assert list(found) == ["Status", "Completions", "Knowledge gain", "Questions", "Evaluation"]
     summaries = {
         "Status": "6 learners: 6 completed.",
-        "Completions": "6 of 6 learners have completed the course, the first on 2025-11-03 "
-        "and the latest on 2025-11-08.",
+        "Completions": "6 of 6 learners have completed the course, the first on Nov 3, 2025 "
+        "and the latest on Nov 8, 2025.",
         "Questions": "2 questions; 0 of 6 answers (0%) were correct. The least often answered "
         "correctly: “Which is the existing safety?” (0% of 6 answers).",
         "Evaluation": "6 learners answered the evaluation.",

@@ -26,6 +26,7 @@ from lms.learning import service as learning
 from lms.learning.models import Enrollment
 from lms.mail import delivery
 from lms.quizzes.models import Attempt
+from lms.reports import completions as completions_report
 from tests.conftest import post_form, sign_in
 from tests.course_factory import COURSE_YAML, write_course
 from tests.learning_helpers import definition, load_courses, post, take_quiz
@@ -195,3 +196,36 @@ async def test_the_time_zone_can_be_utc(db, settings, courses, people):
         assert rows[0][header.index("Completed")] == "2026-12-05T03:30:00+00:00"
         audit = (await client.get("/admin/audit")).text
         assert re.search(r"<td>\w{3} \d{1,2}, \d{4}, \d{1,2}:\d{2} [AP]M UTC</td>", audit)
+
+
+# 8 PM in California on November 30 is 04:00 UTC on December 1.
+LAST_EVENING_OF_NOVEMBER = datetime(2026, 12, 1, 4, 0)
+
+
+async def test_completions_by_month_and_date_filters_follow_the_academys_calendar(
+    client, db, settings, courses, people
+):
+    november = await db.get(User, people["learner"].id)
+    december = await db.get(User, people["learner2"].id)
+    await completed_at(db, settings, november, LAST_EVENING_OF_NOVEMBER)
+    await completed_at(db, settings, december, datetime(2026, 12, 15, 18, 0))
+    await sign_in(client, "admin@example.org")
+    by_month = (await client.get("/admin/completions?by=month")).text
+    assert re.findall(r"<tr><td>(\d{4}-\d\d)</td><td>(\d+)</td>", by_month) == [
+        ("2026-12", "1"),
+        ("2026-11", "1"),
+    ]
+    for query, total in [
+        ("since=2026-12-01", "1 completion "),
+        ("until=2026-11-30", "1 completion "),
+        ("since=2026-11-30&until=2026-11-30", "1 completion "),
+        ("since=2026-11-01&until=2026-12-31", "2 completions "),
+    ]:
+        page = (await client.get(f"/admin/completions?by=month&{query}")).text
+        assert total in page, query
+    until_november = (await client.get("/admin/completions?by=county&until=2026-11-30")).text
+    assert "<td>Learner</td>" in until_november and "Nov 30, 2026" in until_november
+    assert "<td>Learner2</td>" not in until_november
+    # In UTC the same completion is December's.
+    utc_totals = await completions_report.completion_totals(db, "month")
+    assert utc_totals == (2, [("2026-12", 2, 4.0)])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -16,6 +18,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import bcrypt
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -202,6 +205,42 @@ async def find_session_user(db: AsyncSession, token: str) -> User | None:
         _SESSION_USER, {"token_hash": _token_hash(token), "now": utcnow()}
     )
     return found
+
+
+def _carry_cipher(token: str) -> Fernet:
+    # The key comes from the cookie token, which only the browser holds: the database alone
+    # cannot read what is carried (one-time set-password links among it).
+    digest = hashlib.sha256(b"lms carried between pages\0" + token.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+async def _carried(db: AsyncSession, token: str) -> tuple[WebSession | None, dict[str, Any]]:
+    row = await db.get(WebSession, _token_hash(token)) if token else None
+    if row is None or not row.carried:
+        return row, {}
+    try:
+        return row, json.loads(_carry_cipher(token).decrypt(row.carried.encode()))
+    except (InvalidToken, ValueError):
+        return row, {}
+
+
+async def carry(db: AsyncSession, token: str, key: str, value: Any) -> None:
+    """Keep `value` (JSON) for the next page this session's browser asks for."""
+    row, carried = await _carried(db, token)
+    if row is None:
+        raise NotFound("Your session has ended; please sign in again.")
+    carried[key] = value
+    row.carried = _carry_cipher(token).encrypt(json.dumps(carried).encode()).decode()
+
+
+async def carried(db: AsyncSession, token: str, key: str, *, keep: bool = False) -> Any:
+    """What `carry` kept under `key` (None if nothing), forgotten unless `keep`."""
+    row, found = await _carried(db, token)
+    value = found.pop(key, None)
+    if row is not None and value is not None and not keep:
+        encrypted = _carry_cipher(token).encrypt(json.dumps(found).encode()).decode()
+        row.carried = encrypted if found else None
+    return value
 
 
 async def end_session(db: AsyncSession, token: str) -> None:

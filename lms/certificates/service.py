@@ -251,8 +251,17 @@ def public_record(
     return record
 
 
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def matches(certificate: Certificate, data: bytes) -> bool:
-    return hashlib.sha256(data).hexdigest() == certificate.sha256
+    return file_digest(data) == certificate.sha256
+
+
+def is_sha256(text: str) -> bool:
+    """A SHA-256 as `file_digest` writes it: 64 lower-case hex digits."""
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 async def may_download(db: AsyncSession, user: User, certificate: Certificate) -> bool:

@@ -410,7 +410,7 @@ async def build_matrix(
     fresh = await _summaries_of(db, wanted, definitions, width) if wanted else {}
     assigned_due = None
     if found and found[0].due_on is not None:  # the cohort's due date: the same on every row
-        assigned_due = datetime.combine(found[0].due_on, datetime.max.time()).replace(microsecond=0)
+        assigned_due = times.end_of_day(found[0].due_on, zone)
     now = utcnow()
     rows = []
     for row in latest.values():

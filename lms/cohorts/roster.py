@@ -21,6 +21,7 @@ from lms.accounts.models import County, User
 from lms.cohorts import service
 from lms.cohorts.models import Cohort, CohortMember
 from lms.errors import DomainError, InvalidInput
+from lms.forms import check_text
 from lms.settings import Settings
 
 MAX_BYTES = 1024 * 1024
@@ -95,16 +96,18 @@ def read_csv(raw: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
             if len(values) > len(header):
                 problems.append(f"Line {line}: more values than columns.")
                 continue
-            rows.append(
-                (
-                    line,
-                    {
-                        c: values[header.index(c)].strip() if header.index(c) < len(values) else ""
-                        for c in COLUMNS
-                        if c in header
-                    },
-                )
-            )
+            record = {
+                c: values[header.index(c)].strip() if header.index(c) < len(values) else ""
+                for c in COLUMNS
+                if c in header
+            }
+            try:
+                for column, value in record.items():
+                    check_text(column, value)
+            except InvalidInput as exc:
+                problems.append(f"Line {line}: {exc}")
+                continue
+            rows.append((line, record))
             if len(rows) > MAX_ROWS:
                 raise InvalidInput(f"The file has more than {MAX_ROWS:,} rows.")
     except csv.Error as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import tzinfo
 from typing import Any
 
@@ -23,11 +24,13 @@ from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
 from lms.forms import parse_id, parse_ids, read_form
 from lms.inject import DB, AppSettings, PathInt
 from lms.learning.service import STATE_LABELS
-from lms.pages import confirm_page, page, redirect
+from lms.pages import carried, carry, confirm_page, page, redirect
 from lms.quizzes.models import Attempt
 from lms.reports import exports
 
 Req = Request[User, Any, Any]
+
+MAX_ROSTER = 2 * 1024 * 1024  # a statewide roster is well under this; bigger is a mistake
 
 
 async def staff(connection: Any, _: Any) -> None:
@@ -146,8 +149,18 @@ async def _cohort_page(
 
 
 @get("/cohorts/{cohort_id:int}", name="cohorts.cohort", guards=guards)
-async def cohort_page(request: Req, db: DB, cohort_id: PathInt) -> Template:
-    return await _cohort_page(request, db, await service.get_cohort(db, request.user, cohort_id))
+async def cohort_page(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    # "Add to roster" hands on its notice and any new account's link, shown once.
+    added = await carried(request, db, f"added-to-{cohort.id}") or {}
+    return await _cohort_page(
+        request,
+        db,
+        cohort,
+        notice_text=added.get("notice", ""),
+        invitations=[roster.Invitation(**i) for i in added.get("invitations", [])],
+        base_url=settings.base_url,
+    )
 
 
 @post("/cohorts/{cohort_id:int}/members", name="cohorts.add_member", guards=guards)
@@ -177,13 +190,16 @@ async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: Pat
     invitations = []
     if added.invite_token:
         invitations.append(roster.Invitation(added.user.name, added.user.email, added.invite_token))
-    return await _cohort_page(
+    await carry(
         request,
         db,
-        cohort,
-        invitations=invitations,
-        notice_text=f"{added.user.name} is on the roster.",
+        f"added-to-{cohort.id}",
+        {
+            "notice": f"{added.user.name} is on the roster.",
+            "invitations": [asdict(i) for i in invitations],
+        },
     )
+    return redirect(f"/cohorts/{cohort.id}")
 
 
 @get(
@@ -229,14 +245,14 @@ async def enroll_preview(request: Req, db: DB, cohort_id: PathInt) -> Template:
 
 
 @post("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll", guards=guards)
-async def enroll(request: Req, db: DB, cohort_id: PathInt) -> Any:
+async def enroll(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     form = await read_form(request)
     move = parse_ids(form.getall("move", []))
     try:
         if move is None:
             raise InvalidInput("That choice of people to move is not valid.")
-        await service.enroll_cohort(db, cohort, request.user, set(move))
+        await service.enroll_cohort(db, cohort, request.user, settings.zone, set(move))
     except DomainError as exc:
         # Refused before anything changed: the same page, saying why.
         plan = await service.plan_enrollment(db, cohort, request.user)
@@ -250,6 +266,14 @@ async def roster_page(request: Req, db: DB, cohort_id: PathInt) -> Template:
     return page("cohorts/roster.html", cohort=cohort, plan=None)
 
 
+def _draft_key(cohort_id: int) -> str:
+    return f"roster-draft-{cohort_id}"
+
+
+def _imported_key(cohort_id: int) -> str:
+    return f"roster-imported-{cohort_id}"
+
+
 async def _uploaded(request: Req) -> tuple[Any, bytes]:
     form = await read_form(request, multiline=("content",))  # the CSV text, carried over
     upload = form.get("file")
@@ -258,37 +282,48 @@ async def _uploaded(request: Req) -> tuple[Any, bytes]:
     return form, str(form.get("content", "")).encode()
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8-sig", errors="replace")
+
+
 @post(
     "/cohorts/{cohort_id:int}/roster",
-    name="cohorts.roster_preview",
+    name="cohorts.roster_upload",
     guards=guards,
-    request_max_body_size=2 * 1024 * 1024,
+    request_max_body_size=MAX_ROSTER,
 )
-async def roster_preview(request: Req, db: DB, cohort_id: PathInt) -> Template:
+async def roster_upload(request: Req, db: DB, cohort_id: PathInt) -> Any:
+    """Check an uploaded file; a good one is kept for the preview page, a bad one refused here."""
     cohort = await service.get_cohort(db, request.user, cohort_id)
     _, raw = await _uploaded(request)
     try:
         plan = await roster.plan(db, cohort, raw)
     except InvalidInput as exc:
         return page("cohorts/roster.html", 400, cohort=cohort, plan=None, error=str(exc))
-    return page(
-        "cohorts/roster.html",
-        200 if plan.ok else 400,
-        cohort=cohort,
-        plan=plan,
-        content=raw.decode("utf-8-sig", errors="replace"),
-    )
+    if not plan.ok:
+        return page("cohorts/roster.html", 400, cohort=cohort, plan=plan, content=_text(raw))
+    await carry(request, db, _draft_key(cohort.id), _text(raw))
+    return redirect(f"/cohorts/{cohort.id}/roster/preview")
+
+
+@get("/cohorts/{cohort_id:int}/roster/preview", name="cohorts.roster_preview", guards=guards)
+async def roster_preview(request: Req, db: DB, cohort_id: PathInt) -> Any:
+    """What the uploaded file would change, worked out again on each view; nothing is done."""
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    content = await carried(request, db, _draft_key(cohort.id), keep=True)
+    if content is None:
+        return redirect(f"/cohorts/{cohort.id}/roster")
+    plan = await roster.plan(db, cohort, content.encode())
+    return page("cohorts/roster.html", cohort=cohort, plan=plan, content=content)
 
 
 @post(
     "/cohorts/{cohort_id:int}/roster/apply",
     name="cohorts.roster_apply",
     guards=guards,
-    request_max_body_size=2 * 1024 * 1024,
+    request_max_body_size=MAX_ROSTER,
 )
-async def roster_apply(
-    request: Req, db: DB, settings: AppSettings, cohort_id: PathInt
-) -> Template:
+async def roster_apply(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     _, raw = await _uploaded(request)
     try:
@@ -296,18 +331,33 @@ async def roster_apply(
     except InvalidInput as exc:
         plan = await roster.plan(db, cohort, raw) if raw else None
         return page(
-            "cohorts/roster.html",
-            400,
-            cohort=cohort,
-            plan=plan,
-            error=str(exc),
-            content=raw.decode("utf-8-sig", errors="replace"),
+            "cohorts/roster.html", 400, cohort=cohort, plan=plan, error=str(exc), content=_text(raw)
         )
+    await carried(request, db, _draft_key(cohort.id))  # applied: the preview is done with
+    counts = {action: plan.count(action) for action in ("new account", "new member", "no change")}
+    imported = {"counts": counts, "invitations": [asdict(i) for i in invitations]}
+    await carry(request, db, _imported_key(cohort.id), imported)
+    return redirect(f"/cohorts/{cohort.id}/roster/imported")
+
+
+@get("/cohorts/{cohort_id:int}/roster/imported", name="cohorts.roster_imported", guards=guards)
+async def roster_imported(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
+    """What the import did, and the new accounts' links: shown once, then only the counts."""
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    imported = await carried(request, db, _imported_key(cohort.id))
+    if imported is None:
+        return redirect(f"/cohorts/{cohort.id}")
+    invitations = [roster.Invitation(**i) for i in imported["invitations"]]
+    shown_before = bool(imported.get("links_shown"))
+    # Kept for a reload, but not the links: each one is shown once.
+    kept = imported | {"invitations": [], "links_shown": shown_before or bool(invitations)}
+    await carry(request, db, _imported_key(cohort.id), kept)
     return page(
         "cohorts/roster_done.html",
         cohort=cohort,
-        plan=plan,
+        counts=imported["counts"],
         invitations=invitations,
+        links_already_shown=shown_before,
         base_url=settings.base_url,
     )
 
@@ -363,9 +413,7 @@ async def schedule(request: Req, db: DB, settings: AppSettings, cohort_id: PathI
 
 
 @get("/cohorts/{cohort_id:int}/sessions/{session_id:int}", name="cohorts.session", guards=guards)
-async def session_page(
-    request: Req, db: DB, cohort_id: PathInt, session_id: PathInt
-) -> Template:
+async def session_page(request: Req, db: DB, cohort_id: PathInt, session_id: PathInt) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     session = await service.get_session(db, cohort, session_id)
     return page(
@@ -431,9 +479,7 @@ async def progress_page(
     name="cohorts.learner",
     guards=guards,
 )
-async def learner_page(
-    request: Req, db: DB, cohort_id: PathInt, user_id: PathInt
-) -> Template:
+async def learner_page(request: Req, db: DB, cohort_id: PathInt, user_id: PathInt) -> Template:
     from lms.learning import service as learning
 
     cohort = await service.get_cohort(db, request.user, cohort_id)
@@ -599,8 +645,10 @@ router = Router(
         enroll_preview,
         enroll,
         roster_page,
+        roster_upload,
         roster_preview,
         roster_apply,
+        roster_imported,
         schedule,
         session_page,
         attendance,

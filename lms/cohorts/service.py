@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -305,9 +305,9 @@ async def remove_member(db: AsyncSession, cohort: Cohort, user_id: int, by: User
     audit.record(db, by, "cohort.remove_member", "cohort", cohort.id, before={"user_id": user_id})
 
 
-def due_at(assignment: CohortCourse) -> datetime | None:
-    """The moment a cohort's due date ends, as enrollments store it."""
-    return datetime.combine(assignment.due_on, time(23, 59)) if assignment.due_on else None
+def due_at(assignment: CohortCourse, zone: tzinfo) -> datetime | None:
+    """The moment a cohort's due date ends in the academy's time zone, as enrollments store it."""
+    return times.end_of_day(assignment.due_on, zone) if assignment.due_on else None
 
 
 @dataclass
@@ -401,7 +401,7 @@ class EnrollReport:
 
 
 async def enroll_cohort(
-    db: AsyncSession, cohort: Cohort, by: User, move: Collection[int] = ()
+    db: AsyncSession, cohort: Cohort, by: User, zone: tzinfo, move: Collection[int] = ()
 ) -> EnrollReport:
     """Enroll every member in every assigned course; safe to repeat.
 
@@ -440,19 +440,19 @@ async def enroll_cohort(
             report.enrolled += 1
         else:
             report.already += 1
-        enrollment.cohort_id, enrollment.due_at = cohort.id, due_at(assignment)
+        enrollment.cohort_id, enrollment.due_at = cohort.id, due_at(assignment, zone)
     for enrollment, assignment in plan.in_place:
         # The cohort's due date may have been edited since; enrolling again applies it.
-        enrollment.due_at = due_at(assignment)
+        enrollment.due_at = due_at(assignment, zone)
     for _, _, enrollment, assignment in plan.own:
-        _place(db, by, enrollment, cohort, assignment, "enrollment.attach")
+        _place(db, by, enrollment, cohort, assignment, zone, "enrollment.attach")
         report.attached += 1
     for placed in plan.elsewhere:
         if placed.enrollment.id not in move:
             report.left += 1
             continue
         assignment = next(a for c, a in plan.courses if c.id == placed.course.id)
-        _place(db, by, placed.enrollment, cohort, assignment, "enrollment.move")
+        _place(db, by, placed.enrollment, cohort, assignment, zone, "enrollment.move")
         report.moved += 1
     return report
 
@@ -463,17 +463,18 @@ def _place(
     enrollment: Enrollment,
     cohort: Cohort,
     assignment: CohortCourse,
+    zone: tzinfo,
     action: str,
 ) -> None:
     """Put an enrollment in this cohort with its due date, audited with before and after."""
-    before = _placement(enrollment)
-    enrollment.cohort_id, enrollment.due_at = cohort.id, due_at(assignment)
-    after = _placement(enrollment) | {"user_id": enrollment.user_id}
+    before = _placement(enrollment, zone)
+    enrollment.cohort_id, enrollment.due_at = cohort.id, due_at(assignment, zone)
+    after = _placement(enrollment, zone) | {"user_id": enrollment.user_id}
     audit.record(db, by, action, "enrollment", enrollment.id, before, after)
 
 
-def _placement(enrollment: Enrollment) -> dict[str, Any]:
-    due = enrollment.due_at.date().isoformat() if enrollment.due_at else None
+def _placement(enrollment: Enrollment, zone: tzinfo) -> dict[str, Any]:
+    due = times.local_date(enrollment.due_at, zone).isoformat() if enrollment.due_at else None
     return {"cohort_id": enrollment.cohort_id, "due_on": due}
 
 

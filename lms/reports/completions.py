@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    and_,
     bindparam,
     cast,
     extract,
@@ -21,11 +22,13 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms import times
 from lms.accounts.models import County, Region, User
 from lms.catalog import service as catalog
 from lms.catalog.models import Course, CourseVersion
@@ -341,6 +344,7 @@ async def completion_totals(
     region_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    zone: tzinfo = UTC,
 ) -> tuple[int, list[tuple[str, int, float]]]:
     """All completions, and (group, completions, hours) for each county, region, course or
     month; counted by the database, in one query, however many completions there are.
@@ -367,12 +371,66 @@ async def completion_totals(
         whole_to=whole_to.date() if whole_to else None,
     )
     rows = (await db.execute(_totals(by, given, head, whole, tail), values)).all()
-    groups = []
-    for *key, count, hours in rows:
-        if by == "month":
-            name = f"{int(key[0]):04d}-{int(key[1]):02d}"
-        else:
-            name = key[0] or ("No region" if by == "region" else "No county")
-        groups.append((name, int(count), float(hours)))
+    if by == "month":
+        counted = {_month_name(int(y), int(m)): [int(n), float(h)] for y, m, n, h in rows}
+        await _into_local_months(db, given, values, counted, zone)
+        groups = [(name, n, h) for name, (n, h) in counted.items() if n > 0]
+    else:
+        groups = [
+            (key or ("No region" if by == "region" else "No county"), int(n), float(h))
+            for key, n, h in rows
+        ]
     groups.sort(reverse=by == "month")
     return sum(count for _, count, _ in groups), groups
+
+
+def _month_name(year: int, month: int) -> str:
+    return f"{year:04d}-{month:02d}"
+
+
+async def _into_local_months(
+    db: AsyncSession,
+    given: _Filters,
+    values: dict[str, Any],
+    counted: dict[str, list[Any]],
+    zone: tzinfo,
+) -> None:
+    """Move into the academy's months the completions counted in another month in UTC.
+
+    The monthly counts (and the database's own month of a time) are UTC months: in
+    California the last evening hours of a month belong to the next UTC month. Those are
+    the completions between each UTC month start and the same midnight in the academy's
+    zone, a few hours a month: read them and move each to its month.
+    """
+    starts = set()
+    for name in counted:
+        year, month = int(name[:4]), int(name[5:])
+        starts.add(datetime(year, month, 1))
+        starts.add(datetime(year + month // 12, month % 12 + 1, 1))
+    slices = []
+    for start in starts:
+        edge = times.to_utc(start, zone)  # that midnight where the academy is, in UTC
+        if edge != start:
+            slices.append((min(start, edge), max(start, edge)))
+    if not slices:
+        return
+    moments = [
+        and_(
+            Enrollment.completed_at >= bindparam(f"slice_from_{i}", lo, type_=DateTime),
+            Enrollment.completed_at < bindparam(f"slice_to_{i}", hi, type_=DateTime),
+        )
+        for i, (lo, hi) in enumerate(sorted(slices))
+    ]
+    query = _completed(select(Enrollment.completed_at, CourseVersion.hours), given)
+    query = query.join(CourseVersion, CourseVersion.id == Enrollment.version_id)
+    for completed_at, hours in await db.execute(query.where(or_(*moments)), values):
+        local = times.local(completed_at, zone)
+        counted_in = _month_name(completed_at.year, completed_at.month)
+        belongs_in = _month_name(local.year, local.month)
+        if counted_in != belongs_in:
+            counted_from = counted.setdefault(counted_in, [0, 0.0])
+            counted_from[0] -= 1
+            counted_from[1] -= float(hours)
+            moved = counted.setdefault(belongs_in, [0, 0.0])
+            moved[0] += 1
+            moved[1] += float(hours)

@@ -128,12 +128,13 @@ async def completions(
     page_number: Annotated[str, QueryParameter(name="page")] = "",
 ) -> Any:
     start, end = _month(since, "From"), _month(until, "To")
+    # From the start of the first day to the end of the last, where the academy is.
     filters = (
         course,
         _choice_id(county),
         _choice_id(region),
-        start,
-        end + timedelta(days=1) if end else None,
+        times.to_utc(start, settings.zone) if start else None,
+        times.to_utc(end + timedelta(days=1), settings.zone) if end else None,
     )
     if fmt in ("csv", "xlsx"):
         rows = await completions_report.completions(db, *filters)
@@ -158,7 +159,7 @@ async def completions(
             settings.zone,
         )
     number = _page_number(page_number)
-    total, groups = await completions_report.completion_totals(db, by, *filters)
+    total, groups = await completions_report.completion_totals(db, by, *filters, zone=settings.zone)
     # Past the last page (the filters changed, or a shared link is older than a change)
     # shows the last one rather than an empty table.
     pages = max(1, -(-total // PER_PAGE))
