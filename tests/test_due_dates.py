@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the courses fixture, imported, is a parameter of each test)
 """A cohort's due date lasts until 23:59 in the academy's time zone, not 23:59 UTC."""
 
 from __future__ import annotations
@@ -5,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from alembic import command
 from sqlalchemy import select
 
+from alembic import command
 from lms import db as database
 from lms.learning.models import Enrollment
 from tests.conftest import sign_in
