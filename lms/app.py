@@ -157,6 +157,7 @@ def create_app(
             await database.check_migrations(engine)
         app.state.engine = engine
         app.state.sessionmaker = database.create_sessionmaker(engine)
+        pdf.pool(settings.pdf_workers)  # processes start on the first render, not here
         if settings.environment != "test":
             settle_garbage_collector()
         try:

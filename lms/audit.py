@@ -18,6 +18,7 @@ from lms.catalog.models import Course, CourseVersion
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort, LiveSession
 from lms.db import Base, utcnow
+from lms.forms import parse_id
 from lms.learning.models import Enrollment
 
 
@@ -157,7 +158,8 @@ INTEGER_KINDS = frozenset({"person", "cohort", "county", "enrollment", "live ses
 def _key(kind: str, raw: object) -> Key:
     """Ids are ints in the database but strings in entity_id and in JSON dict keys."""
     text = str(raw)
-    return kind, int(text) if kind in INTEGER_KINDS and text.isdigit() else text
+    number = parse_id(text) if kind in INTEGER_KINDS else None
+    return kind, text if number is None else number
 
 
 def _references(event: AuditEvent) -> Iterator[Key]:

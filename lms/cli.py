@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,7 +13,7 @@ import click
 
 from alembic import command as alembic_command
 from lms import db as database
-from lms.settings import Settings, SettingsError
+from lms.settings import Settings, SettingsError, serve_base_url_from
 
 T = TypeVar("T")
 
@@ -100,10 +100,7 @@ def db_status() -> None:
 @click.option("--access-log/--no-access-log", default=False, help="Log every request.")
 def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """Serve the web application with granian."""
-    served = served_base_url(os.environ, host, port)
-    if served:
-        # The workers read the environment: links in certificates and emails follow the port.
-        os.environ["LMS_BASE_URL"] = served
+    served = serve_base_url_from(host, port)
     settings = load_settings()
     # Load the courses once here, not in every worker; this also refuses an old database.
     report = run_with_session(settings, lambda db: _sync(db, settings))
@@ -114,20 +111,6 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     source = "from the address served" if served else "from LMS_BASE_URL"
     click.echo(f"Links in certificates, QR codes and emails use {settings.base_url} ({source}).")
     os.execv(sys.executable, args)  # noqa: S606  (replace this process with the server)
-
-
-def served_base_url(environ: Mapping[str, str], host: str, port: int) -> str | None:
-    """The base URL of the address being served, when LMS_BASE_URL is unset outside production.
-
-    In production LMS_BASE_URL stays required (Settings.check refuses a missing https one):
-    behind a proxy, the address served is not the address people use.
-    """
-    if environ.get("LMS_BASE_URL", "").strip() or environ.get("LMS_ENV") == "production":
-        return None
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
-    if ":" in shown:
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
 
 
 def server_command(
@@ -248,7 +231,7 @@ def certificates_issue(course_slug: str, cohort_id: int | None, workers: int) ->
     from lms.errors import DomainError
 
     settings = load_settings()
-    os.environ["LMS_PDF_WORKERS"] = str(workers)
+    pdf.pool(workers)  # the pool bulk_issue renders on, this many processes
 
     async def work() -> Any:
         engine = database.create_engine(settings.database_url)

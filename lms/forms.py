@@ -1,7 +1,8 @@
 """What comes in from a browser: the one id parser, and form text free of control characters.
 
 Everything a person types reaches the app as a string. Ids are parsed here and nowhere else
-(`'²'.isdigit()` is true and `int('²')` raises, so `str.isdigit` is not a parser), and every
+(a superscript two counts as a digit to Python's string methods, and `int` refuses it, so
+those methods are not a parser), and every
 form is read through `read_form`, which refuses NUL and the other C0 control characters before
 a handler sees them: PostgreSQL cannot store NUL in text, and openpyxl cannot write the rest.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.policy import SMTP
@@ -47,6 +48,8 @@ class Settings:
     mail_send_interval: int = 30
     # Pages, emails and exports show times in the academy's zone; the database keeps UTC.
     time_zone: str = "America/Los_Angeles"
+    # Processes rendering certificate PDFs in each server worker (and for bulk issue).
+    pdf_workers: int = 1
 
     @property
     def production(self) -> bool:
@@ -103,6 +106,7 @@ class Settings:
             mail_from=get("MAIL_FROM", defaults.mail_from),
             mail_send_interval=get_int("MAIL_SEND_INTERVAL", defaults.mail_send_interval),
             time_zone=get("TIME_ZONE", defaults.time_zone),
+            pdf_workers=get_int("PDF_WORKERS", defaults.pdf_workers),
         )
         settings.check()
         return settings
@@ -111,6 +115,8 @@ class Settings:
         """Refuse settings that would be unsafe in production."""
         if not 4 <= self.bcrypt_rounds <= 16:
             raise SettingsError("LMS_BCRYPT_ROUNDS must be between 4 and 16")
+        if not 1 <= self.pdf_workers <= 64:
+            raise SettingsError("LMS_PDF_WORKERS must be between 1 and 64")
         if self.smtp_url and not _smtp_url_ok(self.smtp_url):
             raise SettingsError(
                 "LMS_SMTP_URL must look like smtp://user:password@host:587?starttls=true, "
@@ -157,3 +163,29 @@ def _zone_ok(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError, OSError):  # ValueError: a path, e.g. "../x"
         return False
     return True
+
+
+def served_base_url(environ: Mapping[str, str], host: str, port: int) -> str | None:
+    """The base URL of the address being served, when LMS_BASE_URL is unset outside production.
+
+    In production LMS_BASE_URL stays required (Settings.check refuses a missing https one):
+    behind a proxy, the address served is not the address people use.
+    """
+    if environ.get("LMS_BASE_URL", "").strip() or environ.get("LMS_ENV") == "production":
+        return None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def serve_base_url_from(host: str, port: int) -> str | None:
+    """Use the address served as LMS_BASE_URL when it is unset (see `served_base_url`).
+
+    Set in the environment, which the server's worker processes read their settings from,
+    so that links in certificates and emails follow the port. Returns it, or None if unchanged.
+    """
+    served = served_base_url(os.environ, host, port)
+    if served:
+        os.environ["LMS_BASE_URL"] = served
+    return served

@@ -201,3 +201,12 @@ async def test_certificates_sessions_and_attendance_are_named(
         ("Learner2", "absent", "present"),
     ]
     assert not re.search(r"\b(user|cohort|live_session|enrollment) [0-9]+\b", page)
+
+
+def test_an_entity_id_that_is_not_an_id_stays_text():
+    from lms.audit import _key
+
+    assert _key("person", "16") == ("person", 16)
+    # A superscript two counts as a digit to str.isdigit, and int() refuses it.
+    assert _key("person", "\u00b2") == ("person", "\u00b2")
+    assert _key("certificate", "K7QH") == ("certificate", "K7QH")

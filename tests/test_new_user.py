@@ -7,9 +7,10 @@ from sqlalchemy import func, select
 from lms.accounts.models import User
 from lms.audit import AuditEvent
 from lms.certificates.models import Certificate
-from lms.cli import demo_sign_ins, served_base_url
+from lms.cli import demo_sign_ins
 from lms.cohorts.models import CohortMember
 from lms.demo import DEMO_PEOPLE, DEMO_PROGRESS, FRESH_LEARNER
+from lms.settings import served_base_url
 from tests.conftest import csrf_from, sign_in
 from tests.learning_helpers import load_courses, post
 from tests.test_cohorts import add, courses, new_cohort  # noqa: F401  (fixture)

@@ -13,7 +13,6 @@ import base64
 import io
 import logging
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -114,11 +113,11 @@ SAMPLE: dict[str, Any] = {
 }
 
 
-def pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """The shared pool of warm rendering processes, started on first use."""
+def pool(workers: int = 1) -> ProcessPoolExecutor:
+    """The shared pool of warm rendering processes, made by the first call (its size then)."""
     global _pool
     if _pool is None:
-        count = workers or int(os.environ.get("LMS_PDF_WORKERS", "1"))
+        count = workers
         # Spawned, not forked: the server's threads make fork unsafe, and a forked child
         # could hold a copy of a lock that stops the server from shutting down.
         _pool = ProcessPoolExecutor(
