@@ -15,17 +15,16 @@ from tests.conftest import sign_in
 from tests.test_cohorts import add, courses, enroll_roster, new_cohort  # noqa: F401  (fixture)
 
 
-async def test_a_due_date_ends_at_midnight_in_california(
-    client,
-    db,
-    settings,
-    courses,
-    people,  # noqa: F811
-):
+async def enroll_with_due_date(client, courses, due: str) -> None:
+    """The trainer enrolls the learner in the online course through a cohort due `due`."""
     await sign_in(client, "trainer@example.org")
-    cohort_id = await new_cohort(client, {"online": courses["online"]}, due="2027-01-15")
+    cohort_id = await new_cohort(client, {"online": courses["online"]}, due=due)
     await add(client, cohort_id, "learner@example.org")
     await enroll_roster(client, cohort_id)
+
+
+async def test_a_due_date_ends_at_midnight_in_california(client, db, settings, courses, people):
+    await enroll_with_due_date(client, courses, "2027-01-15")
     enrollment = await db.scalar(select(Enrollment))
     # 23:59 on January 15 in Los Angeles (PST, UTC-8) is 07:59 on January 16 in UTC.
     assert enrollment.due_at == datetime(2027, 1, 16, 7, 59)
@@ -34,20 +33,12 @@ async def test_a_due_date_ends_at_midnight_in_california(
 
 
 async def test_due_dates_stored_before_move_to_the_academys_day(
-    client,
-    db,
-    settings,
-    courses,
-    people,  # noqa: F811
+    client, db, settings, courses, people
 ):
-    await sign_in(client, "trainer@example.org")
-    cohort_id = await new_cohort(client, {"online": courses["online"]}, due="2027-07-01")
-    await add(client, cohort_id, "learner@example.org")
-    await enroll_roster(client, cohort_id)
+    await enroll_with_due_date(client, courses, "2027-07-01")
     config = database.alembic_config(settings.database_url)
-    await asyncio.to_thread(
-        command.downgrade, config, "0010"
-    )  # as the first edition stored it: 23:59 UTC
+    # Back to 0010: as the first edition stored it, 23:59 UTC.
+    await asyncio.to_thread(command.downgrade, config, "0010")
     await db.commit()
     stored = await db.scalar(select(Enrollment.due_at))
     assert stored == datetime(2027, 7, 1, 23, 59)

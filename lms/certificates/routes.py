@@ -51,16 +51,21 @@ async def download(request: Req, db: DB, serial: FromPath[str]) -> Response[byte
 
 
 async def _verify_page(
-    db: DB, settings: Settings, serial: str, result: str | None = None, status_code: int = 200
+    db: DB, settings: Settings, serial: str, checked: str = "", status_code: int = 200
 ) -> Template:
+    """The public record; `checked` is the SHA-256 of a file just checked ("no-file": none)."""
     certificate = await service.find_by_serial(db, serial)
     if certificate is None:
         raise NotFound("There is no certificate with that serial. Check it against the PDF.")
+    result = "no-file" if checked == "no-file" else None
+    if service.is_sha256(checked):
+        result = "match" if checked == certificate.sha256 else "mismatch"
     return page(
         "certificates/verify.html",
         status_code,
         record=service.public_record(certificate, settings.zone),
         result=result,
+        checked=checked[:12],
     )
 
 
@@ -83,19 +88,7 @@ async def verify_form(q: FromQuery[str] = "") -> Any:
 async def verify(
     db: DB, settings: AppSettings, serial: FromPath[str], file: FromQuery[str] = ""
 ) -> Template:
-    """The public record; `?file=` is the SHA-256 of a file just checked, to say if it matches."""
-    certificate = await service.find_by_serial(db, serial)
-    if certificate is None:
-        raise NotFound("There is no certificate with that serial. Check it against the PDF.")
-    result = None
-    if service.is_sha256(file):
-        result = "match" if file == certificate.sha256 else "mismatch"
-    return page(
-        "certificates/verify.html",
-        record=service.public_record(certificate, settings.zone),
-        result=result,
-        checked=file[:12] if result else "",
-    )
+    return await _verify_page(db, settings, serial, file)
 
 
 @post("/verify/{serial:str}", name="certificates.verify_file", request_max_body_size=MAX_UPLOAD)

@@ -149,16 +149,19 @@ async def _cohort_page(
 
 
 @get("/cohorts/{cohort_id:int}", name="cohorts.cohort", guards=guards)
-async def cohort_page(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Template:
+async def cohort_page(
+    request: Req, db: DB, settings: AppSettings, cohort_id: PathInt, added: FromQuery[str] = ""
+) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    # "Add to roster" hands on its notice and any new account's link, shown once.
-    added = await carried(request, db, f"added-to-{cohort.id}") or {}
+    # After "Add to roster" (?added=1): its notice and any new account's link, shown once.
+    handed = await carried(request, db, f"added-to-{cohort.id}") if added else None
+    added_now = handed or {}
     return await _cohort_page(
         request,
         db,
         cohort,
-        notice_text=added.get("notice", ""),
-        invitations=[roster.Invitation(**i) for i in added.get("invitations", [])],
+        notice_text=added_now.get("notice", ""),
+        invitations=[roster.Invitation(**i) for i in added_now.get("invitations", [])],
         base_url=settings.base_url,
     )
 
@@ -199,7 +202,7 @@ async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: Pat
             "invitations": [asdict(i) for i in invitations],
         },
     )
-    return redirect(f"/cohorts/{cohort.id}")
+    return redirect(f"/cohorts/{cohort.id}?added=1")
 
 
 @get(
