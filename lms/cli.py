@@ -215,9 +215,10 @@ def certificates() -> None:
 )
 @click.option(
     "--workers",
+    # A run on its own uses every core; LMS_PDF_WORKERS sizes a web worker's share of them.
     default=os.cpu_count() or 2,
     show_default=True,
-    type=click.IntRange(1, 32),
+    type=click.IntRange(1, 64),
     help="Processes rendering PDFs at once.",
 )
 def certificates_issue(course_slug: str, cohort_id: int | None, workers: int) -> None:
@@ -231,7 +232,7 @@ def certificates_issue(course_slug: str, cohort_id: int | None, workers: int) ->
     from lms.errors import DomainError
 
     settings = load_settings()
-    pdf.pool(workers)  # the pool bulk_issue renders on, this many processes
+    pdf.pool(workers)  # the pool issue_many renders on, this many processes
 
     async def work() -> Any:
         engine = database.create_engine(settings.database_url)

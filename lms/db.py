@@ -10,6 +10,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import ARRAY, ColumnElement, Integer, MetaData, any_, bindparam, event, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -75,6 +76,21 @@ def among(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(Integer)))
     return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+
+
+async def add_once(db: AsyncSession, row: Base) -> bool:
+    """Add `row` in a savepoint: False, and nothing added, when a unique constraint refuses it.
+
+    Two requests doing the same thing at once (a double click, two tabs, two hosts) both get
+    past any check made before; the database's unique constraint decides, and the caller
+    carries on with the row that won.
+    """
+    try:
+        async with db.begin_nested():
+            db.add(row)
+    except IntegrityError:
+        return False
+    return True
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -450,3 +450,33 @@ def test_certificates_command_help_mentions_cohorts():
     assert (
         result.returncode == 0 and "--cohort" in result.stdout and "exactly once" in result.stdout
     )
+
+
+async def test_issue_many_renders_its_certificates_at_once(db, settings, courses, people, client):
+    """The admin's "issue to everyone" and the CLI share issue_many, which renders concurrently."""
+    for i in range(4):
+        await complete(
+            db, settings, await make_person(db, settings, f"many{i}@example.org"), "admin-course"
+        )
+    course = await db.scalar(select(Course).where(Course.slug == "admin-course"))
+    rendering = 0
+    most_at_once = 0
+
+    async def slow_render(fields: dict) -> bytes:
+        nonlocal rendering, most_at_once
+        rendering += 1
+        most_at_once = max(most_at_once, rendering)
+        await asyncio.sleep(0.05)
+        rendering -= 1
+        return await pdf.render_async(fields)
+
+    completed = await service.eligible(db, course)
+    issued = await service.issue_many(db, settings, completed, people["admin"], slow_render)
+    await db.commit()
+    assert [created for _, created in issued] == [True] * 4
+    assert most_at_once == 4
+    # The same people again (a second admin's stale page): the first certificates stand.
+    again = await service.issue_many(db, settings, completed, people["admin"])
+    await db.commit()
+    assert [(c.serial, created) for c, created in again] == [(c.serial, False) for c, _ in issued]
+    assert await db.scalar(select(func.count()).select_from(Certificate)) == 4

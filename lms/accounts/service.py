@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 import bcrypt
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import bindparam, delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
@@ -35,7 +34,7 @@ from lms.accounts.models import (
     User,
     WebSession,
 )
-from lms.db import utcnow
+from lms.db import add_once, utcnow
 from lms.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 from lms.forms import parse_id
 from lms.mail import service as mail
@@ -331,11 +330,8 @@ async def create_person(
         must_change_password=must_change_password,
         **{f"is_{role}": role in form.roles for role in ROLES},
     )
-    db.add(user)
-    try:
-        await db.flush()
-    except IntegrityError:
-        raise Conflict(f"There is already an account for {form.email}.") from None
+    if not await add_once(db, user):  # created by another admin a moment ago
+        raise Conflict(f"There is already an account for {form.email}.")
     audit.record(db, actor, "person.create", "user", user.id, after=person_snapshot(user))
     return user
 

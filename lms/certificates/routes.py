@@ -161,10 +161,9 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
         chosen = parse_ids(raw)
         if chosen is None:
             raise InvalidInput("That selection is not valid.")
-    issued = 0
-    for item in await service.eligible(db, course, chosen, cohort_id):
-        _, created = await service.issue(db, settings, item.enrollment, request.user)
-        issued += created
+    await service.issue_many(
+        db, settings, await service.eligible(db, course, chosen, cohort_id), request.user
+    )
     return redirect(f"/admin/certificates?course={course.slug}", "certificates-issued")
 
 

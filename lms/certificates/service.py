@@ -6,13 +6,12 @@ import asyncio
 import calendar
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit, times
@@ -22,7 +21,7 @@ from lms.catalog.models import Course
 from lms.certificates import pdf
 from lms.certificates.models import Certificate
 from lms.cohorts.models import CohortMember, CohortTrainer
-from lms.db import utcnow
+from lms.db import add_once, utcnow
 from lms.errors import Conflict, InvalidInput, NotFound
 from lms.learning.models import COMPLETED, Enrollment
 from lms.mail import service as mail
@@ -129,6 +128,14 @@ async def find_current(db: AsyncSession, enrollment_id: int) -> Certificate | No
     )
 
 
+@dataclass
+class Eligible:
+    """A completed enrollment and its learner, ready for a certificate."""
+
+    enrollment: Enrollment
+    learner: User
+
+
 async def issue(
     db: AsyncSession,
     settings: Settings,
@@ -142,28 +149,48 @@ async def issue(
         return existing, False
     learner = await db.get(User, enrollment.user_id)
     assert learner is not None
-    certificate = await draft(db, settings, enrollment, learner)
-    attach_pdf(certificate, await render(printed_fields(certificate, settings.zone)))
-    try:
-        async with db.begin_nested():
-            db.add(certificate)
-    except IntegrityError:
-        # Issued by another request or a bulk run a moment ago: that one stands.
-        found = await find_current(db, enrollment.id)
-        if found is None:
-            raise
-        return found, False
-    audit.record(
-        db,
-        by,
-        "certificate.issue",
-        "certificate",
-        certificate.serial,
-        after={"enrollment_id": enrollment.id, "learner": learner.name},
+    [(certificate, created)] = await issue_many(
+        db, settings, [Eligible(enrollment, learner)], by, render
     )
-    # In this transaction: the notice goes out exactly when the certificate exists.
-    await mail.queue_certificate_issued(db, settings, certificate)
-    return certificate, True
+    return certificate, created
+
+
+async def issue_many(
+    db: AsyncSession,
+    settings: Settings,
+    people: Sequence[Eligible],
+    by: User | None = None,
+    render: Renderer = pdf.render_async,
+) -> list[tuple[Certificate, bool]]:
+    """Issue these completed enrollments' certificates in `db`'s transaction, each once.
+
+    The PDFs render at once on the pool (its processes, LMS_PDF_WORKERS, set the pace);
+    each pair says whether the certificate was issued now or already stood.
+    """
+    drafts = [await draft(db, settings, p.enrollment, p.learner) for p in people]
+    pdfs = await asyncio.gather(*(render(printed_fields(c, settings.zone)) for c in drafts))
+    issued: list[tuple[Certificate, bool]] = []
+    for person, certificate, data in zip(people, drafts, pdfs, strict=True):
+        attach_pdf(certificate, data)
+        if not await add_once(db, certificate):
+            # Issued by another request or a bulk run a moment ago: that one stands.
+            found = await find_current(db, person.enrollment.id)
+            if found is None:
+                raise Conflict("The certificate could not be saved; try again.")
+            issued.append((found, False))
+            continue
+        audit.record(
+            db,
+            by,
+            "certificate.issue",
+            "certificate",
+            certificate.serial,
+            after={"enrollment_id": person.enrollment.id, "learner": person.learner.name},
+        )
+        # In this transaction: the notice goes out exactly when the certificate exists.
+        await mail.queue_certificate_issued(db, settings, certificate)
+        issued.append((certificate, True))
+    return issued
 
 
 async def issue_if_automatic(
@@ -333,12 +360,6 @@ def expiring_among(
     return sorted(soon, key=lambda c: c.expires_at or now)
 
 
-@dataclass
-class Eligible:
-    enrollment: Enrollment
-    learner: User
-
-
 async def eligible(
     db: AsyncSession,
     course: Course,
@@ -407,7 +428,6 @@ async def bulk_issue(
     either committed whole or not at all, and the current-certificate index refuses doubles.
     """
     result = BulkResult()
-    loop_pool = pdf.pool()
     async with sessionmaker() as db:
         course = await catalog.get_course(db, course_slug)
         todo = [e.enrollment.id for e in await eligible(db, course, cohort_id=cohort_id)]
@@ -420,7 +440,6 @@ async def bulk_issue(
     result.already = completed - len(todo)
     if on_total:
         on_total(len(todo))
-    loop = asyncio.get_running_loop()
     for start in range(0, len(todo), chunk):
         ids = todo[start : start + chunk]
         async with sessionmaker() as db, db.begin():
@@ -429,31 +448,10 @@ async def bulk_issue(
                 .join(User, User.id == Enrollment.user_id)
                 .where(Enrollment.id.in_(ids))
             )
-            drafts = [await draft(db, settings, e, u) for e, u in rows.all()]
-            pdfs = await asyncio.gather(
-                *(
-                    loop.run_in_executor(loop_pool, pdf.render, printed_fields(c, settings.zone))
-                    for c in drafts
-                )
-            )
-            for certificate, data in zip(drafts, pdfs, strict=True):
-                attach_pdf(certificate, data)
-                try:
-                    async with db.begin_nested():
-                        db.add(certificate)
-                except IntegrityError:
-                    result.already += 1  # issued meanwhile by someone else
-                    continue
-                audit.record(
-                    db,
-                    None,
-                    "certificate.issue",
-                    "certificate",
-                    certificate.serial,
-                    after={"enrollment_id": certificate.enrollment_id, "bulk": True},
-                )
-                await mail.queue_certificate_issued(db, settings, certificate)
-                result.issued += 1
+            people = [Eligible(e, u) for e, u in rows.all()]
+            for _, created in await issue_many(db, settings, people):
+                result.issued += created
+                result.already += not created  # issued meanwhile by someone else
         if progress:
             progress(len(ids))
     return result

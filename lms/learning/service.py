@@ -27,7 +27,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -40,7 +39,7 @@ from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Attendance, LiveSession
-from lms.db import utcnow
+from lms.db import add_once, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.learning.models import (
     ACTIVE,
@@ -567,10 +566,7 @@ async def enroll(
         enrolled_by_id=by.id if by else learner.id,
         last_activity_at=now,
     )
-    try:
-        async with db.begin_nested():
-            db.add(enrollment)
-    except IntegrityError:
+    if not await add_once(db, enrollment):
         # Another request enrolled the same person a moment ago: theirs stands.
         found = await find_enrollment(db, learner.id, course.id)
         if found is None:
@@ -646,18 +642,10 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
         return progress  # reading again after completion is fine; nothing to record
     row = progress.rows.get(module_id)
     if row is None:
-        try:
-            async with db.begin_nested():
-                db.add(
-                    ModuleProgress(
-                        enrollment_id=enrollment.id,
-                        module_id=module_id,
-                        opened_at=now,
-                        last_seen_at=now,
-                    )
-                )
-        except IntegrityError:
-            pass  # opened in another tab at the same moment
+        opened = ModuleProgress(
+            enrollment_id=enrollment.id, module_id=module_id, opened_at=now, last_seen_at=now
+        )
+        await add_once(db, opened)  # False when opened in another tab at the same moment
         if state.status == "available":
             state.status = "in_progress"
     elif not in_one:
@@ -769,15 +757,11 @@ async def submit_evaluation(
             missing.append(question.prompt)
     if missing:
         raise InvalidInput("Please answer: " + "; ".join(missing))
-    try:
-        async with db.begin_nested():
-            db.add(
-                EvaluationResponse(
-                    enrollment_id=enrollment.id, version_id=enrollment.version_id, answers=answers
-                )
-            )
-    except IntegrityError:
-        return
+    response = EvaluationResponse(
+        enrollment_id=enrollment.id, version_id=enrollment.version_id, answers=answers
+    )
+    if not await add_once(db, response):
+        return  # the same evaluation was sent a moment ago (a double click)
     enrollment.last_activity_at = utcnow()
     await check_completion(db, settings, enrollment)
 

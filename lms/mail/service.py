@@ -11,14 +11,13 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import times
 from lms.accounts.models import TOKEN_HOURS, User
 from lms.catalog.models import Course, CourseVersion
 from lms.certificates.models import Certificate
-from lms.db import utcnow
+from lms.db import add_once, utcnow
 from lms.errors import Conflict, NotFound
 from lms.learning.models import ACTIVE, Enrollment
 from lms.mail.models import CANCELLED, FAILED, QUEUED, STATUSES, OutboxMessage
@@ -99,12 +98,8 @@ async def queue(
         created_at=utcnow(),
         next_attempt_at=utcnow(),
     )
-    try:
-        async with db.begin_nested():
-            db.add(message)
-    except IntegrityError:
-        # The same notice was queued a moment ago by another request or host.
-        return None
+    if not await add_once(db, message):
+        return None  # the same notice was queued a moment ago by another request or host
     return message
 
 

@@ -11,12 +11,11 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Question, Quiz
-from lms.db import utcnow
+from lms.db import add_once, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.learning import service as learning
 from lms.learning.models import ACTIVE, Enrollment
@@ -105,10 +104,7 @@ async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -
         deadline_at=now + timedelta(minutes=limit) if limit else None,
         layout=grading.draw_layout(quiz, random.SystemRandom()),
     )
-    try:
-        async with db.begin_nested():
-            db.add(attempt)
-    except IntegrityError:
+    if not await add_once(db, attempt):
         # The same attempt was started in another tab a moment ago: use that one.
         found = await find_open_attempt(db, enrollment.id, target)
         if found is None:
