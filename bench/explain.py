@@ -30,6 +30,7 @@ from lms.catalog import service as catalog  # noqa: E402
 from lms.certificates import service as certificates  # noqa: E402
 from lms.cohorts import progress  # noqa: E402
 from lms.learning import service as learning  # noqa: E402
+from lms.learning.progress import of_person  # noqa: E402
 from lms.reports import completions as reports  # noqa: E402
 from lms.settings import Settings  # noqa: E402
 
@@ -69,7 +70,7 @@ async def explain(url: str) -> str:
         await catalog.get_definitions(db, set(await db.scalars(select(m.CourseVersion.id))))
         token = await accounts.start_session(db, Settings(), learner)
         size = len(await _members(db, 1))
-        progresses = await learning.dashboard(db, learner.id)
+        progresses = await of_person(db, learner.id)
         active = next(p for p in progresses if p.enrollment.status == "active")
         module = next(s for s in active.modules if s.status in ("in_progress", "available"))
         slug = active.course.slug
@@ -94,9 +95,7 @@ async def explain(url: str) -> str:
         await show(
             "Who is signed in (every request)", lambda: accounts.find_session_user(db, token)
         )
-        await show(
-            "My learning: enrollments and certificates", lambda: learning.dashboard(db, learner.id)
-        )
+        await show("My learning: enrollments and certificates", lambda: of_person(db, learner.id))
         await show(
             "A module page: the course and the learner's enrollment",
             lambda: learning.get_enrollment(db, learner, slug),

@@ -168,7 +168,7 @@ async def make_plan(url: str) -> Plan:
 
     from lms import db as database
     from lms import models as m
-    from lms.learning import service as learning
+    from lms.learning.progress import progress_of
 
     plan = Plan()
     engine = database.create_engine(url)
@@ -216,7 +216,7 @@ async def make_plan(url: str) -> Plan:
             """(email, module page) of learners who can open a knowledge check now."""
             found = []
             for enrollment, email in rows:
-                progress = await learning.progress_of(db, enrollment)
+                progress = await progress_of(db, enrollment)
                 for state in progress.modules:
                     if state.status in ("available", "in_progress", "failed") and state.module.quiz:
                         found.append((email, f"/courses/sop-intro/modules/{state.module.id}"))

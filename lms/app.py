@@ -45,7 +45,7 @@ from lms.mail.routes import router as mail_router
 from lms.pages import NOTICES, page
 from lms.quizzes.routes import router as quizzes_router
 from lms.reports.routes import router as reports_router
-from lms.settings import Settings
+from lms.settings import SITE_NAME, Settings
 
 STATIC_DIR = Path(__file__).parent / "static"
 CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
@@ -135,7 +135,7 @@ def template_environment(settings: Settings) -> Environment:
         lstrip_blocks=True,
     )
     env.globals["notices"] = NOTICES
-    env.globals["site_name"] = "SOP Learning"
+    env.globals["site_name"] = SITE_NAME
     # Every time on a page in the academy's zone, in one style (lms.times).
     env.filters.update(times.filters(settings.zone))
     env.globals["time_zone"] = settings.time_zone  # named beside times typed into a form

@@ -89,13 +89,19 @@ async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
 
 def requires(role: str) -> Guard:
     """A guard that admits only signed-in people holding `role`."""
+    return requires_any(role)
+
+
+def requires_any(*roles: str) -> Guard:
+    """A guard that admits only signed-in people holding at least one of `roles`."""
+    named = " or ".join(roles)
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         check_signed_in(connection)
-        if not connection.user.has_role(role):
-            raise PermissionDeniedException(f"This page is for people with the {role} role.")
+        if not any(connection.user.has_role(role) for role in roles):
+            raise PermissionDeniedException(f"This page is for people with the {named} role.")
 
-    guard.__name__ = f"requires_{role}"
+    guard.__name__ = "requires_" + "_or_".join(roles)
     return guard
 
 

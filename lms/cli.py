@@ -331,7 +331,7 @@ def reminders_send() -> None:
     it again the same day queues nothing new. The reminders go into the outbox; the server
     (or `lms mail send`) delivers them.
     """
-    from lms.mail.service import queue_reminders
+    from lms.mail.reminders import queue_reminders
 
     settings = load_settings()
     report = run_with_session(settings, lambda db: queue_reminders(db, settings))

@@ -11,8 +11,10 @@ from lms.accounts import service
 from lms.accounts.models import County, User
 from lms.catalog.definition import CourseDefinition, Question
 from lms.catalog.models import Course
+from lms.forms import Answers
 from lms.learning import service as learning
 from lms.learning.models import Enrollment
+from lms.learning.progress import module_target, progress_of
 from lms.quizzes import service as quizzes
 from lms.quizzes.grading import Response
 from lms.quizzes.models import FINAL, PRETEST
@@ -133,21 +135,18 @@ async def _demo_cohorts(db: AsyncSession, settings: Settings) -> None:
         await db.flush()
         await cohorts.enroll_cohort(db, cohort, trainer, settings.zone)
         if "emergency-response" in courses:
-            data = {
-                "title": "First-contact simulation (classroom)",
-                "starts_at": (datetime.now() - timedelta(days=3)).strftime("%Y-%m-%dT09:00"),
-                "minutes": "180",
-                "place": "Regional training center, room 2",
-            }
-            session = await cohorts.schedule_session(
-                db, cohort, courses["emergency-response"].id, _Form(data), trainer, settings.zone
+            three_days_ago = datetime.now() - timedelta(days=3)
+            simulation = cohorts.SessionForm(
+                course_id=courses["emergency-response"].id,
+                title="First-contact simulation (classroom)",
+                starts_at=three_days_ago.replace(hour=9, minute=0, second=0, microsecond=0),
+                minutes=180,
+                place="Regional training center, room 2",
+                webinar_url=None,
             )
+            session = await cohorts.schedule_session(db, cohort, simulation, trainer, settings.zone)
             present = {people[f"{h}@example.org"].id for h in learners[:3]}
             await cohorts.record_attendance(db, settings, cohort, session, present, trainer)
-
-
-class _Form(dict[str, str]):
-    """The little of a submitted form that the session scheduler reads."""
 
 
 async def _demo_learning(db: AsyncSession, settings: Settings) -> None:
@@ -174,7 +173,7 @@ async def _demo_learning(db: AsyncSession, settings: Settings) -> None:
 async def _advance(
     db: AsyncSession, settings: Settings, enrollment: Enrollment, stage: str, rng: random.Random
 ) -> None:
-    progress = await learning.progress_of(db, enrollment)
+    progress = await progress_of(db, enrollment)
     course = progress.course
     if course.pretest:
         await _answer(db, settings, enrollment, course, PRETEST, rng, skill=0.45)
@@ -182,7 +181,7 @@ async def _advance(
         return
     modules = len(course.modules) if stage in ("final", "done") else int(stage)
     for module in course.modules[:modules]:
-        target = learning.module_target(module.id)
+        target = module_target(module.id)
         if module.quiz is None:
             await learning.complete_module(db, settings, enrollment, module.id)
             continue
@@ -199,7 +198,7 @@ async def _advance(
                 answers[q.id] = [str(rng.choice([3, 4, 4, 5, 5]))]
             elif q.type == "single":
                 answers[q.id] = [q.choices[0]]
-        await learning.submit_evaluation(db, settings, enrollment, answers)
+        await learning.submit_evaluation(db, settings, enrollment, Answers(answers))
 
 
 async def _pass(

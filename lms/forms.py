@@ -1,23 +1,30 @@
 """What comes in from a browser: the one id parser, and form text free of control characters.
 
+Every form is read the same way: `read_fields` gives its text fields (every value of each,
+so ticked boxes are not lost), and a frozen dataclass per form parses them in `from_form`,
+raising InvalidInput naming the field at fault. The helpers below are what those use.
+
 Everything a person types reaches the app as a string. Ids are parsed here and nowhere else
 (a superscript two counts as a digit to Python's string methods, and `int` refuses it, so
-those methods are not a parser), and every
-form is read through `read_form`, which refuses NUL and the other C0 control characters before
-a handler sees them: PostgreSQL cannot store NUL in text, and openpyxl cannot write the rest.
+those methods are not a parser), and `read_fields` refuses NUL and the other C0 control
+characters before a handler sees them: PostgreSQL cannot store NUL in text, and openpyxl
+cannot write the rest.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lms.errors import InvalidInput
 
 if TYPE_CHECKING:
     from litestar import Request
-    from litestar.datastructures import FormMultiDict
+
+# A submitted form's text fields: every value of each, in the order sent.
+Fields = Mapping[str, list[str]]
 
 # The largest id either database stores in an INTEGER column (SQLite's is larger, PostgreSQL's
 # is this); anything above it names nothing.
@@ -71,17 +78,109 @@ def _label(field: str) -> str:
     return field.replace("_", " ").strip().capitalize() or "A field"
 
 
-async def read_form(
+async def read_fields(
     request: Request[Any, Any, Any], multiline: Collection[str] = ()
-) -> FormMultiDict:
-    """The submitted form, refused with a field message if any text in it holds a control.
+) -> dict[str, list[str]]:
+    """The submitted form's text fields, refused with a field message if any holds a control.
 
     Fields named in `multiline` (or every field, with EVERY_FIELD) may hold tabs and line
-    breaks; uploaded files are checked by the code that reads them.
+    breaks. Uploaded files are left out: `read_upload` reads them, and the code that parses
+    a file checks it.
     """
-    form = await request.form()
-    for name, value in form.multi_items():
+    fields: dict[str, list[str]] = {}
+    for name, value in (await request.form()).multi_items():
         check_text("A field name", name)
         if isinstance(value, str):
             check_text(name, value, multiline=name in multiline or multiline is EVERY_FIELD)
-    return form
+            fields.setdefault(name, []).append(value)
+    return fields
+
+
+async def read_upload(request: Request[Any, Any, Any], name: str) -> bytes | None:
+    """The file uploaded as `name`, or None when none was sent (Litestar parses the form once)."""
+    from litestar.datastructures import UploadFile
+
+    upload = (await request.form()).get(name)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None  # a file input left empty still sends a part, with no file name
+    return await upload.read()
+
+
+def text(data: Fields, field: str, default: str = "") -> str:
+    """The field's first value as sent, or `default` when it was not sent."""
+    values = data.get(field)
+    return values[0] if values else default
+
+
+def one_line(data: Fields, field: str) -> str:
+    """The field's text with runs of spaces made one and the ends trimmed (names, titles)."""
+    return " ".join(text(data, field).split())
+
+
+def ticked(data: Fields, field: str) -> bool:
+    """A checkbox or a confirmation button: sent with any value but empty."""
+    return bool(text(data, field))
+
+
+def optional_id(data: Fields, field: str, message: str) -> int | None:
+    """The id chosen in `field`; None when left blank; InvalidInput(message) when not an id."""
+    raw = text(data, field).strip()
+    if not raw:
+        return None
+    value = parse_id(raw)
+    if value is None:
+        raise InvalidInput(message, field)
+    return value
+
+
+def required_id(data: Fields, field: str, message: str) -> int:
+    """The id chosen in `field`; InvalidInput(message) when blank or not an id."""
+    value = optional_id(data, field, message)
+    if value is None:
+        raise InvalidInput(message, field)
+    return value
+
+
+def id_list(data: Fields, field: str, message: str = "That selection is not valid.") -> list[int]:
+    """Every id ticked in `field`, each once, in order; InvalidInput(message) if any is not one."""
+    ids = parse_ids(data.get(field, []))
+    if ids is None:
+        raise InvalidInput(message, field)
+    return sorted(set(ids))
+
+
+def shown(data: Fields) -> dict[str, str]:
+    """What was typed, to show again in the form when it is refused (the first of each field)."""
+    return {name: values[0] for name, values in data.items() if values}
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The second step of a destructive action (`pages.confirm_page` posts `confirmed=1`)."""
+
+    confirmed: bool
+
+    @classmethod
+    def from_form(cls, data: Fields) -> Confirmation:
+        return cls(text(data, "confirmed") == "1")
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Answers to an author's questions (a quiz, an evaluation), keyed by question id.
+
+    Which questions exist is known only to the code that asked them: it checks every answer.
+    """
+
+    by_question: Mapping[str, Sequence[str]]
+
+    @classmethod
+    def from_form(cls, data: Fields, prefix: str = "") -> Answers:
+        """The fields named `prefix` + a question id; the other fields (the token) are left out."""
+        return cls(
+            {
+                name.removeprefix(prefix): values
+                for name, values in data.items()
+                if name.startswith(prefix) and name != "_csrf_token"
+            }
+        )

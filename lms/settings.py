@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SITE_NAME = "SOP Learning"  # in every page title and email
 DEFAULT_SECRET = "dev-only-secret-change-me-for-production-use"  # noqa: S105
 MIN_SECRET_LENGTH = 32
 

@@ -47,12 +47,17 @@ def show_date(value: date | datetime | None, zone: tzinfo) -> str:
     return f"{day:%b} {day.day}, {day.year}"
 
 
-def long_date(value: date | datetime | None, zone: tzinfo) -> str | None:
-    """ "December 4, 2026", as a certificate prints it (None for no date)."""
+def long_date(value: date | datetime | None, zone: tzinfo, weekday: bool = False) -> str | None:
+    """ "December 4, 2026", as a certificate prints it (None for no date); with `weekday`,
+    "Friday, December 4, 2026", as a reminder names a due day."""
     if value is None:
         return None
     day = local_date(value, zone)
-    return f"{day:%B} {day.day}, {day.year}"
+    return (
+        f"{day:%A, }{day:%B} {day.day}, {day.year}"
+        if weekday
+        else f"{day:%B} {day.day}, {day.year}"
+    )
 
 
 def show_time(moment: datetime | None, zone: tzinfo) -> str:

@@ -250,12 +250,12 @@ async def test_failed_sign_ins_are_not_audited_but_admin_changes_are(client, db,
 async def test_an_unexpected_error_shows_the_500_page_without_internals(
     client, people, monkeypatch
 ):
-    from lms.learning import service as learning
+    from lms.catalog import service as catalog
 
     async def broken(*args, **kwargs):
         raise RuntimeError("database exploded: secret detail")
 
-    monkeypatch.setattr(learning, "catalog_courses", broken)
+    monkeypatch.setattr(catalog, "search_courses", broken)
     await sign_in(client, "learner@example.org")
     response = await client.get("/courses")
     assert response.status_code == 500

@@ -130,7 +130,7 @@ async def test_the_audit_page_costs_the_same_queries_however_many_events(
     async def changes_by_admin(n: int) -> None:
         person = await make_person(db, settings, f"p{n}@example.org", name=f"Person {n}")
         form = await accounts.parse_person_form(
-            db, {"email": person.email, "name": f"Renamed {n}", "role_learner": "1"}
+            db, {"email": [person.email], "name": [f"Renamed {n}"], "role_learner": ["1"]}
         )
         await accounts.update_person(db, person, form, admin)
         cohort = await cohorts.save_cohort(
@@ -173,14 +173,11 @@ async def test_certificates_sessions_and_attendance_are_named(
     )
     for person in (learner, learner2):
         await cohorts.add_member(db, settings, cohort, admin, person.email, "", None)
-    session = await cohorts.schedule_session(
-        db,
-        cohort,
-        online.id,
-        {"title": "Classroom día", "starts_at": "2026-03-02T09:00", "place": "Room 1"},
-        admin,
-        settings.zone,
+    typed = {"title": "Classroom día", "starts_at": "2026-03-02T09:00", "place": "Room 1"}
+    form = cohorts.SessionForm.from_form(
+        {"course": [str(online.id)]} | {k: [v] for k, v in typed.items()}
     )
+    session = await cohorts.schedule_session(db, cohort, form, admin, settings.zone)
     await cohorts.record_attendance(db, settings, cohort, session, {learner.id}, admin)
     await cohorts.record_attendance(db, settings, cohort, session, {learner2.id}, admin)
     await db.commit()

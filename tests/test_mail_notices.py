@@ -21,7 +21,7 @@ from lms.certificates import service as certificates
 from lms.db import utcnow
 from lms.learning import service as learning
 from lms.learning.models import Enrollment
-from lms.mail import delivery, service
+from lms.mail import delivery, reminders
 from lms.mail.models import OutboxMessage
 from tests.conftest import PASSWORD, csrf_from, make_person, post_form, sign_in
 from tests.course_factory import COURSE_YAML, write_course
@@ -180,7 +180,7 @@ async def test_invitation_email_lets_the_new_person_set_a_password(
     await db.flush()
     token = await accounts.create_token(db, newcomer, "invite")
     trainer = await db.get(User, people["trainer"].id)
-    await service.queue_invitation(db, settings, newcomer, token, trainer)
+    await accounts.queue_invitation(db, settings, newcomer, token, trainer)
     await db.commit()
     assert (await delivery.send_due(sessionmaker, mail_settings)).sent == 1
     (email,) = inbox.to("new.worker@example.org")
@@ -201,7 +201,7 @@ async def test_invitation_html_escapes_names(client, db, settings, people):
     db.add(odd)
     await db.flush()
     token = await accounts.create_token(db, odd, "invite")
-    message = await service.queue_invitation(db, settings, odd, token, None, "Spring <b>cohort</b>")
+    message = await accounts.queue_invitation(db, settings, odd, token, None, "Spring <b>cohort</b>")
     assert "<script>" not in message.html_body and "&lt;script&gt;" in message.html_body
     assert "Spring &lt;b&gt;cohort&lt;/b&gt;" in message.html_body
     assert '<script>alert("x")</script>' in message.text_body  # plain text is not HTML
@@ -325,7 +325,7 @@ async def due_dates(db, settings, courses, people):
 
 
 async def test_reminders_go_to_the_right_people_once(db, settings, due_dates):
-    report = await service.queue_reminders(db, settings, now=NOW)
+    report = await reminders.queue_reminders(db, settings, now=NOW)
     await db.commit()
     assert (report.due_in_7_days, report.due_in_1_day, report.overdue) == (1, 1, 1)
     by_address = {m.to_address: m for m in await outbox(db)}
@@ -339,19 +339,19 @@ async def test_reminders_go_to_the_right_people_once(db, settings, due_dates):
     assert by_address["late@example.org"].subject == "Overdue: Test Course"
     assert by_address["late@example.org"].kind == "reminder_overdue"
     # The same day again, and the next days: nothing twice.
-    assert (await service.queue_reminders(db, settings, now=NOW)).total == 0
-    assert (await service.queue_reminders(db, settings, now=NOW + timedelta(days=1))).total == 0
+    assert (await reminders.queue_reminders(db, settings, now=NOW)).total == 0
+    assert (await reminders.queue_reminders(db, settings, now=NOW + timedelta(days=1))).total == 0
     await db.commit()
     # Later stages come once each: the day before, then once overdue.
-    day_before = await service.queue_reminders(db, settings, now=NOW + timedelta(days=4))
-    overdue = await service.queue_reminders(db, settings, now=NOW + timedelta(days=6))
-    overdue_again = await service.queue_reminders(db, settings, now=NOW + timedelta(days=9))
+    day_before = await reminders.queue_reminders(db, settings, now=NOW + timedelta(days=4))
+    overdue = await reminders.queue_reminders(db, settings, now=NOW + timedelta(days=6))
+    overdue_again = await reminders.queue_reminders(db, settings, now=NOW + timedelta(days=9))
     await db.commit()
     # Four days on, "week" is due tomorrow and "tomorrow" is overdue; two days later "week" is.
     assert (day_before.due_in_1_day, day_before.overdue, day_before.due_in_7_days) == (1, 1, 0)
     assert (overdue.total, overdue.overdue, overdue_again.total) == (1, 1, 0)
     # "far" gets its 7-day reminder a week before its due date.
-    far = await service.queue_reminders(db, settings, now=NOW + timedelta(days=13))
+    far = await reminders.queue_reminders(db, settings, now=NOW + timedelta(days=13))
     assert (far.total, far.due_in_7_days) == (1, 1)
     await db.commit()
     addresses = {m.to_address for m in await outbox(db)}
@@ -361,17 +361,17 @@ async def test_reminders_go_to_the_right_people_once(db, settings, due_dates):
 
 
 async def test_moving_the_due_date_gives_a_fresh_set_of_reminders(db, settings, due_dates):
-    await service.queue_reminders(db, settings, now=NOW)
+    await reminders.queue_reminders(db, settings, now=NOW)
     due_dates["late"].due_at = due_on(3)
     await db.commit()
-    report = await service.queue_reminders(db, settings, now=NOW)
+    report = await reminders.queue_reminders(db, settings, now=NOW)
     assert report.due_in_7_days == 1
 
 
 async def test_reminders_are_not_sent_after_completing_or_being_deactivated(
     db, settings, due_dates, inbox, mail_settings, sessionmaker
 ):
-    await service.queue_reminders(db, settings, now=NOW)
+    await reminders.queue_reminders(db, settings, now=NOW)
     await db.commit()
     # Between queueing and sending: one completes, one is deactivated.
     await db.execute(

@@ -26,6 +26,7 @@ from lms.certificates.models import Certificate
 from lms.cohorts.models import LiveSession
 from lms.demo import DEMO_PASSWORD, FRESH_LEARNER, _advance, _pass, load_demo
 from lms.learning import service as learning
+from lms.learning.progress import module_target, progress_of
 from lms.mail.models import OutboxMessage
 from tests.course_factory import COURSE_YAML, write_course
 from tests.learning_helpers import SHIPPED, load_courses
@@ -200,7 +201,7 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
     enrollment = await learning.find_enrollment(
         db, people[FRESH_LEARNER].id, (await _course_id(db, "sop-intro"))
     )
-    progress = await learning.progress_of(db, enrollment)
+    progress = await progress_of(db, enrollment)
     first = progress.course.modules[0]
     await walk.submit(
         "quizzes.module_start",
@@ -210,9 +211,7 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
     )
     rng = random.Random(1)
     for module in progress.course.modules:  # the modules passed, as if read and answered
-        await _pass(
-            db, settings, enrollment, progress.course, learning.module_target(module.id), rng, 1.0
-        )
+        await _pass(db, settings, enrollment, progress.course, module_target(module.id), rng, 1.0)
     await db.commit()
     await walk.submit("quizzes.final_start", "/courses/sop-intro/final", slug="sop-intro")
     await walk.submit("learning.enroll", "/courses/walk-course", slug="walk-course")

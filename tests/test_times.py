@@ -119,7 +119,10 @@ async def test_a_session_start_is_typed_and_shown_in_the_academy_zone(
     await db.flush()
     admin = await db.get(User, people["admin"].id)
     data = {"title": "Simulation", "starts_at": "2026-03-02T09:00", "place": "Room 1"}
-    await cohorts.schedule_session(db, cohort, course.id, data, admin, settings.zone)
+    form = cohorts.SessionForm.from_form(
+        {"course": [str(course.id)]} | {k: [v] for k, v in data.items()}
+    )
+    await cohorts.schedule_session(db, cohort, form, admin, settings.zone)
     await db.commit()
     session = await db.scalar(select(LiveSession))
     assert session.starts_at == datetime(2026, 3, 2, 17, 0)  # 9 AM PST, kept as UTC

@@ -18,7 +18,7 @@ from lms.auth import (
     signed_in,
 )
 from lms.errors import Conflict, InvalidInput, TooManyAttempts
-from lms.forms import read_form
+from lms.forms import read_fields, shown
 from lms.inject import DB, AppSettings, PathInt
 from lms.pages import confirm_page, page, redirect, safe_next
 
@@ -32,17 +32,18 @@ async def sign_in_page(request: Request[Any, Any, Any], next: FromQuery[str | No
 
 @post("/sign-in", name="accounts.sign_in_submit")
 async def sign_in(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
-    form = await read_form(request)
-    email, password = str(form.get("email", "")), str(form.get("password", ""))
-    next_path = safe_next(str(form.get("next", "")))
+    form = service.SignInForm.from_form(await read_fields(request))
+    next_path = safe_next(form.next)
     try:
-        user = await service.authenticate(db, settings, email, password, client_address(request))
+        user = await service.authenticate(
+            db, settings, form.email, form.password, client_address(request)
+        )
     except (InvalidInput, TooManyAttempts) as exc:
         return page(
             "accounts/sign_in.html",
             exc.status_code,
             error=str(exc),
-            email=email[:254],
+            email=form.email[:254],
             next=next_path,
         )
     old_token = request.cookies.get(session_cookie_name(settings))
@@ -70,16 +71,16 @@ async def password_page() -> Template:
 
 @post("/account/password", name="accounts.password_submit", guards=[signed_in])
 async def password_submit(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
-    form = await read_form(request)
+    form = service.PasswordForm.from_form(await read_fields(request))
     user = await service.get_person(db, request.user.id)
     try:
         await service.change_password(
             db,
             settings,
             user,
-            str(form.get("current", "")),
-            str(form.get("password", "")),
-            str(form.get("confirm", "")),
+            form.current,
+            form.password,
+            form.confirm,
             keep_session=request.cookies.get(session_cookie_name(settings), ""),
         )
     except InvalidInput as exc:
@@ -94,7 +95,7 @@ async def forgot_page() -> Template:
 
 @post("/account/forgot", name="accounts.forgot_submit")
 async def forgot_submit(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
-    email = str((await read_form(request)).get("email", ""))
+    email = service.EmailForm.from_form(await read_fields(request)).email
     try:
         await service.request_password_reset(db, settings, email, client_address(request))
     except (InvalidInput, TooManyAttempts) as exc:
@@ -122,11 +123,9 @@ async def set_password_page(db: DB, token: FromPath[str]) -> Template:
 async def set_password_submit(
     request: Request[Any, Any, Any], db: DB, settings: AppSettings, token: FromPath[str]
 ) -> Any:
-    form = await read_form(request)
+    form = service.PasswordForm.from_form(await read_fields(request))
     try:
-        user = await service.use_token(
-            db, settings, token, str(form.get("password", "")), str(form.get("confirm", ""))
-        )
+        user = await service.use_token(db, settings, token, form.password, form.confirm)
     except InvalidInput as exc:
         if exc.field is None:
             return page("accounts/set_password.html", 400, invalid=str(exc))
@@ -181,14 +180,13 @@ async def person_new(db: DB) -> Template:
 
 @post("/admin/people/new", name="accounts.person_create", guards=admin_only)
 async def person_create(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
-    data = dict((await read_form(request)).items())
+    data = await read_fields(request)
     try:
         form = await service.parse_person_form(db, data)
-        user = await service.create_person(
-            db, settings, form, str(data.get("password", "")), request.user
-        )
+        password = service.PasswordForm.from_form(data).password
+        user = await service.create_person(db, settings, form, password, request.user)
     except (InvalidInput, Conflict) as exc:
-        return await _person_form_page(db, None, data, str(exc), exc.status_code)
+        return await _person_form_page(db, None, shown(data), str(exc), exc.status_code)
     return redirect(f"/admin/people/{user.id}", "person-created")
 
 
@@ -201,12 +199,12 @@ async def person_page(db: DB, person_id: PathInt) -> Template:
 @post("/admin/people/{person_id:int}", name="accounts.person_update", guards=admin_only)
 async def person_update(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
     person = await service.get_person(db, person_id)
-    data = dict((await read_form(request)).items())
+    data = await read_fields(request)
     try:
         form = await service.parse_person_form(db, data)
         await service.update_person(db, person, form, request.user)
     except (InvalidInput, Conflict) as exc:
-        return await _person_form_page(db, person, data, str(exc), exc.status_code)
+        return await _person_form_page(db, person, shown(data), str(exc), exc.status_code)
     return redirect(f"/admin/people/{person.id}", "person-saved")
 
 
@@ -232,12 +230,11 @@ async def person_deactivate_confirm(db: DB, person_id: PathInt) -> Template:
 @post("/admin/people/{person_id:int}/active", name="accounts.person_active", guards=admin_only)
 async def person_active(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
     person = await service.get_person(db, person_id)
-    form = await read_form(request)
-    active = form.get("active") == "1"
-    if not active and form.get("confirmed") != "1":
+    form = service.ActiveForm.from_form(await read_fields(request))
+    if not form.active and not form.confirmed:
         return redirect(f"/admin/people/{person.id}/deactivate")
-    await service.set_active(db, person, active, request.user)
-    notice = "person-reactivated" if active else "person-deactivated"
+    await service.set_active(db, person, form.active, request.user)
+    notice = "person-reactivated" if form.active else "person-deactivated"
     return redirect(f"/admin/people/{person.id}", notice)
 
 
@@ -250,7 +247,7 @@ async def person_password(
     request: Request[Any, Any, Any], db: DB, settings: AppSettings, person_id: PathInt
 ) -> Any:
     person = await service.get_person(db, person_id)
-    password = str((await read_form(request)).get("password", ""))
+    password = service.PasswordForm.from_form(await read_fields(request)).password
     try:
         await service.set_temporary_password(db, settings, person, password, request.user)
     except InvalidInput as exc:

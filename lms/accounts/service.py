@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,9 +36,10 @@ from lms.accounts.models import (
 )
 from lms.db import add_once, utcnow
 from lms.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
-from lms.forms import parse_id
+from lms.forms import Fields, optional_id, text, ticked
 from lms.mail import service as mail
-from lms.settings import Settings
+from lms.mail.models import OutboxMessage
+from lms.settings import SITE_NAME, Settings
 
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
 MIN_PASSWORD_LENGTH = 10
@@ -275,30 +276,85 @@ async def change_password(
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class PersonForm:
+    """An admin's form for a person (a new one's password comes in `PasswordForm`)."""
+
     email: str
     name: str
-    roles: list[str]
+    roles: Sequence[str]
     county_id: int | None
 
+    @classmethod
+    def from_form(cls, data: Fields) -> PersonForm:
+        roles = [role for role in ROLES if ticked(data, f"role_{role}")]
+        if not roles:
+            raise InvalidInput("Give the person at least one role.", "roles")
+        county_id = optional_id(data, "county_id", "Choose a county from the list.")
+        return cls(
+            email=normalise_email(text(data, "email")),
+            name=check_name(text(data, "name")),
+            roles=roles,
+            county_id=county_id,
+        )
 
-async def parse_person_form(db: AsyncSession, data: dict[str, object]) -> PersonForm:
-    roles = [role for role in ROLES if data.get(f"role_{role}")]
-    if not roles:
-        raise InvalidInput("Give the person at least one role.", "roles")
-    county_id = None
-    county_raw = str(data.get("county_id") or "").strip()
-    if county_raw:
-        county_id = parse_id(county_raw)
-        if county_id is None or await db.get(County, county_id) is None:
-            raise InvalidInput("Choose a county from the list.", "county_id")
-    return PersonForm(
-        email=normalise_email(str(data.get("email") or "")),
-        name=check_name(str(data.get("name") or "")),
-        roles=roles,
-        county_id=county_id,
-    )
+
+async def check_person_form(db: AsyncSession, form: PersonForm) -> PersonForm:
+    """The form, if its county exists."""
+    if form.county_id is not None and await db.get(County, form.county_id) is None:
+        raise InvalidInput("Choose a county from the list.", "county_id")
+    return form
+
+
+async def parse_person_form(db: AsyncSession, data: Fields) -> PersonForm:
+    return await check_person_form(db, PersonForm.from_form(data))
+
+
+@dataclass(frozen=True)
+class SignInForm:
+    email: str
+    password: str
+    next: str  # where to go after, checked by pages.safe_next
+
+    @classmethod
+    def from_form(cls, data: Fields) -> SignInForm:
+        return cls(text(data, "email"), text(data, "password"), text(data, "next"))
+
+
+@dataclass(frozen=True)
+class EmailForm:
+    """ "Forgot your password?": the address to send a reset link to."""
+
+    email: str
+
+    @classmethod
+    def from_form(cls, data: Fields) -> EmailForm:
+        return cls(text(data, "email"))
+
+
+@dataclass(frozen=True)
+class PasswordForm:
+    """A new password typed twice (`confirm` is blank where the form asks once: an admin's)."""
+
+    password: str
+    confirm: str
+    current: str = ""  # asked when a signed-in person changes their own
+
+    @classmethod
+    def from_form(cls, data: Fields) -> PasswordForm:
+        return cls(text(data, "password"), text(data, "confirm"), text(data, "current"))
+
+
+@dataclass(frozen=True)
+class ActiveForm:
+    """Deactivate (after the confirmation step) or reactivate an account."""
+
+    active: bool
+    confirmed: bool
+
+    @classmethod
+    def from_form(cls, data: Fields) -> ActiveForm:
+        return cls(text(data, "active") == "1", text(data, "confirmed") == "1")
 
 
 def person_snapshot(user: User) -> dict[str, object]:
@@ -491,4 +547,51 @@ async def request_password_reset(
     if user is None or not user.active:
         return
     token = await create_token(db, user, "reset")
-    await mail.queue_password_reset(db, settings, user, token)
+    await queue_password_reset(db, settings, user, token)
+
+
+# The emails an account gets: queued in the caller's transaction, sent by mail delivery.
+
+
+async def queue_invitation(
+    db: AsyncSession,
+    settings: Settings,
+    user: User,
+    token: str,
+    invited_by: User | None,
+    cohort_name: str | None = None,
+) -> OutboxMessage | None:
+    """Invite a new person to set their password (token from accounts.create_token "invite")."""
+    await mail.cancel_unsent(db, user.id, "invitation")
+    rendered = mail.render(
+        settings,
+        "invitation",
+        f"You have been invited to {SITE_NAME}",
+        name=user.name,
+        email=user.email,
+        link=f"{settings.base_url}/account/set-password/{token}",
+        invited_by=invited_by.name if invited_by else None,
+        cohort_name=cohort_name,
+        days=TOKEN_HOURS["invite"] // 24,
+        # When the link stops working, as accounts.create_token set it a moment ago.
+        until=utcnow() + timedelta(hours=TOKEN_HOURS["invite"]),
+    )
+    return await mail.queue(db, "invitation", user, rendered)
+
+
+async def queue_password_reset(
+    db: AsyncSession, settings: Settings, user: User, token: str
+) -> OutboxMessage | None:
+    """Send a link to choose a new password (token from accounts.create_token "reset")."""
+    await mail.cancel_unsent(db, user.id, "password_reset")
+    rendered = mail.render(
+        settings,
+        "password_reset",
+        f"Reset your {SITE_NAME} password",
+        name=user.name,
+        email=user.email,
+        link=f"{settings.base_url}/account/set-password/{token}",
+        hours=TOKEN_HOURS["reset"],
+        until=utcnow() + timedelta(hours=TOKEN_HOURS["reset"]),
+    )
+    return await mail.queue(db, "password_reset", user, rendered)

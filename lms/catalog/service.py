@@ -214,3 +214,35 @@ async def library(db: AsyncSession) -> list[LibraryItem]:
                 )
     items.sort(key=lambda i: (i.course_title, i.resource.title))
     return items
+
+
+async def search_courses(
+    db: AsyncSession, text: str = "", audience: str = ""
+) -> list[tuple[Course, CourseDefinition]]:
+    """The active courses a learner can find, matching every word of `text`, by title."""
+    query = select(Course).where(Course.status == "active", Course.current_version_id.is_not(None))
+    courses = (await db.scalars(query.order_by(Course.slug))).unique().all()
+    definitions = await get_definitions(db, {c.current_version_id for c in courses})
+    found = []
+    needle = text.strip().lower()
+    for course in courses:
+        definition = definitions[course.current_version_id]
+        if audience and definition.audience and audience not in definition.audience:
+            continue
+        haystack = " ".join(
+            [definition.title, definition.summary, *definition.tags, *definition.audience]
+        ).lower()
+        if needle and not all(word in haystack for word in needle.split()):
+            continue
+        found.append((course, definition))
+    found.sort(key=lambda pair: pair[1].title)
+    return found
+
+
+async def audiences(db: AsyncSession) -> list[str]:
+    query = select(Course.current_version_id).where(
+        Course.status == "active", Course.current_version_id.is_not(None)
+    )
+    version_ids = set((await db.scalars(query)).all())
+    definitions = await get_definitions(db, version_ids)
+    return sorted({a for d in definitions.values() for a in d.audience})

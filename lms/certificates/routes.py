@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from sqlalchemy import select
@@ -20,8 +19,8 @@ from lms.certificates import service
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Cohort
 from lms.db import utcnow
-from lms.errors import DomainError, InvalidInput, NotFound
-from lms.forms import parse_id, parse_ids, read_form
+from lms.errors import DomainError, NotFound
+from lms.forms import parse_id, read_fields, read_upload
 from lms.inject import DB, AppSettings
 from lms.pages import confirm_page, page, redirect
 from lms.settings import Settings
@@ -97,11 +96,11 @@ async def verify_file(request: Req, db: DB, settings: AppSettings, serial: FromP
     certificate = await service.find_by_serial(db, serial)
     if certificate is None:
         raise NotFound("There is no certificate with that serial.")
-    form = await read_form(request)
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
+    await read_fields(request)  # no text to read, but every form's fields are checked
+    upload = await read_upload(request, "file")
+    if upload is None:
         return await _verify_page(db, settings, serial, "no-file", 400)
-    checked = service.file_digest(await upload.read())
+    checked = service.file_digest(upload)
     return redirect(f"/verify/{certificate.serial}?{urlencode({'file': checked})}")
 
 
@@ -148,34 +147,26 @@ async def admin_list(
 
 @post("/admin/certificates/issue", name="certificates.admin_issue", guards=admin_only)
 async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
-    form = await read_form(request)
-    course = await catalog.get_course(db, str(form.get("course", "")))
-    cohort = str(form.get("cohort", ""))
-    cohort_id = parse_id(cohort)
-    back = f"/admin/certificates?{urlencode({'course': course.slug, 'cohort': cohort})}"
-    chosen: list[int] | None = None
-    if form.get("all") != "1":
-        raw = form.getall("enrollment", [])
-        if not raw:
-            return redirect(back, "nothing-selected-to-issue")
-        chosen = parse_ids(raw)
-        if chosen is None:
-            raise InvalidInput("That selection is not valid.")
-    await service.issue_many(
-        db, settings, await service.eligible(db, course, chosen, cohort_id), request.user
-    )
+    form = service.IssueForm.from_form(await read_fields(request))
+    course = await catalog.get_course(db, form.course)
+    if not form.everyone and not form.enrollment_ids:
+        cohort = str(form.cohort_id or "")
+        back = f"/admin/certificates?{urlencode({'course': course.slug, 'cohort': cohort})}"
+        return redirect(back, "nothing-selected-to-issue")
+    chosen = None if form.everyone else list(form.enrollment_ids)
+    people = await service.eligible(db, course, chosen, form.cohort_id)
+    await service.issue_many(db, settings, people, request.user)
     return redirect(f"/admin/certificates?course={course.slug}", "certificates-issued")
 
 
 @post("/admin/certificates/zip", name="certificates.admin_zip", guards=admin_only, status_code=200)
 async def admin_zip(request: Req, db: DB) -> Response[bytes]:
-    form = await read_form(request)
-    serials = form.getall("serial", [])
+    serials = service.DownloadForm.from_form(await read_fields(request)).serials
     if not serials:
         return redirect("/admin/certificates", "nothing-selected-to-download")  # type: ignore[return-value]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for raw in serials[:5000]:
+        for raw in serials:
             certificate = await service.get_by_serial(db, raw)
             name = f"{certificate.course_slug}/certificate-{certificate.serial}.pdf"
             archive.writestr(name, await service.pdf_of(db, certificate))
@@ -231,11 +222,11 @@ async def admin_revoke_confirm(db: DB, serial: FromPath[str]) -> Template:
 @post("/admin/certificates/{serial:str}/revoke", name="certificates.revoke", guards=admin_only)
 async def admin_revoke(request: Req, db: DB, serial: FromPath[str]) -> Any:
     certificate = await service.get_by_serial(db, serial)
-    form = await read_form(request, multiline=("reason",))
-    if form.get("confirmed") != "1":
+    form = service.RevokeForm.from_form(await read_fields(request, multiline=("reason",)))
+    if not form.confirmed:
         return redirect(f"/admin/certificates/{certificate.serial}/revoke")
     try:
-        await service.revoke(db, certificate, str(form.get("reason", "")), request.user)
+        await service.revoke(db, certificate, form.reason, request.user)
     except DomainError as exc:
         return _revoke_confirmation(certificate, str(exc))
     return redirect(f"/admin/certificates/{certificate.serial}", "certificate-revoked")

@@ -23,8 +23,10 @@ from lms.certificates.models import Certificate
 from lms.cohorts.models import CohortMember, CohortTrainer
 from lms.db import add_once, utcnow
 from lms.errors import Conflict, InvalidInput, NotFound
+from lms.forms import Confirmation, Fields, id_list, optional_id, text
 from lms.learning.models import COMPLETED, Enrollment
 from lms.mail import service as mail
+from lms.mail.models import OutboxMessage
 from lms.settings import Settings
 
 # 32 letters and digits that cannot be mistaken for each other (no 0/O, 1/I).
@@ -128,6 +130,46 @@ async def find_current(db: AsyncSession, enrollment_id: int) -> Certificate | No
     )
 
 
+@dataclass(frozen=True)
+class IssueForm:
+    """ "Issue certificates": to everyone eligible in a course (or cohort), or to those ticked."""
+
+    course: str
+    cohort_id: int | None
+    everyone: bool
+    enrollment_ids: Sequence[int]
+
+    @classmethod
+    def from_form(cls, data: Fields) -> IssueForm:
+        return cls(
+            course=text(data, "course"),
+            cohort_id=optional_id(data, "cohort", "Choose a cohort from the list."),
+            everyone=text(data, "all") == "1",
+            enrollment_ids=id_list(data, "enrollment"),
+        )
+
+
+@dataclass(frozen=True)
+class DownloadForm:
+    """ "Download as ZIP": the serials ticked (each is looked up, so none is trusted)."""
+
+    serials: Sequence[str]
+
+    @classmethod
+    def from_form(cls, data: Fields) -> DownloadForm:
+        return cls(data.get("serial", [])[:5000])
+
+
+@dataclass(frozen=True)
+class RevokeForm:
+    reason: str
+    confirmed: bool
+
+    @classmethod
+    def from_form(cls, data: Fields) -> RevokeForm:
+        return cls(text(data, "reason"), Confirmation.from_form(data).confirmed)
+
+
 @dataclass
 class Eligible:
     """A completed enrollment and its learner, ready for a certificate."""
@@ -188,7 +230,7 @@ async def issue_many(
             after={"enrollment_id": person.enrollment.id, "learner": person.learner.name},
         )
         # In this transaction: the notice goes out exactly when the certificate exists.
-        await mail.queue_certificate_issued(db, settings, certificate)
+        await queue_issued_notice(db, settings, certificate)
         issued.append((certificate, True))
     return issued
 
@@ -230,7 +272,7 @@ async def reissue(db: AsyncSession, settings: Settings, old: Certificate, by: Us
         before={"serial": old.serial, "learner_name": old.learner_name},
         after={"serial": new.serial, "learner_name": new.learner_name},
     )
-    await mail.queue_certificate_issued(db, settings, new)
+    await queue_issued_notice(db, settings, new)
     return new
 
 
@@ -455,3 +497,32 @@ async def bulk_issue(
         if progress:
             progress(len(ids))
     return result
+
+
+async def queue_issued_notice(
+    db: AsyncSession, settings: Settings, certificate: Certificate
+) -> OutboxMessage | None:
+    """Tell the learner their certificate is ready, with its public verification link."""
+    learner = await db.get(User, certificate.user_id)
+    if learner is None or not learner.active:
+        return None
+    rendered = mail.render(
+        settings,
+        "certificate_issued",
+        f"Your certificate for {certificate.course_title}",
+        name=certificate.learner_name,
+        course_title=certificate.course_title,
+        serial=certificate.serial,
+        verify_url=certificate.verify_url,
+        hours=certificate.hours,
+        expires_at=certificate.expires_at,
+        my_learning=f"{settings.base_url}/",
+    )
+    return await mail.queue(
+        db,
+        "certificate_issued",
+        learner,
+        rendered,
+        dedupe_key=f"certificate:{certificate.serial}",
+        enrollment_id=certificate.enrollment_id,
+    )

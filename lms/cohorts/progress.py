@@ -19,7 +19,7 @@ from lms.catalog.models import Course
 from lms.cohorts.models import Attendance, Cohort, CohortCourse, CohortMember, LiveSession
 from lms.db import among, utcnow
 from lms.learning.models import COMPLETED, Enrollment, EvaluationResponse, ModuleProgress
-from lms.learning.service import (
+from lms.learning.progress import (
     STATE_LABELS,
     AttemptScore,
     ModuleRow,

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import tzinfo
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
-from sqlalchemy import select
 
-from lms import times
 from lms.accounts import service as accounts
 from lms.accounts.models import User
-from lms.auth import check_signed_in
-from lms.catalog import service as catalog
+from lms.auth import requires_any
 from lms.catalog.models import Course
 from lms.cohorts import progress, roster, service
-from lms.cohorts.models import Attendance, CohortCourse, LiveSession
-from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
-from lms.forms import parse_id, parse_ids, read_form
+from lms.errors import DomainError, InvalidInput, NotFound
+from lms.forms import Confirmation, Fields, parse_id, read_fields, read_upload, shown, text
 from lms.inject import DB, AppSettings, PathInt
-from lms.learning.service import STATE_LABELS
 from lms.pages import carried, carry, confirm_page, page, redirect
-from lms.quizzes.models import Attempt
+from lms.reports import completions as completions_report
 from lms.reports import exports
 
 Req = Request[User, Any, Any]
@@ -33,13 +26,7 @@ Req = Request[User, Any, Any]
 MAX_ROSTER = 2 * 1024 * 1024  # a statewide roster is well under this; bigger is a mistake
 
 
-async def staff(connection: Any, _: Any) -> None:
-    check_signed_in(connection)
-    if not (connection.user.is_trainer or connection.user.is_admin):
-        raise Forbidden("This page is for trainers and administrators.")
-
-
-guards = [staff]
+guards = [requires_any("trainer", "admin")]
 
 
 @get("/cohorts", name="cohorts.list", guards=guards)
@@ -55,22 +42,14 @@ async def _form_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Template:
-    trainers = (
-        await db.scalars(select(User).where(User.is_trainer.is_(True)).order_by(User.name))
-    ).all()
-    courses = [
-        (c, await catalog.get_definition(db, c.current_version_id))
-        for c in await catalog.list_courses(db)
-        if c.current_version_id and c.status == "active"
-    ]
     return page(
         "cohorts/form.html",
         status_code,
         cohort=cohort,
         values=values,
         error=error,
-        trainers=trainers,
-        courses=courses,
+        trainers=await service.trainers(db),
+        courses=await service.assignable_courses(db),
         counties=await accounts.list_counties(db),
     )
 
@@ -82,16 +61,17 @@ async def cohort_new(request: Req, db: DB) -> Template:
     )
 
 
-def _values(form: Any) -> dict[str, Any]:
+def _typed(data: Fields) -> dict[str, Any]:
+    """A refused cohort form as it was typed, to show again (the ids that parse ticked)."""
     return {
-        "name": form.get("name", ""),
-        "starts_on": form.get("starts_on", ""),
-        "ends_on": form.get("ends_on", ""),
-        "trainers": {i for v in form.getall("trainer", []) if (i := parse_id(v))},
-        "counties": {i for v in form.getall("county", []) if (i := parse_id(v))},
+        "name": text(data, "name"),
+        "starts_on": text(data, "starts_on"),
+        "ends_on": text(data, "ends_on"),
+        "trainers": {i for v in data.get("trainer", []) if (i := parse_id(v))},
+        "counties": {i for v in data.get("county", []) if (i := parse_id(v))},
         "courses": {
-            i: form.get(f"due_{i}", "")
-            for k in form
+            i: text(data, f"due_{i}")
+            for k in data
             if k.startswith("course_") and (i := parse_id(k.removeprefix("course_")))
         },
     }
@@ -99,12 +79,12 @@ def _values(form: Any) -> dict[str, Any]:
 
 @post("/cohorts/new", name="cohorts.create", guards=guards)
 async def cohort_create(request: Req, db: DB) -> Any:
-    form = await read_form(request)
+    data = await read_fields(request)
     try:
-        parsed = await service.parse_cohort_form(db, form, request.user)
-        cohort = await service.save_cohort(db, request.user, parsed)
+        form = await service.check_cohort_form(db, service.CohortForm.from_form(data), request.user)
+        cohort = await service.save_cohort(db, request.user, form)
     except DomainError as exc:
-        return await _form_page(request, db, None, _values(form), str(exc), exc.status_code)
+        return await _form_page(request, db, None, _typed(data), str(exc), exc.status_code)
     return redirect(f"/cohorts/{cohort.id}", "cohort-saved")
 
 
@@ -126,12 +106,12 @@ async def cohort_edit(request: Req, db: DB, cohort_id: PathInt) -> Template:
 @post("/cohorts/{cohort_id:int}/edit", name="cohorts.update", guards=guards)
 async def cohort_update(request: Req, db: DB, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    form = await read_form(request)
+    data = await read_fields(request)
     try:
-        parsed = await service.parse_cohort_form(db, form, request.user)
-        await service.save_cohort(db, request.user, parsed, cohort)
+        form = await service.check_cohort_form(db, service.CohortForm.from_form(data), request.user)
+        await service.save_cohort(db, request.user, form, cohort)
     except DomainError as exc:
-        return await _form_page(request, db, cohort, _values(form), str(exc), exc.status_code)
+        return await _form_page(request, db, cohort, _typed(data), str(exc), exc.status_code)
     return redirect(f"/cohorts/{cohort.id}", "cohort-saved")
 
 
@@ -169,26 +149,15 @@ async def cohort_page(
 @post("/cohorts/{cohort_id:int}/members", name="cohorts.add_member", guards=guards)
 async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    form = await read_form(request)
-    county = str(form.get("county_id", ""))
+    data = await read_fields(request)
     try:
+        form = service.MemberForm.from_form(data)
         added = await service.add_member(
-            db,
-            settings,
-            cohort,
-            request.user,
-            str(form.get("email", "")),
-            str(form.get("name", "")),
-            parse_id(county),
+            db, settings, cohort, request.user, form.email, form.name, form.county_id
         )
     except DomainError as exc:
         return await _cohort_page(
-            request,
-            db,
-            cohort,
-            exc.status_code,
-            member_error=str(exc),
-            member_values=dict(form.items()),
+            request, db, cohort, exc.status_code, member_error=str(exc), member_values=shown(data)
         )
     invitations = []
     if added.invite_token:
@@ -233,7 +202,7 @@ async def remove_member_confirm(
 )
 async def remove_member(request: Req, db: DB, cohort_id: PathInt, user_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    if (await read_form(request)).get("confirmed") != "1":
+    if not Confirmation.from_form(await read_fields(request)).confirmed:
         return redirect(f"/cohorts/{cohort.id}/members/{user_id}/remove")
     await service.remove_member(db, cohort, user_id, request.user)
     return redirect(f"/cohorts/{cohort.id}", "member-removed")
@@ -250,12 +219,10 @@ async def enroll_preview(request: Req, db: DB, cohort_id: PathInt) -> Template:
 @post("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll", guards=guards)
 async def enroll(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    form = await read_form(request)
-    move = parse_ids(form.getall("move", []))
+    data = await read_fields(request)
     try:
-        if move is None:
-            raise InvalidInput("That choice of people to move is not valid.")
-        await service.enroll_cohort(db, cohort, request.user, settings.zone, set(move))
+        form = service.EnrollForm.from_form(data)
+        await service.enroll_cohort(db, cohort, request.user, settings.zone, form.move)
     except DomainError as exc:
         # Refused before anything changed: the same page, saying why.
         plan = await service.plan_enrollment(db, cohort, request.user)
@@ -277,12 +244,11 @@ def _imported_key(cohort_id: int) -> str:
     return f"roster-imported-{cohort_id}"
 
 
-async def _uploaded(request: Req) -> tuple[Any, bytes]:
-    form = await read_form(request, multiline=("content",))  # the CSV text, carried over
-    upload = form.get("file")
-    if isinstance(upload, UploadFile):
-        return form, await upload.read()
-    return form, str(form.get("content", "")).encode()
+async def _uploaded(request: Req) -> bytes:
+    """The roster file uploaded, or the CSV text the preview carried over in the form."""
+    data = await read_fields(request, multiline=("content",))
+    upload = await read_upload(request, "file")
+    return upload if upload is not None else text(data, "content").encode()
 
 
 def _text(raw: bytes) -> str:
@@ -298,7 +264,7 @@ def _text(raw: bytes) -> str:
 async def roster_upload(request: Req, db: DB, cohort_id: PathInt) -> Any:
     """Check an uploaded file; a good one is kept for the preview page, a bad one refused here."""
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    _, raw = await _uploaded(request)
+    raw = await _uploaded(request)
     try:
         plan = await roster.plan(db, cohort, raw)
     except InvalidInput as exc:
@@ -328,7 +294,7 @@ async def roster_preview(request: Req, db: DB, cohort_id: PathInt) -> Any:
 )
 async def roster_apply(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    _, raw = await _uploaded(request)
+    raw = await _uploaded(request)
     try:
         plan, invitations = await roster.apply(db, settings, cohort, raw, request.user)
     except InvalidInput as exc:
@@ -365,52 +331,16 @@ async def roster_imported(request: Req, db: DB, settings: AppSettings, cohort_id
     )
 
 
-async def _course_of(db: DB, cohort_id: int, slug: str) -> Course:
-    return _chosen(await _courses_of(db, cohort_id), slug)
-
-
-async def _courses_of(db: DB, cohort_id: int) -> list[Course]:
-    query = (
-        select(Course)
-        .join(CohortCourse, CohortCourse.course_id == Course.id)
-        .where(CohortCourse.cohort_id == cohort_id)
-        .order_by(Course.slug)
-    )
-    return list((await db.scalars(query)).unique().all())
-
-
-def _chosen(courses: list[Course], slug: str) -> Course:
-    """The cohort's course with this slug; its first course when no slug is given."""
-    if not courses:
-        raise NotFound("Assign a course to this cohort first.")
-    for course in courses:
-        if course.slug == slug:
-            return course
-    if slug:
-        raise NotFound("That course is not assigned to this cohort.")
-    return courses[0]
-
-
 @post("/cohorts/{cohort_id:int}/sessions", name="cohorts.schedule", guards=guards)
 async def schedule(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    form = await read_form(request)
-    course = str(form.get("course", ""))
+    data = await read_fields(request)
     try:
-        course_id = parse_id(course)
-        if course_id is None:
-            raise InvalidInput("Choose one of the cohort's courses.", "course")
-        session = await service.schedule_session(
-            db, cohort, course_id, form, request.user, settings.zone
-        )
+        form = service.SessionForm.from_form(data)
+        session = await service.schedule_session(db, cohort, form, request.user, settings.zone)
     except DomainError as exc:
         return await _cohort_page(
-            request,
-            db,
-            cohort,
-            exc.status_code,
-            session_error=str(exc),
-            session_values=dict(form.items()),
+            request, db, cohort, exc.status_code, session_error=str(exc), session_values=shown(data)
         )
     return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "session-scheduled")
 
@@ -443,11 +373,8 @@ async def attendance(
 ) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     session = await service.get_session(db, cohort, session_id)
-    form = await read_form(request)
-    present = parse_ids(form.getall("present", []))
-    if present is None:
-        raise InvalidInput("That attendance list is not valid.")
-    await service.record_attendance(db, settings, cohort, session, set(present), request.user)
+    form = service.AttendanceForm.from_form(await read_fields(request))
+    await service.record_attendance(db, settings, cohort, session, form.present, request.user)
     return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "attendance-saved")
 
 
@@ -462,9 +389,9 @@ async def progress_page(
     show: FromQuery[str] = "",
 ) -> Template:
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    courses = await _courses_of(db, cohort.id)
+    courses = await service.courses_of(db, cohort.id)
     matrix = await progress.build_matrix(
-        db, cohort, _chosen(courses, course), sort, show, zone=settings.zone
+        db, cohort, service.chosen_course(courses, course), sort, show, zone=settings.zone
     )
     return page(
         "cohorts/progress.html",
@@ -483,75 +410,19 @@ async def progress_page(
     guards=guards,
 )
 async def learner_page(request: Req, db: DB, cohort_id: PathInt, user_id: PathInt) -> Template:
-    from lms.learning import service as learning
-
     cohort = await service.get_cohort(db, request.user, cohort_id)
-    members = {m.id: m for m in await service.members_of(db, cohort.id)}
-    learner = members.get(user_id)
-    if learner is None:
-        raise NotFound("That person is not in this cohort.")
-    progresses = await learning.dashboard(db, learner.id)
-    ids = [p.enrollment.id for p in progresses]
-    attempts = (
-        await db.scalars(
-            select(Attempt)
-            .where(Attempt.enrollment_id.in_(ids), Attempt.submitted_at.is_not(None))
-            .order_by(Attempt.submitted_at)
-        )
-    ).all()
-    attended = (
-        await db.execute(
-            select(LiveSession, Attendance)
-            .join(Attendance, Attendance.session_id == LiveSession.id)
-            .where(Attendance.user_id == learner.id, LiveSession.cohort_id == cohort.id)
-            .order_by(LiveSession.starts_at)
-        )
-    ).all()
+    record = await service.learner_record(db, cohort, user_id)
     return page(
         "cohorts/learner.html",
         cohort=cohort,
-        learner=learner,
-        progresses=progresses,
-        attempts=attempts,
-        attended=attended,
+        learner=record.learner,
+        progresses=record.progresses,
+        attempts=record.attempts,
+        attended=record.attended,
     )
 
 
-def _matrix_table(matrix: progress.Matrix, zone: tzinfo) -> tuple[list[str], list[list[Any]]]:
-    modules = list(matrix.definition.modules)
-    header = [
-        "Learner",
-        "Email",
-        "County",
-        "Status",
-        "Progress %",
-        *[f"Module {i}: {m.title}" for i, m in enumerate(modules, start=1)],
-        "Best final %",
-        "Last activity",
-        "Due",
-        "Overdue",
-        "At risk",
-    ]
-    rows = []
-    for row in matrix.rows:
-        cells = [STATE_LABELS.get(status, "") for status in row.statuses]
-        rows.append(
-            [
-                row.learner.name,
-                row.learner.email,
-                row.county,
-                row.status,
-                row.percent,
-                *cells,
-                row.best_final,
-                row.last_activity,
-                # A due date is a day (the academy's): YYYY-MM-DD, not the moment it ends.
-                times.local_date(row.due_at, zone) if row.due_at else None,
-                "yes" if row.overdue else "",
-                "yes" if row.at_risk else "",
-            ]
-        )
-    return header, rows
+EXPORTS = {"matrix": "Progress", "completions": "Completions", "attendance": "Attendance"}
 
 
 @get(
@@ -567,70 +438,24 @@ async def export(
     what: FromPath[str],
     course: FromQuery[str] = "",
 ) -> Response[bytes]:
-    from lms.reports import completions as reports
-
     cohort = await service.get_cohort(db, request.user, cohort_id)
     name, _, fmt = what.rpartition(".")
-    if fmt not in ("csv", "xlsx") or name not in ("matrix", "completions", "attendance"):
+    if fmt not in ("csv", "xlsx") or name not in EXPORTS:
         raise NotFound("There is no such export.")
-    slug = f"cohort-{cohort.id}-{name}"
+    filename = f"cohort-{cohort.id}-{name}"
     if name == "matrix":
-        chosen = await _course_of(db, cohort.id, course)
+        chosen = await service.course_of(db, cohort.id, course)
         matrix = await progress.build_matrix(db, cohort, chosen, zone=settings.zone)
-        header, rows = _matrix_table(matrix, settings.zone)
-        return exports.download(
-            f"{slug}-{chosen.slug}", fmt, "Progress", header, rows, settings.zone
-        )
-    if name == "completions":
+        table = exports.matrix_table(matrix, settings.zone)
+        filename = f"{filename}-{chosen.slug}"
+    elif name == "completions":
         members = [m.id for m in await service.members_of(db, cohort.id)]
-        found = await reports.completions(db, user_ids=members)
-        return exports.download(
-            slug,
-            fmt,
-            "Completions",
-            ["Learner", "Email", "County", "Region", "Course", "Completed", "Hours", "Certificate"],
-            [
-                [
-                    r.learner,
-                    r.email,
-                    r.county,
-                    r.region,
-                    r.course,
-                    r.completed_at,
-                    r.hours,
-                    r.certificate,
-                ]
-                for r in found
-            ],
-            settings.zone,
+        table = exports.completions_table(
+            await completions_report.completions(db, user_ids=members)
         )
-    rows = []
-    for session, record, learner in (
-        await db.execute(
-            select(LiveSession, Attendance, User)
-            .join(Attendance, Attendance.session_id == LiveSession.id)
-            .join(User, User.id == Attendance.user_id)
-            .where(LiveSession.cohort_id == cohort.id)
-            .order_by(LiveSession.starts_at, User.name)
-        )
-    ).all():
-        rows.append(
-            [
-                session.title,
-                session.starts_at,
-                learner.name,
-                learner.email,
-                "present" if record.present else "absent",
-            ]
-        )
-    return exports.download(
-        slug,
-        fmt,
-        "Attendance",
-        ["Session", "Starts", "Learner", "Email", "Attendance"],
-        rows,
-        settings.zone,
-    )
+    else:
+        table = exports.attendance_table(await service.attendance_records(db, cohort.id))
+    return exports.download(filename, fmt, EXPORTS[name], *table, settings.zone)
 
 
 router = Router(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +15,7 @@ from lms import audit, times
 from lms.accounts import service as accounts
 from lms.accounts.models import County, User
 from lms.catalog import service as catalog
+from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.cohorts.models import (
     Attendance,
@@ -27,9 +28,21 @@ from lms.cohorts.models import (
 )
 from lms.db import utcnow
 from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
-from lms.forms import parse_ids, parse_number
+from lms.forms import (
+    Fields,
+    id_list,
+    one_line,
+    optional_id,
+    parse_id,
+    parse_number,
+    required_id,
+    text,
+    ticked,
+)
 from lms.learning import service as learning
 from lms.learning.models import ACTIVE, Enrollment
+from lms.learning.progress import Progress, of_person
+from lms.quizzes.models import Attempt
 from lms.settings import Settings
 
 
@@ -54,43 +67,61 @@ async def get_cohort(db: AsyncSession, user: User, cohort_id: int) -> Cohort:
     return found[0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class CohortForm:
     name: str
     starts_on: date | None
     ends_on: date | None
-    county_ids: list[int]
-    trainer_ids: list[int]
-    courses: dict[int, date | None]  # course id -> due date
+    county_ids: Sequence[int]
+    trainer_ids: Sequence[int]
+    courses: Mapping[int, date | None]  # course id -> due date
+
+    @classmethod
+    def from_form(cls, data: Fields) -> CohortForm:
+        """The cohort form as typed; `check_cohort_form` then holds it against the database."""
+        name = one_line(data, "name")
+        if not name:
+            raise InvalidInput("Give the cohort a name.", "name")
+        if len(name) > 200:
+            raise InvalidInput("Cohort names can be at most 200 characters.", "name")
+        starts_on = parse_date(text(data, "starts_on"), "The start date", "starts_on")
+        ends_on = parse_date(text(data, "ends_on"), "The end date", "ends_on")
+        if starts_on and ends_on and ends_on < starts_on:
+            raise InvalidInput("The end date is before the start date.", "ends_on")
+        courses: dict[int, date | None] = {}
+        for ticked_box in data:
+            course_id = parse_id(ticked_box.removeprefix("course_"))
+            if ticked_box.startswith("course_") and course_id and ticked(data, ticked_box):
+                # The form shows the value typed beside its course, so the message need not.
+                due = f"due_{course_id}"
+                courses[course_id] = parse_date(text(data, due), "Each due date", due)
+        return cls(
+            name,
+            starts_on,
+            ends_on,
+            id_list(data, "county"),
+            id_list(data, "trainer"),
+            courses,
+        )
 
 
-def parse_date(raw: str, label: str) -> date | None:
+def parse_date(raw: str, label: str, field: str | None = None) -> date | None:
     raw = raw.strip()
     if not raw:
         return None
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput(f"{label} must be a date like 2026-03-31.") from None
+        raise InvalidInput(f"{label} must be a date like 2026-03-31.", field) from None
 
 
-async def parse_cohort_form(db: AsyncSession, data: Any, user: User) -> CohortForm:
-    name = " ".join(str(data.get("name", "")).split())
-    if not name:
-        raise InvalidInput("Give the cohort a name.", "name")
-    if len(name) > 200:
-        raise InvalidInput("Cohort names can be at most 200 characters.", "name")
-    starts_on = parse_date(str(data.get("starts_on", "")), "The start date")
-    ends_on = parse_date(str(data.get("ends_on", "")), "The end date")
-    if starts_on and ends_on and ends_on < starts_on:
-        raise InvalidInput("The end date is before the start date.", "ends_on")
-    county_ids = _ids(data.getall("county", []))
+async def check_cohort_form(db: AsyncSession, form: CohortForm, user: User) -> CohortForm:
+    """The form with counties, trainers and courses that exist; a trainer always runs theirs."""
+    county_ids = sorted(set(form.county_ids))
     known = set((await db.scalars(select(County.id).where(County.id.in_(county_ids)))).all())
     if set(county_ids) - known:
         raise InvalidInput("Choose counties from the list.", "county")
-    trainer_ids = _ids(data.getall("trainer", []))
-    if not user.is_admin:
-        trainer_ids = sorted(set(trainer_ids) | {user.id})
+    trainer_ids = sorted(set(form.trainer_ids) | (set() if user.is_admin else {user.id}))
     trainers = set(
         (
             await db.scalars(
@@ -102,19 +133,24 @@ async def parse_cohort_form(db: AsyncSession, data: Any, user: User) -> CohortFo
         raise InvalidInput("Only people with the trainer role can run a cohort.", "trainer")
     if not trainer_ids:
         raise InvalidInput("Choose at least one trainer.", "trainer")
-    courses: dict[int, date | None] = {}
-    for course in await catalog.list_courses(db):
-        if data.get(f"course_{course.id}"):
-            label = f"The due date for {course.slug}"
-            courses[course.id] = parse_date(str(data.get(f"due_{course.id}", "")), label)
-    return CohortForm(name, starts_on, ends_on, county_ids, trainer_ids, courses)
+    loaded = {course.id for course in await catalog.list_courses(db)}
+    courses = {i: due for i, due in form.courses.items() if i in loaded}
+    return replace(form, county_ids=county_ids, trainer_ids=trainer_ids, courses=courses)
 
 
-def _ids(values: list[str]) -> list[int]:
-    ids = parse_ids(values)
-    if ids is None:
-        raise InvalidInput("That selection is not valid.")
-    return sorted(set(ids))
+async def trainers(db: AsyncSession) -> list[User]:
+    """Everyone who can be chosen to run a cohort."""
+    query = select(User).where(User.is_trainer.is_(True)).order_by(User.name)
+    return list((await db.scalars(query)).all())
+
+
+async def assignable_courses(db: AsyncSession) -> list[tuple[Course, CourseDefinition]]:
+    """The active courses a cohort can take, each with its current version's definition."""
+    return [
+        (c, await catalog.get_definition(db, c.current_version_id))
+        for c in await catalog.list_courses(db)
+        if c.current_version_id and c.status == "active"
+    ]
 
 
 async def cohort_snapshot(db: AsyncSession, cohort: Cohort) -> dict[str, Any]:
@@ -223,6 +259,120 @@ async def members_of(db: AsyncSession, cohort_id: int) -> list[User]:
     return list((await db.scalars(query)).unique().all())
 
 
+async def courses_of(db: AsyncSession, cohort_id: int) -> list[Course]:
+    """The courses assigned to the cohort, by slug."""
+    query = (
+        select(Course)
+        .join(CohortCourse, CohortCourse.course_id == Course.id)
+        .where(CohortCourse.cohort_id == cohort_id)
+        .order_by(Course.slug)
+    )
+    return list((await db.scalars(query)).unique().all())
+
+
+def chosen_course(courses: list[Course], slug: str) -> Course:
+    """The cohort's course with this slug; its first course when no slug is given."""
+    if not courses:
+        raise NotFound("Assign a course to this cohort first.")
+    for course in courses:
+        if course.slug == slug:
+            return course
+    if slug:
+        raise NotFound("That course is not assigned to this cohort.")
+    return courses[0]
+
+
+async def course_of(db: AsyncSession, cohort_id: int, slug: str) -> Course:
+    """The cohort's course a page or export asks for (`?course=slug`; its first by default)."""
+    return chosen_course(await courses_of(db, cohort_id), slug)
+
+
+@dataclass
+class LearnerRecord:
+    """One learner seen from a cohort: their courses, quiz attempts and sessions attended."""
+
+    learner: User
+    progresses: list[Progress]
+    attempts: list[Attempt]
+    attended: list[tuple[LiveSession, Attendance]]
+
+
+async def learner_record(db: AsyncSession, cohort: Cohort, user_id: int) -> LearnerRecord:
+    members = {m.id: m for m in await members_of(db, cohort.id)}
+    learner = members.get(user_id)
+    if learner is None:
+        raise NotFound("That person is not in this cohort.")
+    progresses = await of_person(db, learner.id)
+    ids = [p.enrollment.id for p in progresses]
+    attempts = await db.scalars(
+        select(Attempt)
+        .where(Attempt.enrollment_id.in_(ids), Attempt.submitted_at.is_not(None))
+        .order_by(Attempt.submitted_at)
+    )
+    attended = await db.execute(
+        select(LiveSession, Attendance)
+        .join(Attendance, Attendance.session_id == LiveSession.id)
+        .where(Attendance.user_id == learner.id, LiveSession.cohort_id == cohort.id)
+        .order_by(LiveSession.starts_at)
+    )
+    return LearnerRecord(
+        learner, progresses, list(attempts.all()), [(s, a) for s, a in attended.all()]
+    )
+
+
+async def attendance_records(
+    db: AsyncSession, cohort_id: int
+) -> list[tuple[LiveSession, Attendance, User]]:
+    """Every attendance recorded in the cohort's sessions, by session then learner."""
+    rows = await db.execute(
+        select(LiveSession, Attendance, User)
+        .join(Attendance, Attendance.session_id == LiveSession.id)
+        .join(User, User.id == Attendance.user_id)
+        .where(LiveSession.cohort_id == cohort_id)
+        .order_by(LiveSession.starts_at, User.name)
+    )
+    return [(s, a, u) for s, a, u in rows.all()]
+
+
+@dataclass(frozen=True)
+class EnrollForm:
+    """ "Enroll the roster": who, already placed through another cohort, moves into this one."""
+
+    move: frozenset[int]
+
+    @classmethod
+    def from_form(cls, data: Fields) -> EnrollForm:
+        return cls(frozenset(id_list(data, "move", "That choice of people to move is not valid.")))
+
+
+@dataclass(frozen=True)
+class AttendanceForm:
+    """Who was present at a session (everyone else on the roster was absent)."""
+
+    present: frozenset[int]
+
+    @classmethod
+    def from_form(cls, data: Fields) -> AttendanceForm:
+        return cls(frozenset(id_list(data, "present", "That attendance list is not valid.")))
+
+
+@dataclass(frozen=True)
+class MemberForm:
+    """ "Add to roster": a person by email, with a name and county if they are new."""
+
+    email: str
+    name: str
+    county_id: int | None
+
+    @classmethod
+    def from_form(cls, data: Fields) -> MemberForm:
+        return cls(
+            email=text(data, "email"),
+            name=text(data, "name"),
+            county_id=optional_id(data, "county_id", "Choose a county from the list."),
+        )
+
+
 @dataclass
 class Added:
     user: User
@@ -267,21 +417,13 @@ async def add_member(
         )
         token = await accounts.create_token(db, user, "invite")
         created = True
-        await _queue_invitation(db, settings, user, token, by)
+        # Queued in this transaction: the invitation goes only if the roster change lands.
+        await accounts.queue_invitation(db, settings, user, token, by)
     member = await db.get(CohortMember, (cohort.id, user.id))
     if member is None:
         db.add(CohortMember(cohort_id=cohort.id, user_id=user.id, added_by_id=by.id))
         audit.record(db, by, "cohort.add_member", "cohort", cohort.id, after={"user_id": user.id})
     return Added(user, created, token)
-
-
-async def _queue_invitation(
-    db: AsyncSession, settings: Settings, user: User, token: str, by: User
-) -> None:
-    """Email the invitation; it is queued in this transaction, so it goes only if this lands."""
-    from lms.mail.service import queue_invitation  # here: mail imports the cohort models
-
-    await queue_invitation(db, settings, user, token, by)
 
 
 async def get_member(db: AsyncSession, cohort: Cohort, user_id: int) -> User:
@@ -478,43 +620,53 @@ def _placement(enrollment: Enrollment, zone: tzinfo) -> dict[str, Any]:
     return {"cohort_id": enrollment.cohort_id, "due_on": due}
 
 
-def check_session_fields(data: Any, zone: tzinfo) -> dict[str, Any]:
-    """A session's fields; its start is written in the academy's zone and stored as UTC."""
-    title = " ".join(str(data.get("title", "")).split())
-    if not title:
-        raise InvalidInput("Give the session a title, e.g. 'Classroom simulation'.", "title")
-    raw = str(data.get("starts_at", "")).strip()
-    try:
-        starts_at = datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput("Enter the date and time the session starts.", "starts_at") from None
-    minutes_raw = str(data.get("minutes", "120")).strip() or "120"
-    minutes = parse_number(minutes_raw)
-    if minutes is None or not 15 <= minutes <= 600:
-        raise InvalidInput("A session lasts between 15 and 600 minutes.", "minutes")
-    place = str(data.get("place", "")).strip()[:300] or None
-    url = str(data.get("webinar_url", "")).strip() or None
-    if url and (urlsplit(url).scheme != "https" or not urlsplit(url).netloc):
-        raise InvalidInput("The webinar address must start with https://.", "webinar_url")
-    if not place and not url:
-        raise InvalidInput("Give a place or a webinar address.", "place")
-    return {
-        "title": title[:200],
-        "starts_at": times.to_utc(starts_at, zone),
-        "minutes": minutes,
-        "place": place,
-        "webinar_url": url,
-    }
+@dataclass(frozen=True)
+class SessionForm:
+    """A live session: its start is typed in the academy's zone (`schedule_session` stores UTC)."""
+
+    course_id: int
+    title: str
+    starts_at: datetime
+    minutes: int
+    place: str | None
+    webinar_url: str | None
+
+    @classmethod
+    def from_form(cls, data: Fields) -> SessionForm:
+        course_id = required_id(data, "course", "Choose one of the cohort's courses.")
+        title = one_line(data, "title")
+        if not title:
+            raise InvalidInput("Give the session a title, e.g. 'Classroom simulation'.", "title")
+        try:
+            starts_at = datetime.fromisoformat(text(data, "starts_at").strip())
+        except ValueError:
+            raise InvalidInput("Enter the date and time the session starts.", "starts_at") from None
+        minutes = parse_number(text(data, "minutes").strip() or "120")
+        if minutes is None or not 15 <= minutes <= 600:
+            raise InvalidInput("A session lasts between 15 and 600 minutes.", "minutes")
+        place = text(data, "place").strip()[:300] or None
+        url = text(data, "webinar_url").strip() or None
+        if url and (urlsplit(url).scheme != "https" or not urlsplit(url).netloc):
+            raise InvalidInput("The webinar address must start with https://.", "webinar_url")
+        if not place and not url:
+            raise InvalidInput("Give a place or a webinar address.", "place")
+        return cls(course_id, title[:200], starts_at, minutes, place, url)
 
 
 async def schedule_session(
-    db: AsyncSession, cohort: Cohort, course_id: int, data: Any, by: User, zone: tzinfo
+    db: AsyncSession, cohort: Cohort, form: SessionForm, by: User, zone: tzinfo
 ) -> LiveSession:
-    assigned = await db.get(CohortCourse, (cohort.id, course_id))
+    assigned = await db.get(CohortCourse, (cohort.id, form.course_id))
     if assigned is None:
         raise InvalidInput("Choose one of the cohort's courses.", "course")
     session = LiveSession(
-        cohort_id=cohort.id, course_id=course_id, **check_session_fields(data, zone)
+        cohort_id=cohort.id,
+        course_id=form.course_id,
+        title=form.title,
+        starts_at=times.to_utc(form.starts_at, zone),
+        minutes=form.minutes,
+        place=form.place,
+        webinar_url=form.webinar_url,
     )
     db.add(session)
     await db.flush()
@@ -591,8 +743,3 @@ async def record_attendance(
     ).all()
     for enrollment in enrollments:
         await learning.check_completion(db, settings, enrollment)
-
-
-def require_staff(user: User) -> None:
-    if not (user.is_trainer or user.is_admin):
-        raise Forbidden("This page is for trainers and administrators.")

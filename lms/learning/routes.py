@@ -15,10 +15,11 @@ from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.db import utcnow
 from lms.errors import DomainError
-from lms.forms import EVERY_FIELD, read_form
+from lms.forms import EVERY_FIELD, Answers, read_fields, shown
 from lms.inject import DB, AppSettings
 from lms.learning import service
 from lms.learning.models import ACTIVE
+from lms.learning.progress import of_person, progress_of
 from lms.pages import page, redirect
 
 Req = Request[User, Any, Any]
@@ -29,7 +30,7 @@ guards = [signed_in]
 async def catalog_page(
     request: Req, db: DB, q: FromQuery[str] = "", audience: FromQuery[str] = ""
 ) -> Template:
-    courses = await service.catalog_courses(db, q, audience)
+    courses = await catalog.search_courses(db, q, audience)
     mine = {e.course_id: e for e in await service.enrollments_of(db, request.user.id)}
     return page(
         "learning/catalog.html",
@@ -37,7 +38,7 @@ async def catalog_page(
         mine=mine,
         q=q,
         audience=audience,
-        audiences=await service.audiences(db),
+        audiences=await catalog.audiences(db),
     )
 
 
@@ -47,7 +48,7 @@ async def _course_page(
     if course.current_version_id is None:
         raise DomainError("This course is not available yet.")
     enrollment = await service.find_enrollment(db, request.user.id, course.id)
-    progress = await service.progress_of(db, enrollment) if enrollment else None
+    progress = await progress_of(db, enrollment) if enrollment else None
     definition = (
         progress.course if progress else await catalog.get_definition(db, course.current_version_id)
     )
@@ -124,7 +125,7 @@ async def module_done(
 ) -> Any:
     enrollment = await service.get_enrollment(db, request.user, slug)
     await service.mark_done(db, settings, enrollment, module_id)
-    progress = await service.progress_of(db, enrollment)
+    progress = await progress_of(db, enrollment)
     words, link = progress.next_step
     return redirect(link or f"/courses/{slug}", "module-done")
 
@@ -132,7 +133,7 @@ async def module_done(
 @get("/courses/{slug:str}/evaluation", name="learning.evaluation", guards=guards)
 async def evaluation_page(request: Req, db: DB, slug: FromPath[str]) -> Any:
     enrollment = await service.get_enrollment(db, request.user, slug)
-    progress = await service.progress_of(db, enrollment)
+    progress = await progress_of(db, enrollment)
     if progress.evaluation_done:
         return redirect(f"/courses/{slug}", "evaluation-done")
     return page("learning/evaluation.html", progress=progress, values={})
@@ -143,17 +144,16 @@ async def evaluation_submit(
     request: Req, db: DB, settings: AppSettings, slug: FromPath[str]
 ) -> Any:
     enrollment = await service.get_enrollment(db, request.user, slug)
+    data = await read_fields(request, EVERY_FIELD)
     try:
-        form = await read_form(request, multiline=EVERY_FIELD)
-        values = {key: form.getall(key) for key in form}
-        await service.submit_evaluation(db, settings, enrollment, values)
+        await service.submit_evaluation(db, settings, enrollment, Answers.from_form(data))
     except DomainError as exc:
-        progress = await service.progress_of(db, enrollment)
+        progress = await progress_of(db, enrollment)
         return page(
             "learning/evaluation.html",
             exc.status_code,
             progress=progress,
-            values={k: v[0] for k, v in values.items() if v},
+            values=shown(data),
             error=str(exc),
         )
     return redirect(f"/courses/{slug}", "evaluation-done")
@@ -165,7 +165,7 @@ async def dashboard(request: Req, db: DB) -> Redirect:
 
 
 async def dashboard_context(db: DB, user: User) -> dict[str, Any]:
-    progresses = await service.dashboard(db, user.id)
+    progresses = await of_person(db, user.id)
     held = [p.certificate for p in progresses if p.certificate is not None]
     now = utcnow()
     return {

@@ -1,32 +1,12 @@
-"""Enrollment and progress rules: who may enroll, what is unlocked, when a course is complete."""
+"""Enrollment rules and what a learner does: who may enroll, opening and finishing modules,
+the evaluation, and when a course is complete (the progress model is in `progress`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import cache
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ColumnElement,
-    CompoundSelect,
-    DateTime,
-    Float,
-    Integer,
-    String,
-    bindparam,
-    case,
-    cast,
-    extract,
-    func,
-    literal_column,
-    null,
-    select,
-    true,
-    union_all,
-    update,
-)
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -34,13 +14,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from lms import audit
 from lms.accounts.models import User
 from lms.catalog import service as catalog
-from lms.catalog.definition import CourseDefinition, Module
 from lms.catalog.models import Course
 from lms.certificates import service as certificates
-from lms.certificates.models import Certificate
-from lms.cohorts.models import Attendance, LiveSession
 from lms.db import add_once, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lms.forms import Answers
 from lms.learning.models import (
     ACTIVE,
     COMPLETED,
@@ -49,387 +27,14 @@ from lms.learning.models import (
     EvaluationResponse,
     ModuleProgress,
 )
-from lms.quizzes.models import FINAL, PRETEST, Attempt
+from lms.learning.progress import (
+    IDLE_LIMIT,
+    RECORD_VIEW,
+    Progress,
+    progress_of,
+    reading_seconds,
+)
 from lms.settings import Settings
-
-# Time between two events on a module longer than this is not counted as time spent.
-IDLE_LIMIT = timedelta(minutes=30)
-
-
-def module_target(module_id: str) -> str:
-    return f"module:{module_id}"
-
-
-STATE_LABELS = {
-    "locked": "Locked",
-    "available": "Not started",
-    "in_progress": "In progress",
-    "failed": "Knowledge check not passed yet",
-    "done": "Complete",
-}
-
-
-@dataclass
-class ModuleState:
-    module: Module
-    number: int
-    status: str  # locked, available, in_progress, failed, done
-    best_percent: float | None = None
-    attempts: int = 0
-    seconds_spent: int = 0
-
-    @property
-    def label(self) -> str:
-        return STATE_LABELS[self.status]
-
-
-@dataclass
-class Progress:
-    """Everything a page needs to know about one enrollment's progress."""
-
-    enrollment: Enrollment
-    course: CourseDefinition
-    modules: list[ModuleState]
-    pretest: AttemptScore | None
-    final_attempts: list[AttemptScore] = field(default_factory=list)
-    evaluation_done: bool = False
-    sessions_attended: int = 0
-    rows: dict[str, ModuleRow] = field(default_factory=dict)  # module id -> progress row
-    certificate: Certificate | None = None  # the current one; read by `dashboard` only
-
-    @property
-    def pretest_needed(self) -> bool:
-        return self.course.pretest and self.pretest is None
-
-    @property
-    def modules_done(self) -> bool:
-        return all(m.status == "done" for m in self.modules)
-
-    @property
-    def final_passed(self) -> bool:
-        return self.course.final is None or any(a.passed for a in self.final_attempts)
-
-    @property
-    def best_final(self) -> AttemptScore | None:
-        graded = [a for a in self.final_attempts if a.percent is not None]
-        return max(graded, key=lambda a: a.percent or 0, default=None)
-
-    @property
-    def final_attempts_left(self) -> int | None:
-        if self.course.final is None or self.course.final.max_attempts is None:
-            return None
-        return max(0, self.course.final.max_attempts - len(self.final_attempts))
-
-    @property
-    def final_available(self) -> bool:
-        return (
-            self.course.final is not None
-            and not self.pretest_needed
-            and self.modules_done
-            and not self.final_passed
-            and self.final_attempts_left != 0
-        )
-
-    @property
-    def evaluation_available(self) -> bool:
-        return (
-            self.course.evaluation is not None
-            and not self.evaluation_done
-            and self.modules_done
-            and self.final_passed
-        )
-
-    @property
-    def knowledge_gain(self) -> float | None:
-        best = self.best_final
-        if self.pretest is None or self.pretest.percent is None or best is None:
-            return None
-        if not best.passed:
-            return None
-        return round((best.percent or 0) - self.pretest.percent, 1)
-
-    @property
-    def steps(self) -> tuple[int, int]:
-        """(done, total) steps, for the progress bar."""
-        c = self.course
-        total = len(self.modules) + c.live_sessions
-        done = sum(m.status == "done" for m in self.modules)
-        done += min(self.sessions_attended, c.live_sessions)
-        if c.pretest:
-            total += 1
-            done += self.pretest is not None
-        if c.final:
-            total += 1
-            done += self.final_passed
-        if c.evaluation:
-            total += 1
-            done += self.evaluation_done
-        return done, total
-
-    @property
-    def percent(self) -> int:
-        done, total = self.steps
-        return round(100 * done / total) if total else 100
-
-    @property
-    def complete(self) -> bool:
-        return (
-            self.modules_done
-            and self.final_passed
-            and (self.course.evaluation is None or self.evaluation_done)
-            and self.sessions_attended >= self.course.live_sessions
-        )
-
-    def module_state(self, module_id: str) -> ModuleState:
-        for state in self.modules:
-            if state.module.id == module_id:
-                return state
-        raise NotFound("This course has no such module.")
-
-    @property
-    def next_step(self) -> tuple[str, str | None]:
-        """What to do next, as (words, link)."""
-        slug = self.course.slug
-        if self.enrollment.status == COMPLETED:
-            return "Completed", f"/courses/{slug}"
-        if self.enrollment.status == WITHDRAWN:
-            return "Withdrawn", f"/courses/{slug}"
-        if self.pretest_needed:
-            return "Take the pre-test", f"/courses/{slug}/pretest"
-        for state in self.modules:
-            if state.status in ("in_progress", "failed", "available"):
-                verb = "Start" if state.status == "available" else "Resume"
-                return (
-                    f"{verb}: Module {state.number}, {state.module.title}",
-                    f"/courses/{slug}/modules/{state.module.id}",
-                )
-        if self.final_available:
-            return "Take the final assessment", f"/courses/{slug}/final"
-        if not self.final_passed:
-            return "No final assessment attempts left: contact your trainer", None
-        if self.evaluation_available:
-            return "Complete the course evaluation", f"/courses/{slug}/evaluation"
-        if self.sessions_attended < self.course.live_sessions:
-            return (
-                f"Attend the live sessions ({self.sessions_attended} of "
-                f"{self.course.live_sessions} recorded by your trainer)",
-                None,
-            )
-        return "Completed", f"/courses/{slug}"
-
-
-class ModuleRow(NamedTuple):
-    """The columns of a learner's progress in one module that progress pages need."""
-
-    status: str
-    seconds_spent: int
-    last_seen_at: datetime | None  # None where only the status was read (the matrix)
-
-
-class AttemptScore(NamedTuple):
-    """The columns of a submitted attempt that progress pages need (not its question layout)."""
-
-    id: int
-    enrollment_id: int
-    target: str
-    percent: float | None
-    passed: bool | None
-    submitted_at: datetime | None  # None where only the scores were read (the matrix)
-
-
-@dataclass
-class Facts:
-    """What decides the progress of some enrollments, read by progress_facts."""
-
-    modules: dict[int, dict[str, ModuleRow]]  # enrollment id -> module id -> row
-    attempts: dict[int, list[AttemptScore]]  # enrollment id -> submitted attempts, oldest first
-    evaluated: set[int]  # enrollment ids with an evaluation response
-    attended: dict[tuple[int, int], int]  # (user id, course id) -> live sessions attended
-
-    def progress(self, enrollment: Enrollment, course: CourseDefinition) -> Progress:
-        return build_progress(
-            enrollment,
-            course,
-            self.modules.get(enrollment.id, {}),
-            self.attempts.get(enrollment.id, []),
-            enrollment.id in self.evaluated,
-            self.attended.get((enrollment.user_id, enrollment.course_id), 0),
-        )
-
-
-@cache
-def _facts_query(whose: str) -> CompoundSelect:
-    """The UNION ALL behind progress_facts, for one "enrollment" or every enrollment of one
-    "person", built once.
-
-    The parameters are single values, not lists: PostgreSQL then settles on one plan for
-    the prepared statement after a few runs. With array parameters it planned the query
-    afresh on every run, which took twice as long as running it.
-    """
-    if whose == "enrollment":
-        owned = bindparam("enrollment", type_=Integer)
-        attended_course = LiveSession.course_id == bindparam("course", type_=Integer)
-    else:
-        owned = (
-            select(Enrollment.id)
-            .where(Enrollment.user_id == bindparam("user", type_=Integer))
-            .scalar_subquery()
-        )
-        attended_course = true()
-    text_, integer, real, flag, moment = (
-        cast(null(), String),
-        cast(null(), Integer),
-        cast(null(), Float),
-        cast(null(), Boolean),
-        cast(null(), DateTime),
-    )
-
-    def of(column: Any) -> ColumnElement[bool]:
-        return column == owned if whose == "enrollment" else column.in_(owned)
-
-    modules = select(
-        literal_column("'m'"),
-        ModuleProgress.enrollment_id,
-        ModuleProgress.module_id,
-        ModuleProgress.status,
-        ModuleProgress.seconds_spent,
-        integer,
-        real,
-        flag,
-        ModuleProgress.last_seen_at,
-    ).where(of(ModuleProgress.enrollment_id))
-    attempts = select(
-        literal_column("'a'"),
-        Attempt.enrollment_id,
-        Attempt.target,
-        text_,
-        Attempt.id,
-        integer,
-        Attempt.percent,
-        Attempt.passed,
-        Attempt.submitted_at,
-    ).where(of(Attempt.enrollment_id), Attempt.submitted_at.is_not(None))
-    evaluations = select(
-        literal_column("'e'"),
-        EvaluationResponse.enrollment_id,
-        text_,
-        text_,
-        integer,
-        integer,
-        real,
-        flag,
-        moment,
-    ).where(of(EvaluationResponse.enrollment_id))
-    attendance = (
-        select(
-            literal_column("'s'"),
-            Attendance.user_id,
-            text_,
-            text_,
-            LiveSession.course_id,
-            func.count(),
-            real,
-            flag,
-            moment,
-        )
-        .join(LiveSession, LiveSession.id == Attendance.session_id)
-        .where(
-            Attendance.user_id == bindparam("user", type_=Integer),
-            Attendance.present.is_(True),
-            attended_course,
-        )
-        .group_by(Attendance.user_id, LiveSession.course_id)
-    )
-    return union_all(modules, attempts, evaluations, attendance)
-
-
-async def progress_facts(
-    db: AsyncSession, whose: str, params: dict[str, Any], seen: dict[str, Any] | None = None
-) -> Facts:
-    """Module progress, submitted attempts, evaluations and attendance in one query.
-
-    The four kinds of rows come back as one UNION ALL, told apart by their first column,
-    because on a busy server a page's cost is its number of queries.
-    """
-    if seen is None:
-        rows = await db.execute(_facts_query(whose), params)
-    else:  # a module page view on PostgreSQL, recorded by the same statement
-        rows = await db.execute(_facts_and_view_query(), {**params, **seen})
-    facts = Facts({}, {}, set(), {})
-    for kind, owner, key, status, number, extra, percent, passed, at in rows.all():
-        if kind == "m":
-            facts.modules.setdefault(owner, {})[key] = ModuleRow(status, number, at)
-        elif kind == "a":
-            score = AttemptScore(number, owner, key, percent, passed, at)
-            facts.attempts.setdefault(owner, []).append(score)
-        elif kind == "e":
-            facts.evaluated.add(owner)
-        else:
-            facts.attended[(owner, number)] = extra
-    for attempts_of in facts.attempts.values():
-        attempts_of.sort()  # by id: the order they were started
-    return facts
-
-
-async def progress_of(
-    db: AsyncSession, enrollment: Enrollment, seen: dict[str, Any] | None = None
-) -> Progress:
-    course = await catalog.get_definition(db, enrollment.version_id)
-    params = {
-        "enrollment": enrollment.id,
-        "user": enrollment.user_id,
-        "course": enrollment.course_id,
-    }
-    facts = await progress_facts(db, "enrollment", params, seen)
-    return facts.progress(enrollment, course)
-
-
-def build_progress(
-    enrollment: Enrollment,
-    course: CourseDefinition,
-    rows: dict[str, ModuleRow],
-    attempts: list[AttemptScore],
-    evaluation_done: bool,
-    sessions_attended: int,
-) -> Progress:
-    by_target: dict[str, list[AttemptScore]] = {}
-    for attempt in attempts:
-        by_target.setdefault(attempt.target, []).append(attempt)
-    pretest = next(iter(by_target.get(PRETEST, [])), None)
-    gate_open = not course.pretest or pretest is not None
-    states: list[ModuleState] = []
-    previous_done = True
-    for number, module in enumerate(course.modules, start=1):
-        row = rows.get(module.id)
-        tries = by_target.get(module_target(module.id), [])
-        best = None
-        for attempt in tries:  # a loop, not max(): this runs for every cell of a matrix
-            if attempt.percent is not None and (best is None or attempt.percent > best):
-                best = attempt.percent
-        if row is not None and row.status == "done":
-            status = "done"
-        elif not gate_open or (course.sequential and not previous_done):
-            status = "locked"
-        elif tries:
-            status = "failed"
-        elif row is not None:
-            status = "in_progress"
-        else:
-            status = "available"
-        states.append(
-            ModuleState(module, number, status, best, len(tries), row.seconds_spent if row else 0)
-        )
-        previous_done = status == "done"
-    return Progress(
-        enrollment=enrollment,
-        course=course,
-        modules=states,
-        pretest=pretest,
-        final_attempts=by_target.get(FINAL, []),
-        evaluation_done=evaluation_done,
-        sessions_attended=sessions_attended,
-        rows=rows,
-    )
 
 
 async def find_enrollment(db: AsyncSession, user_id: int, course_id: int) -> Enrollment | None:
@@ -441,13 +46,6 @@ async def find_enrollment(db: AsyncSession, user_id: int, course_id: int) -> Enr
         .limit(1)
     )
     return await db.scalar(query)
-
-
-async def get_active_enrollment(db: AsyncSession, user: User, course: Course) -> Enrollment:
-    enrollment = await find_enrollment(db, user.id, course.id)
-    if enrollment is None or enrollment.status == WITHDRAWN:
-        raise Forbidden("Enroll in this course first.")
-    return enrollment
 
 
 # The queries behind the pages a learner opens most, built once rather than per request.
@@ -463,16 +61,6 @@ _ENROLLMENT_BY_SLUG = (
     .where(Course.slug == bindparam("slug"))
     .order_by((Enrollment.status == COMPLETED).asc(), Enrollment.id.desc())
     .limit(1)
-)
-_DASHBOARD = (
-    select(Enrollment, Certificate)
-    .outerjoin(
-        Certificate,
-        (Certificate.enrollment_id == Enrollment.id) & Certificate.is_current.is_(True),
-    )
-    .where(Enrollment.user_id == bindparam("user_id"))
-    .order_by(Enrollment.enrolled_at.desc())
-    .options(raiseload(Enrollment.course))  # the course's definition says all a page needs
 )
 
 
@@ -554,7 +142,8 @@ async def enroll(
     assert version is not None  # check_enrollable refuses a course without one
     now = utcnow()
     if existing is not None and existing.status == WITHDRAWN:
-        existing.status, existing.withdrawn_at, existing.last_activity_at = ACTIVE, None, now
+        existing.status, existing.withdrawn_at = ACTIVE, None
+        await record_activity(db, existing, now)
         audit.record(db, by or learner, "enrollment.reactivate", "enrollment", existing.id)
         return existing, True
     enrollment = Enrollment(
@@ -569,8 +158,8 @@ async def enroll(
     if not await add_once(db, enrollment):
         # Another request enrolled the same person a moment ago: theirs stands.
         found = await find_enrollment(db, learner.id, course.id)
-        if found is None:
-            raise
+        if found is None:  # a unique constraint refused it, yet there is no enrollment
+            raise Conflict("The enrollment could not be saved; try again.")
         return found, False
     if by is not None and by.id != learner.id:
         audit.record(
@@ -603,12 +192,6 @@ async def withdraw(db: AsyncSession, enrollment: Enrollment, by: User) -> None:
 def _require_active(enrollment: Enrollment) -> None:
     if enrollment.status == WITHDRAWN:
         raise Forbidden("You withdrew from this course. Enroll again to continue.")
-
-
-def reading_seconds(last_seen: datetime, now: datetime) -> int:
-    """The time since the last view, as reading time: none after a break over IDLE_LIMIT."""
-    gap = now - last_seen
-    return int(gap.total_seconds()) if timedelta(0) < gap <= IDLE_LIMIT else 0
 
 
 def _count_time(row: ModuleProgress, now: datetime) -> None:
@@ -651,12 +234,15 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
     elif not in_one:
         added = reading_seconds(row.last_seen_at or now, now)
         seen = {"enrollment": enrollment.id, "module": module_id, "added": added, "now": now}
-        await db.execute(_SEEN, seen)
+        await db.execute(RECORD_VIEW, seen)
     return progress
 
 
 async def record_activity(db: AsyncSession, enrollment: Enrollment, now: datetime) -> None:
-    """Set the enrollment's last activity with one UPDATE, not a unit-of-work flush."""
+    """Set the enrollment's last activity (the only place that does), with one UPDATE.
+
+    Not a unit-of-work flush: a quiz save runs this on every autosave.
+    """
     await db.execute(_ACTIVE_AT, {"enrollment": enrollment.id, "now": now})
     set_committed_value(enrollment, "last_activity_at", now)
 
@@ -666,33 +252,6 @@ _ACTIVE_AT = (
     .where(Enrollment.__table__.c.id == bindparam("enrollment"))
     .values(last_activity_at=bindparam("now"))
 )
-
-
-# Every time a module page opens: one UPDATE, without loading the row first, adding
-# reading_seconds() since the last view.
-_MP = ModuleProgress.__table__.c
-_SEEN = (
-    update(ModuleProgress.__table__)
-    .where(_MP.enrollment_id == bindparam("enrollment"), _MP.module_id == bindparam("module"))
-    .values(seconds_spent=_MP.seconds_spent + bindparam("added"), last_seen_at=bindparam("now"))
-)
-# The same on PostgreSQL, with reading_seconds() worked out in SQL, to run with the query
-# that reads progress.
-_NOW = bindparam("now", type_=DateTime)
-_GAP = case(
-    (
-        (_MP.last_seen_at < _NOW) & (_MP.last_seen_at >= bindparam("idle_since", type_=DateTime)),
-        cast(func.floor(extract("epoch", _NOW - _MP.last_seen_at)), Integer),
-    ),
-    else_=0,
-)
-_SEEN_IN_SQL = _SEEN.values(seconds_spent=_MP.seconds_spent + _GAP, last_seen_at=_NOW)
-
-
-@cache
-def _facts_and_view_query() -> CompoundSelect:
-    """progress_facts' query, recording a module page view as it reads (PostgreSQL only)."""
-    return _facts_query("enrollment").add_cte(_SEEN_IN_SQL.cte("seen"))
 
 
 async def mark_done(
@@ -723,13 +282,13 @@ async def complete_module(
     if row.status != "done":
         _count_time(row, now)
         row.status, row.completed_at = "done", now
-    enrollment.last_activity_at = now
+    await record_activity(db, enrollment, now)
     await db.flush()
     await check_completion(db, settings, enrollment)
 
 
 async def submit_evaluation(
-    db: AsyncSession, settings: Settings, enrollment: Enrollment, form: dict[str, list[str]]
+    db: AsyncSession, settings: Settings, enrollment: Enrollment, form: Answers
 ) -> None:
     _require_active(enrollment)
     progress = await progress_of(db, enrollment)
@@ -743,7 +302,7 @@ async def submit_evaluation(
     answers: dict[str, Any] = {}
     missing = []
     for question in evaluation.questions:
-        values = [v.strip() for v in form.get(question.id, []) if v.strip()]
+        values = [v.strip() for v in form.by_question.get(question.id, []) if v.strip()]
         value: Any = values[0] if values else None
         if value is not None:
             if question.type == "likert" and value not in {"1", "2", "3", "4", "5"}:
@@ -762,7 +321,7 @@ async def submit_evaluation(
     )
     if not await add_once(db, response):
         return  # the same evaluation was sent a moment ago (a double click)
-    enrollment.last_activity_at = utcnow()
+    await record_activity(db, enrollment, utcnow())
     await check_completion(db, settings, enrollment)
 
 
@@ -797,50 +356,3 @@ async def enrollments_of(db: AsyncSession, user_id: int) -> list[Enrollment]:
         .order_by(Enrollment.enrolled_at.desc())
     )
     return list((await db.scalars(query)).unique().all())
-
-
-async def dashboard(db: AsyncSession, user_id: int) -> list[Progress]:
-    """Progress and current certificate of every enrollment of a person, in two queries."""
-    found = (await db.execute(_DASHBOARD, {"user_id": user_id})).unique().all()
-    if not found:
-        return []
-    enrollments = [e for e, _ in found]
-    facts = await progress_facts(db, "person", {"user": user_id})
-    definitions = await catalog.get_definitions(db, {e.version_id for e in enrollments})
-    progresses = []
-    for enrollment, certificate in found:
-        progress = facts.progress(enrollment, definitions[enrollment.version_id])
-        progress.certificate = certificate
-        progresses.append(progress)
-    return progresses
-
-
-async def catalog_courses(
-    db: AsyncSession, text: str = "", audience: str = ""
-) -> list[tuple[Course, CourseDefinition]]:
-    query = select(Course).where(Course.status == "active", Course.current_version_id.is_not(None))
-    courses = (await db.scalars(query.order_by(Course.slug))).unique().all()
-    definitions = await catalog.get_definitions(db, {c.current_version_id for c in courses})
-    found = []
-    needle = text.strip().lower()
-    for course in courses:
-        definition = definitions[course.current_version_id]
-        if audience and definition.audience and audience not in definition.audience:
-            continue
-        haystack = " ".join(
-            [definition.title, definition.summary, *definition.tags, *definition.audience]
-        ).lower()
-        if needle and not all(word in haystack for word in needle.split()):
-            continue
-        found.append((course, definition))
-    found.sort(key=lambda pair: pair[1].title)
-    return found
-
-
-async def audiences(db: AsyncSession) -> list[str]:
-    query = select(Course.current_version_id).where(
-        Course.status == "active", Course.current_version_id.is_not(None)
-    )
-    version_ids = set((await db.scalars(query)).all())
-    definitions = await catalog.get_definitions(db, version_ids)
-    return sorted({a for d in definitions.values() for a in d.audience})

@@ -13,9 +13,10 @@ from lms import times
 from lms.accounts.models import User
 from lms.auth import signed_in
 from lms.errors import DomainError
-from lms.forms import EVERY_FIELD, read_form
+from lms.forms import EVERY_FIELD, Answers, read_fields
 from lms.inject import DB, AppSettings, PathInt
 from lms.learning import service as learning
+from lms.learning.progress import module_target, progress_of
 from lms.pages import page, redirect
 from lms.quizzes import service
 from lms.quizzes.models import FINAL, PRETEST
@@ -32,7 +33,7 @@ async def _start(request: Req, db: DB, slug: str, target: str) -> Any:
 
 async def _landing(request: Req, db: DB, slug: str, target: str) -> Template:
     enrollment = await learning.get_enrollment(db, request.user, slug)
-    progress = await learning.progress_of(db, enrollment)
+    progress = await progress_of(db, enrollment)
     quiz = service.quiz_for(progress.course, target)
     open_attempt = await service.find_open_attempt(db, enrollment.id, target)
     return page(
@@ -73,20 +74,16 @@ async def final_start(request: Req, db: DB, slug: FromPath[str]) -> Any:
 async def module_quiz_start(
     request: Req, db: DB, slug: FromPath[str], module_id: FromPath[str]
 ) -> Any:
-    return await _start(request, db, slug, learning.module_target(module_id))
+    return await _start(request, db, slug, module_target(module_id))
 
 
 @get("/attempts/{attempt_id:int}", name="quizzes.attempt", guards=guards)
 async def attempt_page(request: Req, db: DB, attempt_id: PathInt) -> Template:
     view = await service.get_attempt_view(db, attempt_id, request.user.id)
     if view.attempt.submitted_at is not None:
-        progress = await learning.progress_of(db, view.enrollment)
+        progress = await progress_of(db, view.enrollment)
         return page("quizzes/result.html", view=view, progress=progress)
     return page("quizzes/attempt.html", view=view, now=service.utcnow())
-
-
-def _form_values(form: Any) -> dict[str, list[str]]:
-    return {key: form.getall(key) for key in form if key.startswith("q:")}
 
 
 def _wants_json(request: Req) -> bool:
@@ -97,8 +94,8 @@ def _wants_json(request: Req) -> bool:
 async def save(request: Req, db: DB, attempt_id: PathInt) -> Any:
     view = await service.get_attempt_view(db, attempt_id, request.user.id, with_answers=False)
     try:
-        form = await read_form(request, multiline=EVERY_FIELD)
-        responses = service.parse_answers(view, _form_values(form))
+        form = Answers.from_form(await read_fields(request, EVERY_FIELD), service.ANSWER_PREFIX)
+        responses = service.parse_answers(view, form)
         saved = await service.save_answers(db, view, responses)
     except DomainError as exc:
         if _wants_json(request):
@@ -120,8 +117,8 @@ async def save(request: Req, db: DB, attempt_id: PathInt) -> Any:
 async def submit(request: Req, db: DB, settings: AppSettings, attempt_id: PathInt) -> Any:
     view = await service.get_attempt_view(db, attempt_id, request.user.id, with_answers=False)
     try:
-        form = await read_form(request, multiline=EVERY_FIELD)
-        responses = service.parse_answers(view, _form_values(form))
+        form = Answers.from_form(await read_fields(request, EVERY_FIELD), service.ANSWER_PREFIX)
+        responses = service.parse_answers(view, form)
     except DomainError as exc:
         await service.load_answers(db, view)
         return page(

@@ -17,8 +17,10 @@ from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Question, Quiz
 from lms.db import add_once, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lms.forms import Answers
 from lms.learning import service as learning
 from lms.learning.models import ACTIVE, Enrollment
+from lms.learning.progress import Progress, module_of_target, progress_of
 from lms.quizzes import grading
 from lms.quizzes.models import FINAL, PRETEST, Attempt, AttemptAnswer
 from lms.settings import Settings
@@ -32,8 +34,9 @@ def quiz_for(course: CourseDefinition, target: str) -> Quiz:
         if course.final is None:
             raise NotFound("This course has no final assessment.")
         return course.final
-    module = course.module(target.removeprefix("module:"))
-    if module is None or module.quiz is None or not target.startswith("module:"):
+    module_id = module_of_target(target)
+    module = course.module(module_id) if module_id is not None else None
+    if module is None or module.quiz is None:
         raise NotFound("There is no such knowledge check.")
     return module.quiz
 
@@ -43,13 +46,12 @@ def target_title(course: CourseDefinition, target: str) -> str:
         return "Pre-test"
     if target == FINAL:
         return course.final.title if course.final else "Final assessment"
-    module = course.module(target.removeprefix("module:"))
+    module_id = module_of_target(target)
+    module = course.module(module_id) if module_id is not None else None
     return f"Knowledge check: {module.title}" if module else "Knowledge check"
 
 
-async def _check_may_start(
-    progress: learning.Progress, quiz: Quiz, target: str, previous: int
-) -> None:
+async def _check_may_start(progress: Progress, quiz: Quiz, target: str, previous: int) -> None:
     if progress.enrollment.status != ACTIVE:
         raise Forbidden("This enrollment is not in progress.")
     if target == PRETEST:
@@ -66,7 +68,7 @@ async def _check_may_start(
         if progress.final_passed:
             raise Conflict("You have already passed the final assessment.")
     else:
-        state = progress.module_state(target.removeprefix("module:"))
+        state = progress.module_state(module_of_target(target) or "")
         if state.status == "locked":
             raise Forbidden("This module is locked: complete the modules before it first.")
         if state.status == "done":
@@ -83,7 +85,7 @@ async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -
     open_attempt = await find_open_attempt(db, enrollment.id, target)
     if open_attempt is not None:
         return open_attempt
-    progress = await learning.progress_of(db, enrollment)
+    progress = await progress_of(db, enrollment)
     quiz = quiz_for(progress.course, target)
     previous = (
         await db.scalar(
@@ -107,10 +109,10 @@ async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -
     if not await add_once(db, attempt):
         # The same attempt was started in another tab a moment ago: use that one.
         found = await find_open_attempt(db, enrollment.id, target)
-        if found is None:
-            raise
+        if found is None:  # a unique constraint refused it, yet there is no open attempt
+            raise Conflict("The attempt could not be started; try again.")
         return found
-    enrollment.last_activity_at = now
+    await learning.record_activity(db, enrollment, now)
     return attempt
 
 
@@ -189,15 +191,18 @@ def _time_left(attempt: Attempt, now: datetime) -> bool:
     return attempt.deadline_at is None or now <= attempt.deadline_at + GRACE
 
 
-def parse_answers(view: AttemptView, form: dict[str, list[str]]) -> dict[str, grading.Response]:
-    """Answers in a submitted form, keyed by question id; tampered values are refused."""
+# An attempt's form names each answer "q:<question id>".
+ANSWER_PREFIX = "q:"
+
+
+def parse_answers(view: AttemptView, form: Answers) -> dict[str, grading.Response]:
+    """The answers of an attempt's form, keyed by question id; tampered values are refused."""
     in_attempt = {q.id: q for q in view.questions}
-    for key in form:
-        if key.startswith("q:") and key[2:] not in in_attempt:
-            raise InvalidInput("An answer was sent for a question that is not in this attempt.")
+    if any(question_id not in in_attempt for question_id in form.by_question):
+        raise InvalidInput("An answer was sent for a question that is not in this attempt.")
     responses = {}
     for question in view.questions:
-        response = grading.parse_response(question, form.get(f"q:{question.id}", []))
+        response = grading.parse_response(question, list(form.by_question.get(question.id, [])))
         if response is not None:
             responses[question.id] = response
     return responses
@@ -269,10 +274,10 @@ async def submit(
         result.percent,
     )
     attempt.passed = None if attempt.target == PRETEST else result.passed
-    view.enrollment.last_activity_at = now
+    await learning.record_activity(db, view.enrollment, now)
     await db.flush()
-    if attempt.target.startswith("module:") and result.passed:
-        module_id = attempt.target.removeprefix("module:")
+    module_id = module_of_target(attempt.target)
+    if module_id is not None and result.passed:
         await learning.complete_module(db, settings, view.enrollment, module_id)
     elif attempt.target == FINAL and result.passed:
         await learning.check_completion(db, settings, view.enrollment)

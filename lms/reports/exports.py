@@ -7,16 +7,23 @@ import io
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Response
 
 from lms import times
 
+if TYPE_CHECKING:
+    from lms.accounts.models import User
+    from lms.cohorts.models import Attendance, LiveSession
+    from lms.cohorts.progress import Matrix
+    from lms.reports.completions import CompletionRow
+
 # A cell starting with one of these is read as a formula by Excel, LibreOffice and Sheets.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 Cell = str | int | float | bool | date | datetime | None
+Table = tuple[list[str], list[list[Cell]]]  # a header and its rows
 
 
 # XLSX (XML 1.0) cannot hold C0 controls other than tab, newline and carriage return; openpyxl
@@ -91,3 +98,70 @@ def download(
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
     )
+
+
+# The tables exported, each written once: the cohort's and the admin's completions are one.
+
+
+def completions_table(found: Sequence[CompletionRow]) -> Table:
+    header = ["Learner", "Email", "County", "Region", "Course", "Completed", "Hours", "Certificate"]
+    rows: list[list[Cell]] = [
+        [r.learner, r.email, r.county, r.region, r.course, r.completed_at, r.hours, r.certificate]
+        for r in found
+    ]
+    return header, rows
+
+
+def matrix_table(matrix: Matrix, zone: tzinfo) -> Table:
+    """A cohort's progress matrix: a row per learner, a column per module."""
+    from lms.learning.progress import STATE_LABELS
+
+    modules = list(matrix.definition.modules)
+    header = [
+        "Learner",
+        "Email",
+        "County",
+        "Status",
+        "Progress %",
+        *[f"Module {i}: {m.title}" for i, m in enumerate(modules, start=1)],
+        "Best final %",
+        "Last activity",
+        "Due",
+        "Overdue",
+        "At risk",
+    ]
+    rows: list[list[Cell]] = []
+    for row in matrix.rows:
+        cells = [STATE_LABELS.get(status, "") for status in row.statuses]
+        rows.append(
+            [
+                row.learner.name,
+                row.learner.email,
+                row.county,
+                row.status,
+                row.percent,
+                *cells,
+                row.best_final,
+                row.last_activity,
+                # A due date is a day (the academy's): YYYY-MM-DD, not the moment it ends.
+                times.local_date(row.due_at, zone) if row.due_at else None,
+                "yes" if row.overdue else "",
+                "yes" if row.at_risk else "",
+            ]
+        )
+    return header, rows
+
+
+def attendance_table(records: Sequence[tuple[LiveSession, Attendance, User]]) -> Table:
+    header = ["Session", "Starts", "Learner", "Email", "Attendance"]
+    rows: list[list[Cell]] = [
+        [
+            session.title,
+            session.starts_at,
+            learner.name,
+            learner.email,
+            "present" if record.present else "absent",
+        ]
+        for session, record, learner in records
+    ]
+    return header, rows

@@ -13,10 +13,9 @@ from litestar.response import Template
 
 from lms import times
 from lms.accounts.models import User
-from lms.auth import requires
+from lms.auth import requires, requires_any
 from lms.cohorts import progress
 from lms.cohorts import service as cohorts
-from lms.cohorts.routes import _course_of, guards
 from lms.errors import InvalidInput
 from lms.forms import parse_id
 from lms.inject import DB, AppSettings, PathInt
@@ -26,14 +25,15 @@ from lms.reports import completions as completions_report
 
 Req = Request[User, Any, Any]
 admin_only = [requires("admin")]
+staff = [requires_any("trainer", "admin")]
 
 
-@get("/cohorts/{cohort_id:int}/report", name="reports.cohort", guards=guards)
+@get("/cohorts/{cohort_id:int}/report", name="reports.cohort", guards=staff)
 async def cohort_report(
     request: Req, db: DB, settings: AppSettings, cohort_id: PathInt, course: FromQuery[str] = ""
 ) -> Template:
     cohort = await cohorts.get_cohort(db, request.user, cohort_id)
-    chosen = await _course_of(db, cohort.id, course)
+    chosen = await cohorts.course_of(db, cohort.id, course)
     matrix = await progress.build_matrix(db, cohort, chosen, zone=settings.zone)
     counts = service.by_status(matrix.counts())
     # Each chart is described by its table (the template gives the table these ids).
@@ -137,27 +137,8 @@ async def completions(
         times.to_utc(end + timedelta(days=1), settings.zone) if end else None,
     )
     if fmt in ("csv", "xlsx"):
-        rows = await completions_report.completions(db, *filters)
-        return exports.download(
-            "completions",
-            fmt,
-            "Completions",
-            ["Learner", "Email", "County", "Region", "Course", "Completed", "Hours", "Certificate"],
-            [
-                [
-                    r.learner,
-                    r.email,
-                    r.county,
-                    r.region,
-                    r.course,
-                    r.completed_at,
-                    r.hours,
-                    r.certificate,
-                ]
-                for r in rows
-            ],
-            settings.zone,
-        )
+        table = exports.completions_table(await completions_report.completions(db, *filters))
+        return exports.download("completions", fmt, "Completions", *table, settings.zone)
     number = _page_number(page_number)
     total, groups = await completions_report.completion_totals(db, by, *filters, zone=settings.zone)
     # Past the last page (the filters changed, or a shared link is older than a change)

@@ -1,0 +1,495 @@
+"""The progress model: what is unlocked, done and left in an enrollment, read in one query.
+
+`progress_facts` reads everything that decides progress (module rows, submitted attempts,
+evaluations, attendance) for one enrollment or all of a person's in one UNION ALL, and
+`build_progress` works the rules out from it. The learner's pages, the cohort matrix and
+the quizzes all read progress here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    CompoundSelect,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    extract,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
+
+from lms.catalog import service as catalog
+from lms.catalog.definition import CourseDefinition, Module
+from lms.certificates.models import Certificate
+from lms.cohorts.models import Attendance, LiveSession
+from lms.errors import NotFound
+from lms.learning.models import COMPLETED, WITHDRAWN, Enrollment, EvaluationResponse, ModuleProgress
+from lms.quizzes.models import FINAL, PRETEST, Attempt
+
+# Time between two events on a module longer than this is not counted as time spent.
+IDLE_LIMIT = timedelta(minutes=30)
+
+
+# A module's knowledge check is the quiz target "module:<module id>" (beside "pretest"
+# and "final"); these two are the only places that spell it.
+MODULE_TARGET = "module:"
+
+
+def module_target(module_id: str) -> str:
+    return f"{MODULE_TARGET}{module_id}"
+
+
+def module_of_target(target: str) -> str | None:
+    """The module id of a module's knowledge-check target; None for the pre-test and final."""
+    return target.removeprefix(MODULE_TARGET) if target.startswith(MODULE_TARGET) else None
+
+
+STATE_LABELS = {
+    "locked": "Locked",
+    "available": "Not started",
+    "in_progress": "In progress",
+    "failed": "Knowledge check not passed yet",
+    "done": "Complete",
+}
+
+
+@dataclass
+class ModuleState:
+    module: Module
+    number: int
+    status: str  # locked, available, in_progress, failed, done
+    best_percent: float | None = None
+    attempts: int = 0
+    seconds_spent: int = 0
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self.status]
+
+
+@dataclass
+class Progress:
+    """Everything a page needs to know about one enrollment's progress."""
+
+    enrollment: Enrollment
+    course: CourseDefinition
+    modules: list[ModuleState]
+    pretest: AttemptScore | None
+    final_attempts: list[AttemptScore] = field(default_factory=list)
+    evaluation_done: bool = False
+    sessions_attended: int = 0
+    rows: dict[str, ModuleRow] = field(default_factory=dict)  # module id -> progress row
+    certificate: Certificate | None = None  # the current one; read by `dashboard` only
+
+    @property
+    def pretest_needed(self) -> bool:
+        return self.course.pretest and self.pretest is None
+
+    @property
+    def modules_done(self) -> bool:
+        return all(m.status == "done" for m in self.modules)
+
+    @property
+    def final_passed(self) -> bool:
+        return self.course.final is None or any(a.passed for a in self.final_attempts)
+
+    @property
+    def best_final(self) -> AttemptScore | None:
+        graded = [a for a in self.final_attempts if a.percent is not None]
+        return max(graded, key=lambda a: a.percent or 0, default=None)
+
+    @property
+    def final_attempts_left(self) -> int | None:
+        if self.course.final is None or self.course.final.max_attempts is None:
+            return None
+        return max(0, self.course.final.max_attempts - len(self.final_attempts))
+
+    @property
+    def final_available(self) -> bool:
+        return (
+            self.course.final is not None
+            and not self.pretest_needed
+            and self.modules_done
+            and not self.final_passed
+            and self.final_attempts_left != 0
+        )
+
+    @property
+    def evaluation_available(self) -> bool:
+        return (
+            self.course.evaluation is not None
+            and not self.evaluation_done
+            and self.modules_done
+            and self.final_passed
+        )
+
+    @property
+    def knowledge_gain(self) -> float | None:
+        best = self.best_final
+        if self.pretest is None or self.pretest.percent is None or best is None:
+            return None
+        if not best.passed:
+            return None
+        return round((best.percent or 0) - self.pretest.percent, 1)
+
+    @property
+    def steps(self) -> tuple[int, int]:
+        """(done, total) steps, for the progress bar."""
+        c = self.course
+        total = len(self.modules) + c.live_sessions
+        done = sum(m.status == "done" for m in self.modules)
+        done += min(self.sessions_attended, c.live_sessions)
+        if c.pretest:
+            total += 1
+            done += self.pretest is not None
+        if c.final:
+            total += 1
+            done += self.final_passed
+        if c.evaluation:
+            total += 1
+            done += self.evaluation_done
+        return done, total
+
+    @property
+    def percent(self) -> int:
+        done, total = self.steps
+        return round(100 * done / total) if total else 100
+
+    @property
+    def complete(self) -> bool:
+        return (
+            self.modules_done
+            and self.final_passed
+            and (self.course.evaluation is None or self.evaluation_done)
+            and self.sessions_attended >= self.course.live_sessions
+        )
+
+    def module_state(self, module_id: str) -> ModuleState:
+        for state in self.modules:
+            if state.module.id == module_id:
+                return state
+        raise NotFound("This course has no such module.")
+
+    @property
+    def next_step(self) -> tuple[str, str | None]:
+        """What to do next, as (words, link)."""
+        slug = self.course.slug
+        if self.enrollment.status == COMPLETED:
+            return "Completed", f"/courses/{slug}"
+        if self.enrollment.status == WITHDRAWN:
+            return "Withdrawn", f"/courses/{slug}"
+        if self.pretest_needed:
+            return "Take the pre-test", f"/courses/{slug}/pretest"
+        for state in self.modules:
+            if state.status in ("in_progress", "failed", "available"):
+                verb = "Start" if state.status == "available" else "Resume"
+                return (
+                    f"{verb}: Module {state.number}, {state.module.title}",
+                    f"/courses/{slug}/modules/{state.module.id}",
+                )
+        if self.final_available:
+            return "Take the final assessment", f"/courses/{slug}/final"
+        if not self.final_passed:
+            return "No final assessment attempts left: contact your trainer", None
+        if self.evaluation_available:
+            return "Complete the course evaluation", f"/courses/{slug}/evaluation"
+        if self.sessions_attended < self.course.live_sessions:
+            return (
+                f"Attend the live sessions ({self.sessions_attended} of "
+                f"{self.course.live_sessions} recorded by your trainer)",
+                None,
+            )
+        return "Completed", f"/courses/{slug}"
+
+
+class ModuleRow(NamedTuple):
+    """The columns of a learner's progress in one module that progress pages need."""
+
+    status: str
+    seconds_spent: int
+    last_seen_at: datetime | None  # None where only the status was read (the matrix)
+
+
+class AttemptScore(NamedTuple):
+    """The columns of a submitted attempt that progress pages need (not its question layout)."""
+
+    id: int
+    enrollment_id: int
+    target: str
+    percent: float | None
+    passed: bool | None
+    submitted_at: datetime | None  # None where only the scores were read (the matrix)
+
+
+@dataclass
+class Facts:
+    """What decides the progress of some enrollments, read by progress_facts."""
+
+    modules: dict[int, dict[str, ModuleRow]]  # enrollment id -> module id -> row
+    attempts: dict[int, list[AttemptScore]]  # enrollment id -> submitted attempts, oldest first
+    evaluated: set[int]  # enrollment ids with an evaluation response
+    attended: dict[tuple[int, int], int]  # (user id, course id) -> live sessions attended
+
+    def progress(self, enrollment: Enrollment, course: CourseDefinition) -> Progress:
+        return build_progress(
+            enrollment,
+            course,
+            self.modules.get(enrollment.id, {}),
+            self.attempts.get(enrollment.id, []),
+            enrollment.id in self.evaluated,
+            self.attended.get((enrollment.user_id, enrollment.course_id), 0),
+        )
+
+
+@cache
+def _facts_query(whose: str) -> CompoundSelect:
+    """The UNION ALL behind progress_facts, for one "enrollment" or every enrollment of one
+    "person", built once.
+
+    The parameters are single values, not lists: PostgreSQL then settles on one plan for
+    the prepared statement after a few runs. With array parameters it planned the query
+    afresh on every run, which took twice as long as running it.
+    """
+    if whose == "enrollment":
+        owned = bindparam("enrollment", type_=Integer)
+        attended_course = LiveSession.course_id == bindparam("course", type_=Integer)
+    else:
+        owned = (
+            select(Enrollment.id)
+            .where(Enrollment.user_id == bindparam("user", type_=Integer))
+            .scalar_subquery()
+        )
+        attended_course = true()
+    text_, integer, real, flag, moment = (
+        cast(null(), String),
+        cast(null(), Integer),
+        cast(null(), Float),
+        cast(null(), Boolean),
+        cast(null(), DateTime),
+    )
+
+    def of(column: Any) -> ColumnElement[bool]:
+        return column == owned if whose == "enrollment" else column.in_(owned)
+
+    modules = select(
+        literal_column("'m'"),
+        ModuleProgress.enrollment_id,
+        ModuleProgress.module_id,
+        ModuleProgress.status,
+        ModuleProgress.seconds_spent,
+        integer,
+        real,
+        flag,
+        ModuleProgress.last_seen_at,
+    ).where(of(ModuleProgress.enrollment_id))
+    attempts = select(
+        literal_column("'a'"),
+        Attempt.enrollment_id,
+        Attempt.target,
+        text_,
+        Attempt.id,
+        integer,
+        Attempt.percent,
+        Attempt.passed,
+        Attempt.submitted_at,
+    ).where(of(Attempt.enrollment_id), Attempt.submitted_at.is_not(None))
+    evaluations = select(
+        literal_column("'e'"),
+        EvaluationResponse.enrollment_id,
+        text_,
+        text_,
+        integer,
+        integer,
+        real,
+        flag,
+        moment,
+    ).where(of(EvaluationResponse.enrollment_id))
+    attendance = (
+        select(
+            literal_column("'s'"),
+            Attendance.user_id,
+            text_,
+            text_,
+            LiveSession.course_id,
+            func.count(),
+            real,
+            flag,
+            moment,
+        )
+        .join(LiveSession, LiveSession.id == Attendance.session_id)
+        .where(
+            Attendance.user_id == bindparam("user", type_=Integer),
+            Attendance.present.is_(True),
+            attended_course,
+        )
+        .group_by(Attendance.user_id, LiveSession.course_id)
+    )
+    return union_all(modules, attempts, evaluations, attendance)
+
+
+async def progress_facts(
+    db: AsyncSession, whose: str, params: dict[str, Any], seen: dict[str, Any] | None = None
+) -> Facts:
+    """Module progress, submitted attempts, evaluations and attendance in one query.
+
+    The four kinds of rows come back as one UNION ALL, told apart by their first column,
+    because on a busy server a page's cost is its number of queries.
+    """
+    if seen is None:
+        rows = await db.execute(_facts_query(whose), params)
+    else:  # a module page view on PostgreSQL, recorded by the same statement
+        rows = await db.execute(_facts_and_view_query(), {**params, **seen})
+    facts = Facts({}, {}, set(), {})
+    for kind, owner, key, status, number, extra, percent, passed, at in rows.all():
+        if kind == "m":
+            facts.modules.setdefault(owner, {})[key] = ModuleRow(status, number, at)
+        elif kind == "a":
+            score = AttemptScore(number, owner, key, percent, passed, at)
+            facts.attempts.setdefault(owner, []).append(score)
+        elif kind == "e":
+            facts.evaluated.add(owner)
+        else:
+            facts.attended[(owner, number)] = extra
+    for attempts_of in facts.attempts.values():
+        attempts_of.sort()  # by id: the order they were started
+    return facts
+
+
+async def progress_of(
+    db: AsyncSession, enrollment: Enrollment, seen: dict[str, Any] | None = None
+) -> Progress:
+    course = await catalog.get_definition(db, enrollment.version_id)
+    params = {
+        "enrollment": enrollment.id,
+        "user": enrollment.user_id,
+        "course": enrollment.course_id,
+    }
+    facts = await progress_facts(db, "enrollment", params, seen)
+    return facts.progress(enrollment, course)
+
+
+def build_progress(
+    enrollment: Enrollment,
+    course: CourseDefinition,
+    rows: dict[str, ModuleRow],
+    attempts: list[AttemptScore],
+    evaluation_done: bool,
+    sessions_attended: int,
+) -> Progress:
+    by_target: dict[str, list[AttemptScore]] = {}
+    for attempt in attempts:
+        by_target.setdefault(attempt.target, []).append(attempt)
+    pretest = next(iter(by_target.get(PRETEST, [])), None)
+    gate_open = not course.pretest or pretest is not None
+    states: list[ModuleState] = []
+    previous_done = True
+    for number, module in enumerate(course.modules, start=1):
+        row = rows.get(module.id)
+        tries = by_target.get(module_target(module.id), [])
+        best = None
+        for attempt in tries:  # a loop, not max(): this runs for every cell of a matrix
+            if attempt.percent is not None and (best is None or attempt.percent > best):
+                best = attempt.percent
+        if row is not None and row.status == "done":
+            status = "done"
+        elif not gate_open or (course.sequential and not previous_done):
+            status = "locked"
+        elif tries:
+            status = "failed"
+        elif row is not None:
+            status = "in_progress"
+        else:
+            status = "available"
+        states.append(
+            ModuleState(module, number, status, best, len(tries), row.seconds_spent if row else 0)
+        )
+        previous_done = status == "done"
+    return Progress(
+        enrollment=enrollment,
+        course=course,
+        modules=states,
+        pretest=pretest,
+        final_attempts=by_target.get(FINAL, []),
+        evaluation_done=evaluation_done,
+        sessions_attended=sessions_attended,
+        rows=rows,
+    )
+
+
+def reading_seconds(last_seen: datetime, now: datetime) -> int:
+    """The time since the last view, as reading time: none after a break over IDLE_LIMIT."""
+    gap = now - last_seen
+    return int(gap.total_seconds()) if timedelta(0) < gap <= IDLE_LIMIT else 0
+
+
+# Every time a module page opens: one UPDATE, without loading the row first, adding
+# reading_seconds() since the last view.
+_MP = ModuleProgress.__table__.c
+RECORD_VIEW = (
+    update(ModuleProgress.__table__)
+    .where(_MP.enrollment_id == bindparam("enrollment"), _MP.module_id == bindparam("module"))
+    .values(seconds_spent=_MP.seconds_spent + bindparam("added"), last_seen_at=bindparam("now"))
+)
+# The same on PostgreSQL, with reading_seconds() worked out in SQL, to run with the query
+# that reads progress.
+_NOW = bindparam("now", type_=DateTime)
+_GAP = case(
+    (
+        (_MP.last_seen_at < _NOW) & (_MP.last_seen_at >= bindparam("idle_since", type_=DateTime)),
+        cast(func.floor(extract("epoch", _NOW - _MP.last_seen_at)), Integer),
+    ),
+    else_=0,
+)
+RECORD_VIEW_IN_SQL = RECORD_VIEW.values(seconds_spent=_MP.seconds_spent + _GAP, last_seen_at=_NOW)
+
+
+@cache
+def _facts_and_view_query() -> CompoundSelect:
+    """progress_facts' query, recording a module page view as it reads (PostgreSQL only)."""
+    return _facts_query("enrollment").add_cte(RECORD_VIEW_IN_SQL.cte("seen"))
+
+
+_DASHBOARD = (
+    select(Enrollment, Certificate)
+    .outerjoin(
+        Certificate,
+        (Certificate.enrollment_id == Enrollment.id) & Certificate.is_current.is_(True),
+    )
+    .where(Enrollment.user_id == bindparam("user_id"))
+    .order_by(Enrollment.enrolled_at.desc())
+    .options(raiseload(Enrollment.course))  # the course's definition says all a page needs
+)
+
+
+async def of_person(db: AsyncSession, user_id: int) -> list[Progress]:
+    """Progress and current certificate of every enrollment of a person, in two queries."""
+    found = (await db.execute(_DASHBOARD, {"user_id": user_id})).unique().all()
+    if not found:
+        return []
+    enrollments = [e for e, _ in found]
+    facts = await progress_facts(db, "person", {"user": user_id})
+    definitions = await catalog.get_definitions(db, {e.version_id for e in enrollments})
+    progresses = []
+    for enrollment, certificate in found:
+        progress = facts.progress(enrollment, definitions[enrollment.version_id])
+        progress.certificate = certificate
+        progresses.append(progress)
+    return progresses
