@@ -25,10 +25,11 @@ run: install
 	$(BIN)/lms demo
 	$(BIN)/lms serve --host $(HOST) --port $(PORT)
 
-## test: install, then lint and run the whole suite on SQLite and PostgreSQL, with Chromium
+## test: install, then lint, type-check and run the whole suite on SQLite and PostgreSQL, with Chromium
 test: install
 	bash scripts/system-packages.sh test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 ## bench: seed a statewide academy into a throwaway PostgreSQL database, load every page (minutes)

@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, FileSystemLoader
 from litestar import Litestar, Request, get
@@ -170,7 +170,8 @@ def create_app(
                 await asyncio.to_thread(pdf.shutdown_pool)
 
     async def provide_db(state: State, scope: Scope) -> AsyncIterator[AsyncSession]:
-        opened = scope.get(database.REQUEST_SESSION)  # type: ignore[call-overload]
+        # SessionMiddleware keeps its session in the scope (an ASGI scope holds any key).
+        opened = cast(AsyncSession | None, scope.get(database.REQUEST_SESSION))
         async for session in database.session_scope(state.sessionmaker, opened):
             yield session
 

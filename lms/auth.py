@@ -60,7 +60,7 @@ class SessionMiddleware(ASGIMiddleware):
                 user is not None
                 and user.must_change_password
                 and not scope["path"].startswith(PASSWORD_CHANGE_PATHS)
-                and scope["method"] in ("GET", "HEAD")
+                and scope.get("method") in ("GET", "HEAD")  # an HTTP scope; a websocket has none
             ):
                 await ASGIRedirectResponse(path="/account/password", status_code=303)(
                     scope, receive, send

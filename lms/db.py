@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import ARRAY, ColumnElement, Integer, MetaData, any_, bindparam, event, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    MetaData,
+    Table,
+    any_,
+    bindparam,
+    event,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -75,7 +85,7 @@ def among(column: Any, name: str, dialect: str) -> ColumnElement[bool]:
     """
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=ARRAY(Integer)))
-    return column.in_(bindparam(name, expanding=True))  # type: ignore[no-any-return]
+    return column.in_(bindparam(name, expanding=True))
 
 
 async def add_once(db: AsyncSession, row: Base) -> bool:
@@ -91,6 +101,19 @@ async def add_once(db: AsyncSession, row: Base) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def dialect_name(db: AsyncSession) -> str:
+    """ "postgresql" or "sqlite": where a query has a faster form on one of them."""
+    return db.get_bind().dialect.name
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for Core statements that skip the ORM's bookkeeping.
+
+    SQLAlchemy types `__table__` as any FromClause; a declarative class's is a Table.
+    """
+    return cast(Table, model.__table__)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -235,7 +235,7 @@ async def _answer(
 
 def _response(question: Question, right: bool) -> Response:
     if question.type == "true_false":
-        return question.answer if right else not question.answer
+        return bool(question.answer) is right  # a true/false question always has its answer
     correct = [i for i, c in enumerate(question.choices) if c.correct]
     wrong = [i for i, c in enumerate(question.choices) if not c.correct]
     return correct if right or not wrong else wrong[:1]

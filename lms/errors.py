@@ -82,7 +82,7 @@ def error_page(request: Request, status: int, detail: str | None) -> Response:
     detail = detail or DEFAULT_DETAILS.get(status, "")
     if _wants_json(request):
         return Response({"status": status, "detail": detail}, status_code=status)
-    return page(  # type: ignore[return-value]
+    return page(
         "errors/error.html", status, status=status, title=TITLES.get(status, "Error"), detail=detail
     )
 

@@ -20,7 +20,7 @@ MIN_SECRET_LENGTH = 32
 def one_address(value: str) -> Address | None:
     """`Name <user@host>` or `user@host` parsed as exactly one address, else None."""
     header = SMTP.header_factory("From", value)
-    addresses = header.addresses  # type: ignore[attr-defined]
+    addresses = header.addresses
     if header.defects or len(addresses) != 1 or not addresses[0].domain:
         return None
     address: Address = addresses[0]

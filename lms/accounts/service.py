@@ -14,14 +14,14 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import bcrypt
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
+from sqlalchemy.orm import InstrumentedAttribute, raiseload
 
 from lms import audit
 from lms.accounts.models import (
@@ -129,7 +129,9 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _failures_since(db: AsyncSession, column: object, value: str, since: object) -> int:
+async def _failures_since(
+    db: AsyncSession, column: InstrumentedAttribute[str], value: str, since: datetime
+) -> int:
     query = select(func.count()).select_from(SignInFailure).where(column == value)
     return (await db.scalar(query.where(SignInFailure.at >= since))) or 0
 

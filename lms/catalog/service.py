@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,10 +161,41 @@ async def list_courses(db: AsyncSession) -> list[Course]:
     return list((await db.scalars(select(Course).order_by(Course.slug))).unique().all())
 
 
+async def current_definition(db: AsyncSession, course: Course) -> CourseDefinition:
+    """The definition of the course's current version (NotFound before any version loads)."""
+    if course.current_version_id is None:
+        raise NotFound(f"The course '{course.slug}' has no version loaded yet.")
+    return await get_definition(db, course.current_version_id)
+
+
+async def current_definitions(
+    db: AsyncSession, active_only: bool = False
+) -> list[tuple[Course, CourseDefinition]]:
+    """Every loaded course (or only the active ones) with its current version's definition."""
+    courses = [c for c in await list_courses(db) if c.status == "active" or not active_only]
+    return await with_definitions(db, courses)
+
+
+async def with_definitions(
+    db: AsyncSession, courses: Sequence[Course]
+) -> list[tuple[Course, CourseDefinition]]:
+    """Each course that has a current version, with that version's definition (one query)."""
+    current = [(c, c.current_version_id) for c in courses if c.current_version_id is not None]
+    definitions = await get_definitions(db, {version_id for _, version_id in current})
+    return [(c, definitions[version_id]) for c, version_id in current]
+
+
 async def get_course(db: AsyncSession, slug: str) -> Course:
     course = await db.scalar(select(Course).where(Course.slug == slug))
     if course is None:
         raise NotFound(f"There is no course called '{slug}'.")
+    return course
+
+
+async def get_course_by_id(db: AsyncSession, course_id: int) -> Course:
+    course = await db.get(Course, course_id)
+    if course is None:
+        raise NotFound("There is no such course.")
     return course
 
 
@@ -200,11 +232,8 @@ class LibraryItem:
 async def library(db: AsyncSession) -> list[LibraryItem]:
     """Every resource of every course's current version."""
     query = select(Course).where(Course.status == "active", Course.current_version_id.is_not(None))
-    courses = (await db.scalars(query)).unique().all()
-    definitions = await get_definitions(db, {c.current_version_id for c in courses})
     items = []
-    for course in courses:
-        definition = definitions[course.current_version_id]
+    for course, definition in await with_definitions(db, (await db.scalars(query)).unique().all()):
         for module in definition.modules:
             for resource in module.resources:
                 items.append(
@@ -222,11 +251,9 @@ async def search_courses(
     """The active courses a learner can find, matching every word of `text`, by title."""
     query = select(Course).where(Course.status == "active", Course.current_version_id.is_not(None))
     courses = (await db.scalars(query.order_by(Course.slug))).unique().all()
-    definitions = await get_definitions(db, {c.current_version_id for c in courses})
     found = []
     needle = text.strip().lower()
-    for course in courses:
-        definition = definitions[course.current_version_id]
+    for course, definition in await with_definitions(db, courses):
         if audience and definition.audience and audience not in definition.audience:
             continue
         haystack = " ".join(
@@ -240,9 +267,6 @@ async def search_courses(
 
 
 async def audiences(db: AsyncSession) -> list[str]:
-    query = select(Course.current_version_id).where(
-        Course.status == "active", Course.current_version_id.is_not(None)
-    )
-    version_ids = set((await db.scalars(query)).all())
-    definitions = await get_definitions(db, version_ids)
-    return sorted({a for d in definitions.values() for a in d.audience})
+    query = select(Course).where(Course.status == "active")
+    courses = await with_definitions(db, (await db.scalars(query)).unique().all())
+    return sorted({a for _, d in courses for a in d.audience})

@@ -144,7 +144,7 @@ def _refuse_aliases(text: str, line_offset: int) -> None:
     """Aliases can multiply a small file into a huge value ("billion laughs"); none are needed."""
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
-            line = event.start_mark.line + 1 + line_offset
+            line = (event.start_mark.line if event.start_mark else 0) + 1 + line_offset
             raise SourceError(line, "YAML anchors and aliases are not allowed")
 
 

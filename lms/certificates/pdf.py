@@ -32,7 +32,7 @@ def packaged_only_fetcher() -> Any:
     """A WeasyPrint URL fetcher for data: URLs and the app's packaged assets, nothing else."""
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    class PackagedOnly(URLFetcher):  # type: ignore[misc]
+    class PackagedOnly(URLFetcher):
         refused: list[str] = []
 
         def fetch(self, url: str, headers: Any = None) -> Any:

@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from markupsafe import Markup, escape
-from sqlalchemy import Row, Select, String, bindparam, case, cast, exists, func, literal, select
+from sqlalchemy import Select, String, bindparam, case, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import times
@@ -17,7 +17,7 @@ from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.cohorts.models import Attendance, Cohort, CohortCourse, CohortMember, LiveSession
-from lms.db import among, utcnow
+from lms.db import among, dialect_name, utcnow
 from lms.learning.models import COMPLETED, Enrollment, EvaluationResponse, ModuleProgress
 from lms.learning.progress import (
     STATE_LABELS,
@@ -354,7 +354,7 @@ async def _summaries_of(
     db: AsyncSession, wanted: dict[int, int], definitions: dict[int, CourseDefinition], width: int
 ) -> dict[int, Summary]:
     """Work out and keep the summaries of these enrollments (id -> version id)."""
-    query = _facts_query(db.bind.dialect.name)
+    query = _facts_query(dialect_name(db))
     made = {}
     for enrollment_id, revision, modules, attempts, evaluated, attended in (
         await db.execute(query, {"enrollments": list(wanted)})
@@ -388,18 +388,17 @@ async def build_matrix(
     params = {"cohort_id": cohort.id, "course_id": course.id}
     found = (await db.execute(MEMBERS_QUERY, params)).all()
     latest = {row.user_id: row for row in found}  # each member's latest enrollment in it
+    current = await catalog.current_definition(db, course)
     definitions = await catalog.get_definitions(
-        db,
-        {row.version_id for row in latest.values() if row.enrollment_id}
-        | {course.current_version_id},
+        db, {row.version_id for row in latest.values() if row.enrollment_id}
     )
-    width = len(definitions[course.current_version_id].modules)
+    width = len(current.modules)
     if len(_summaries) > MAX_SUMMARIES:
         _summaries.clear()
     if len(_rows) > MAX_SUMMARIES:
         _rows.clear()
 
-    def summary_key(row: Row[Any]) -> tuple[int, int, int, int]:
+    def summary_key(row: Any) -> tuple[int, int, int, int]:  # a row of MEMBERS_QUERY
         return (row.enrollment_id, row.progress_revision, row.version_id, width)
 
     wanted = {
@@ -443,4 +442,4 @@ async def build_matrix(
         rows.append(made)
     rows = [r for r in rows if FILTERS.get(show, FILTERS[""])(r)]
     rows.sort(key=SORTS.get(sort, SORTS["name"]))
-    return Matrix(cohort, course, definitions[course.current_version_id], rows)
+    return Matrix(cohort, course, current, rows)

@@ -12,7 +12,7 @@ from litestar.response import Template
 from lms.accounts import service as accounts
 from lms.accounts.models import User
 from lms.auth import requires_any
-from lms.catalog.models import Course
+from lms.catalog import service as catalog
 from lms.cohorts import progress, roster, service
 from lms.errors import DomainError, InvalidInput, NotFound
 from lms.forms import Confirmation, Fields, parse_id, read_fields, read_upload, shown, text
@@ -49,7 +49,7 @@ async def _form_page(
         values=values,
         error=error,
         trainers=await service.trainers(db),
-        courses=await service.assignable_courses(db),
+        courses=await catalog.current_definitions(db, active_only=True),
         counties=await accounts.list_counties(db),
     )
 
@@ -298,9 +298,14 @@ async def roster_apply(request: Req, db: DB, settings: AppSettings, cohort_id: P
     try:
         plan, invitations = await roster.apply(db, settings, cohort, raw, request.user)
     except InvalidInput as exc:
-        plan = await roster.plan(db, cohort, raw) if raw else None
+        shown_plan = await roster.plan(db, cohort, raw) if raw else None
         return page(
-            "cohorts/roster.html", 400, cohort=cohort, plan=plan, error=str(exc), content=_text(raw)
+            "cohorts/roster.html",
+            400,
+            cohort=cohort,
+            plan=shown_plan,
+            error=str(exc),
+            content=_text(raw),
         )
     await carried(request, db, _draft_key(cohort.id))  # applied: the preview is done with
     counts = {action: plan.count(action) for action in ("new account", "new member", "no change")}
@@ -353,7 +358,7 @@ async def session_page(request: Req, db: DB, cohort_id: PathInt, session_id: Pat
         "cohorts/session.html",
         cohort=cohort,
         session=session,
-        course=await db.get(Course, session.course_id),
+        course=await catalog.get_course_by_id(db, session.course_id),
         members=await service.members_of(db, cohort.id),
         attendance=await service.attendance_of(db, session.id),
     )

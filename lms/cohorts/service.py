@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -15,7 +16,6 @@ from lms import audit, times
 from lms.accounts import service as accounts
 from lms.accounts.models import County, User
 from lms.catalog import service as catalog
-from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.cohorts.models import (
     Attendance,
@@ -142,15 +142,6 @@ async def trainers(db: AsyncSession) -> list[User]:
     """Everyone who can be chosen to run a cohort."""
     query = select(User).where(User.is_trainer.is_(True)).order_by(User.name)
     return list((await db.scalars(query)).all())
-
-
-async def assignable_courses(db: AsyncSession) -> list[tuple[Course, CourseDefinition]]:
-    """The active courses a cohort can take, each with its current version's definition."""
-    return [
-        (c, await catalog.get_definition(db, c.current_version_id))
-        for c in await catalog.list_courses(db)
-        if c.current_version_id and c.status == "active"
-    ]
 
 
 async def cohort_snapshot(db: AsyncSession, cohort: Cohort) -> dict[str, Any]:
@@ -681,6 +672,11 @@ async def schedule_session(
     return session
 
 
+async def all_cohorts(db: AsyncSession) -> list[Cohort]:
+    """Every cohort by name, for an admin choosing one (trainers see `visible_cohorts`)."""
+    return list((await db.scalars(select(Cohort).order_by(Cohort.name))).all())
+
+
 async def get_session(db: AsyncSession, cohort: Cohort, session_id: int) -> LiveSession:
     session = await db.get(LiveSession, session_id)
     if session is None or session.cohort_id != cohort.id:
@@ -698,7 +694,7 @@ async def record_attendance(
     settings: Settings,
     cohort: Cohort,
     session: LiveSession,
-    present_ids: set[int],
+    present_ids: AbstractSet[int],
     by: User,
 ) -> None:
     """Record who attended; attendance counts toward completing the course."""

@@ -20,6 +20,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    Select,
     String,
     bindparam,
     case,
@@ -35,11 +36,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Module
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Attendance, LiveSession
+from lms.db import table_of
 from lms.errors import NotFound
 from lms.learning.models import COMPLETED, WITHDRAWN, Enrollment, EvaluationResponse, ModuleProgress
 from lms.quizzes.models import FINAL, PRETEST, Attempt
@@ -268,6 +272,7 @@ def _facts_query(whose: str) -> CompoundSelect:
     the prepared statement after a few runs. With array parameters it planned the query
     afresh on every run, which took twice as long as running it.
     """
+    owned: BindParameter[int] | ScalarSelect[int]
     if whose == "enrollment":
         owned = bindparam("enrollment", type_=Integer)
         attended_course = LiveSession.course_id == bindparam("course", type_=Integer)
@@ -300,7 +305,7 @@ def _facts_query(whose: str) -> CompoundSelect:
         flag,
         ModuleProgress.last_seen_at,
     ).where(of(ModuleProgress.enrollment_id))
-    attempts = select(
+    attempts: Select[*tuple[Any, ...]] = select(
         literal_column("'a'"),
         Attempt.enrollment_id,
         Attempt.target,
@@ -442,9 +447,9 @@ def reading_seconds(last_seen: datetime, now: datetime) -> int:
 
 # Every time a module page opens: one UPDATE, without loading the row first, adding
 # reading_seconds() since the last view.
-_MP = ModuleProgress.__table__.c
+_MP = table_of(ModuleProgress).c
 RECORD_VIEW = (
-    update(ModuleProgress.__table__)
+    update(table_of(ModuleProgress))
     .where(_MP.enrollment_id == bindparam("enrollment"), _MP.module_id == bindparam("module"))
     .values(seconds_spent=_MP.seconds_spent + bindparam("added"), last_seen_at=bindparam("now"))
 )

@@ -16,7 +16,7 @@ from lms.accounts.models import User
 from lms.catalog import service as catalog
 from lms.catalog.models import Course
 from lms.certificates import service as certificates
-from lms.db import add_once, utcnow
+from lms.db import add_once, dialect_name, table_of, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.forms import Answers
 from lms.learning.models import (
@@ -176,10 +176,11 @@ async def enroll(
 async def _titles(db: AsyncSession, slugs: list[str]) -> list[str]:
     query = select(Course).where(Course.slug.in_(slugs))
     found = {c.slug: c for c in (await db.scalars(query)).unique().all()}
-    return [
-        found[s].current_version.title if s in found and found[s].current_version else s
-        for s in slugs
-    ]
+    titles = []
+    for slug in slugs:
+        version = found[slug].current_version if slug in found else None
+        titles.append(version.title if version else slug)
+    return titles
 
 
 async def withdraw(db: AsyncSession, enrollment: Enrollment, by: User) -> None:
@@ -210,7 +211,7 @@ async def open_module(db: AsyncSession, enrollment: Enrollment, module_id: str) 
     # last_seen_at too (cohorts.progress), so a view writes one row, not two. On PostgreSQL
     # the query that reads progress makes the update (a data-modifying CTE): one statement,
     # not two. A refused view rolls back with the request.
-    in_one = enrollment.status != COMPLETED and db.bind.dialect.name == "postgresql"
+    in_one = enrollment.status != COMPLETED and dialect_name(db) == "postgresql"
     seen = None
     if in_one:
         seen = {"enrollment": enrollment.id, "module": module_id, "now": now}
@@ -248,8 +249,8 @@ async def record_activity(db: AsyncSession, enrollment: Enrollment, now: datetim
 
 
 _ACTIVE_AT = (
-    update(Enrollment.__table__)
-    .where(Enrollment.__table__.c.id == bindparam("enrollment"))
+    update(table_of(Enrollment))
+    .where(table_of(Enrollment).c.id == bindparam("enrollment"))
     .values(last_activity_at=bindparam("now"))
 )
 

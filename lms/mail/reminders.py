@@ -77,7 +77,9 @@ async def queue_reminders(
     )
     report = ReminderReport()
     for enrollment, user, slug, title in rows.all():
-        due_at: datetime = enrollment.due_at
+        due_at = enrollment.due_at
+        if due_at is None:  # the query chose enrollments with one
+            continue
         stage = reminder_stage(due_at, now, settings.zone)
         if stage is None:
             continue

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Question, Quiz
-from lms.db import add_once, utcnow
+from lms.db import add_once, dialect_name, table_of, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.forms import Answers
 from lms.learning import service as learning
@@ -212,7 +212,7 @@ def parse_answers(view: AttemptView, form: Answers) -> dict[str, grading.Respons
 def _upsert_answers(dialect: str) -> Any:
     """INSERT an answer, or replace the one saved before: built once, run for every answer."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(AttemptAnswer.__table__)
+    statement = insert(table_of(AttemptAnswer))
     return statement.on_conflict_do_update(
         index_elements=["attempt_id", "question_id"],
         set_={"response": statement.excluded.response, "saved_at": statement.excluded.saved_at},
@@ -233,7 +233,7 @@ async def save_answers(
             {"attempt_id": attempt.id, "question_id": q, "response": r, "saved_at": now}
             for q, r in responses.items()
         ]
-        await db.execute(_upsert_answers(db.bind.dialect.name), rows)
+        await db.execute(_upsert_answers(dialect_name(db)), rows)
     await learning.record_activity(db, view.enrollment, now)
     return len(responses)
 

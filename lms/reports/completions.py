@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BindParameter,
+    CompoundSelect,
     Date,
     DateTime,
     Integer,
@@ -69,8 +70,8 @@ def _place(name: str) -> BindParameter[int]:
 
 
 def _completed(
-    query: Select[Any], given: _Filters, person: bool = False, place: bool = False
-) -> Select[Any]:
+    query: Select[*tuple[Any, ...]], given: _Filters, person: bool = False, place: bool = False
+) -> Select[*tuple[Any, ...]]:
     """Completed enrollments, with the filters every completions query shares.
 
     The person (`person`), their county and region (`place`) are joined only when asked
@@ -137,7 +138,7 @@ def _parameters(
 
 
 @functools.cache
-def _latest(given: _Filters, page: bool) -> Select[Any]:
+def _latest(given: _Filters, page: bool) -> Select[*tuple[Any, ...]]:
     """Completions latest first; built once for each set of filters."""
     columns = select(
         User.name,
@@ -209,7 +210,7 @@ class Choice(NamedTuple):
 
 # Courses (slug, title) and counties (id, name, region id, region name) in one statement:
 # each statement costs a page about a millisecond under load, whatever it reads.
-_CHOICES = union_all(
+_CHOICES: CompoundSelect[*tuple[Any, ...]] = union_all(
     select(Course.slug, CourseVersion.title, null(), null()).join(
         CourseVersion, CourseVersion.id == Course.current_version_id
     ),
@@ -374,7 +375,7 @@ async def completion_totals(
     if by == "month":
         counted = {_month_name(int(y), int(m)): [int(n), float(h)] for y, m, n, h in rows}
         await _into_local_months(db, given, values, counted, zone)
-        groups = [(name, n, h) for name, (n, h) in counted.items() if n > 0]
+        groups = [(name, int(n), float(h)) for name, (n, h) in counted.items() if n > 0]
     else:
         groups = [
             (key or ("No region" if by == "region" else "No county"), int(n), float(h))

@@ -65,7 +65,7 @@ async def question_stats(
     db: AsyncSession, course: Course, cohort_id: int | None = None
 ) -> list[QuestionStat]:
     """Per question (followed by id across versions): share correct, most chosen wrong answer."""
-    definition = await catalog.get_definition(db, course.current_version_id)
+    definition = await catalog.current_definition(db, course)
     stats: dict[str, QuestionStat] = {}
     questions: dict[str, Any] = {}
     for module in definition.modules:
@@ -159,7 +159,8 @@ async def knowledge_gain(db: AsyncSession, course: Course, cohort_id: int | None
     ).all()
     by_enrollment: dict[int, dict[str, float]] = defaultdict(dict)
     for enrollment_id, target, percent in rows:
-        by_enrollment[enrollment_id][target] = percent
+        if percent is not None:  # a submitted attempt is graded; the max of none is NULL
+            by_enrollment[enrollment_id][target] = percent
     pairs = [(v[PRETEST], v[FINAL]) for v in by_enrollment.values() if PRETEST in v and FINAL in v]
     if not pairs:
         return Gain(0, None, None)
@@ -201,7 +202,7 @@ class SurveyResult:
 async def evaluation_results(
     db: AsyncSession, course: Course, cohort_id: int | None = None
 ) -> tuple[int, list[SurveyResult]]:
-    definition: CourseDefinition = await catalog.get_definition(db, course.current_version_id)
+    definition: CourseDefinition = await catalog.current_definition(db, course)
     if definition.evaluation is None:
         return 0, []
     answers = (
@@ -223,8 +224,8 @@ async def evaluation_results(
                 SurveyResult(q.id, q.prompt, q.type, counts, [], len(values), prompt_html)
             )
         elif q.type == "single":
-            tally = Counter(values)
-            counts = [(choice, tally.get(choice, 0)) for choice in q.choices]
+            chosen = Counter(str(v) for v in values)
+            counts = [(choice, chosen.get(choice, 0)) for choice in q.choices]
             results.append(
                 SurveyResult(q.id, q.prompt, q.type, counts, [], len(values), prompt_html)
             )
