@@ -159,9 +159,19 @@ async def evaluation_submit(
     return redirect(f"/courses/{slug}", "evaluation-done")
 
 
-@get("/my-learning", name="learning.dashboard", guards=guards)
-async def dashboard(request: Req, db: DB) -> Redirect:
-    return Redirect("/")
+# Open to everyone: a visitor who is not signed in gets the welcome page, not a sign-in.
+@get("/", name="learning.dashboard")
+async def dashboard(request: Request[Any, Any, Any], db: DB) -> Template:
+    """My learning for a signed-in person; a welcome for everyone else."""
+    if request.user is None:
+        return page("home.html")
+    return page("learning/dashboard.html", **await dashboard_context(db, request.user))
+
+
+@get("/my-learning", name="learning.my_learning", guards=guards)
+async def my_learning(request: Req) -> Redirect:
+    """My learning's old address: a plain 302 to where it lives now, "/"."""
+    return Redirect(request.app.route_reverse("learning.dashboard"))
 
 
 async def dashboard_context(db: DB, user: User) -> dict[str, Any]:
@@ -190,5 +200,6 @@ router = Router(
         evaluation_page,
         evaluation_submit,
         dashboard,
+        my_learning,
     ],
 )
