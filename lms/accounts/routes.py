@@ -20,13 +20,13 @@ from lms.auth import (
 from lms.errors import Conflict, InvalidInput, TooManyAttempts
 from lms.forms import read_form
 from lms.inject import DB, AppSettings, PathInt
-from lms.pages import confirm_page, page, redirect, safe_next
+from lms.pages import confirm_page, page, redirect_to, safe_next
 
 
 @get("/sign-in", name="accounts.sign_in")
 async def sign_in_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Any:
     if request.user is not None:
-        return Redirect(safe_next(next))
+        return Redirect(safe_next(next))  # ?next= is an address (checked), not a route name
     return page("accounts/sign_in.html", next=safe_next(next), email="")
 
 
@@ -49,7 +49,10 @@ async def sign_in(request: Request[Any, Any, Any], db: DB, settings: AppSettings
     if old_token:
         await service.end_session(db, old_token)
     token = await service.start_session(db, settings, user)
-    target = "/account/password" if user.must_change_password else next_path
+    # next_path is an address from ?next= (checked by safe_next), not a route name.
+    target = (
+        request.app.route_reverse("accounts.password") if user.must_change_password else next_path
+    )
     return Redirect(target, status_code=303, cookies=[session_cookie(settings, token)])
 
 
@@ -58,7 +61,7 @@ async def sign_out(request: Request[Any, Any, Any], db: DB, settings: AppSetting
     token = request.cookies.get(session_cookie_name(settings))
     if token:
         await service.end_session(db, token)
-    response = redirect("/sign-in", "signed-out")
+    response = redirect_to("accounts.sign_in", "signed-out")
     response.cookies.append(session_cookie(settings, "", max_age=0))
     return response
 
@@ -84,7 +87,7 @@ async def password_submit(request: Request[Any, Any, Any], db: DB, settings: App
         )
     except InvalidInput as exc:
         return page("accounts/password.html", 400, error=str(exc), field=exc.field)
-    return redirect("/", "password-changed")
+    return redirect_to("learning.dashboard", "password-changed")
 
 
 @get("/account/forgot", name="accounts.forgot")
@@ -106,7 +109,7 @@ async def forgot_submit(request: Request[Any, Any, Any], db: DB, settings: AppSe
             hours=TOKEN_HOURS["reset"],
         )
     # The same answer whether or not the address has an account.
-    return redirect("/account/forgot", "reset-requested")
+    return redirect_to("accounts.forgot", "reset-requested")
 
 
 @get("/account/set-password/{token:str}", name="accounts.set_password")
@@ -133,9 +136,9 @@ async def set_password_submit(
         _, person = await service.find_token(db, token)
         return page("accounts/set_password.html", 400, token=token, person=person, error=str(exc))
     session_token = await service.start_session(db, settings, user)
-    return Redirect(
-        "/?notice=password-set", status_code=303, cookies=[session_cookie(settings, session_token)]
-    )
+    response = redirect_to("learning.dashboard", "password-set")
+    response.cookies.append(session_cookie(settings, session_token))
+    return response
 
 
 admin_only = [requires("admin")]
@@ -189,7 +192,7 @@ async def person_create(request: Request[Any, Any, Any], db: DB, settings: AppSe
         )
     except (InvalidInput, Conflict) as exc:
         return await _person_form_page(db, None, data, str(exc), exc.status_code)
-    return redirect(f"/admin/people/{user.id}", "person-created")
+    return redirect_to("accounts.person", "person-created", person_id=user.id)
 
 
 @get("/admin/people/{person_id:int}", name="accounts.person", guards=admin_only)
@@ -207,7 +210,7 @@ async def person_update(request: Request[Any, Any, Any], db: DB, person_id: Path
         await service.update_person(db, person, form, request.user)
     except (InvalidInput, Conflict) as exc:
         return await _person_form_page(db, person, data, str(exc), exc.status_code)
-    return redirect(f"/admin/people/{person.id}", "person-saved")
+    return redirect_to("accounts.person", "person-saved", person_id=person.id)
 
 
 @get(
@@ -235,10 +238,10 @@ async def person_active(request: Request[Any, Any, Any], db: DB, person_id: Path
     form = await read_form(request)
     active = form.get("active") == "1"
     if not active and form.get("confirmed") != "1":
-        return redirect(f"/admin/people/{person.id}/deactivate")
+        return redirect_to("accounts.person_deactivate_confirm", person_id=person.id)
     await service.set_active(db, person, active, request.user)
     notice = "person-reactivated" if active else "person-deactivated"
-    return redirect(f"/admin/people/{person.id}", notice)
+    return redirect_to("accounts.person", notice, person_id=person.id)
 
 
 @post(
@@ -255,7 +258,7 @@ async def person_password(
         await service.set_temporary_password(db, settings, person, password, request.user)
     except InvalidInput as exc:
         return await _person_form_page(db, person, _values_of(person), str(exc), 400)
-    return redirect(f"/admin/people/{person.id}", "temporary-password-set")
+    return redirect_to("accounts.person", "temporary-password-set", person_id=person.id)
 
 
 router = Router(

@@ -13,7 +13,7 @@ from lms import audit
 from lms.auth import requires, signed_in
 from lms.catalog import service
 from lms.inject import DB, AppSettings
-from lms.pages import page, redirect
+from lms.pages import page, redirect_to
 
 admin_only = [requires("admin")]
 
@@ -42,7 +42,7 @@ async def admin_sync(request: Request[Any, Any, Any], db: DB, settings: AppSetti
     report = await service.sync_courses(db, settings.courses_dir)
     changes = [str(r) for r in report.results if r.outcome != "unchanged"]
     audit.record(db, request.user, "courses.sync", "catalog", "all", after={"results": changes})
-    return redirect("/admin/courses", "courses-synced")
+    return redirect_to("catalog.admin_courses", "courses-synced")
 
 
 CONTENT_TYPES = {

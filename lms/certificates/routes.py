@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
@@ -23,7 +22,7 @@ from lms.db import utcnow
 from lms.errors import DomainError, InvalidInput, NotFound
 from lms.forms import parse_id, parse_ids, read_form
 from lms.inject import DB, AppSettings
-from lms.pages import confirm_page, page, redirect
+from lms.pages import confirm_page, page, redirect_to
 from lms.settings import Settings
 
 Req = Request[User, Any, Any]
@@ -74,7 +73,7 @@ async def verify_form(q: FromQuery[str] = "") -> Any:
     if q:
         serial = service.normalise_serial(q)
         if serial:
-            return redirect(f"/verify/{serial}")
+            return redirect_to("certificates.verify", serial=serial)
         return page(
             "certificates/verify_form.html",
             400,
@@ -102,7 +101,7 @@ async def verify_file(request: Req, db: DB, settings: AppSettings, serial: FromP
     if not isinstance(upload, UploadFile) or not upload.filename:
         return await _verify_page(db, settings, serial, "no-file", 400)
     checked = service.file_digest(await upload.read())
-    return redirect(f"/verify/{certificate.serial}?{urlencode({'file': checked})}")
+    return redirect_to("certificates.verify", query={"file": checked}, serial=certificate.serial)
 
 
 @get("/api/verify/{serial:str}", name="certificates.verify_api")
@@ -152,12 +151,12 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
     course = await catalog.get_course(db, str(form.get("course", "")))
     cohort = str(form.get("cohort", ""))
     cohort_id = parse_id(cohort)
-    back = f"/admin/certificates?{urlencode({'course': course.slug, 'cohort': cohort})}"
+    back = {"course": course.slug, "cohort": cohort}
     chosen: list[int] | None = None
     if form.get("all") != "1":
         raw = form.getall("enrollment", [])
         if not raw:
-            return redirect(back, "nothing-selected-to-issue")
+            return redirect_to("certificates.admin", "nothing-selected-to-issue", query=back)
         chosen = parse_ids(raw)
         if chosen is None:
             raise InvalidInput("That selection is not valid.")
@@ -165,7 +164,7 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
     for item in await service.eligible(db, course, chosen, cohort_id):
         _, created = await service.issue(db, settings, item.enrollment, request.user)
         issued += created
-    return redirect(f"/admin/certificates?course={course.slug}", "certificates-issued")
+    return redirect_to("certificates.admin", "certificates-issued", query={"course": course.slug})
 
 
 @post("/admin/certificates/zip", name="certificates.admin_zip", guards=admin_only, status_code=200)
@@ -173,7 +172,7 @@ async def admin_zip(request: Req, db: DB) -> Response[bytes]:
     form = await read_form(request)
     serials = form.getall("serial", [])
     if not serials:
-        return redirect("/admin/certificates", "nothing-selected-to-download")  # type: ignore[return-value]
+        return redirect_to("certificates.admin", "nothing-selected-to-download")  # type: ignore[return-value]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for raw in serials[:5000]:
@@ -234,19 +233,21 @@ async def admin_revoke(request: Req, db: DB, serial: FromPath[str]) -> Any:
     certificate = await service.get_by_serial(db, serial)
     form = await read_form(request, multiline=("reason",))
     if form.get("confirmed") != "1":
-        return redirect(f"/admin/certificates/{certificate.serial}/revoke")
+        return redirect_to("certificates.revoke_confirm", serial=certificate.serial)
     try:
         await service.revoke(db, certificate, str(form.get("reason", "")), request.user)
     except DomainError as exc:
         return _revoke_confirmation(certificate, str(exc))
-    return redirect(f"/admin/certificates/{certificate.serial}", "certificate-revoked")
+    return redirect_to(
+        "certificates.admin_detail", "certificate-revoked", serial=certificate.serial
+    )
 
 
 @post("/admin/certificates/{serial:str}/reissue", name="certificates.reissue", guards=admin_only)
 async def admin_reissue(request: Req, db: DB, settings: AppSettings, serial: FromPath[str]) -> Any:
     certificate = await service.get_by_serial(db, serial)
     new = await service.reissue(db, settings, certificate, request.user)
-    return redirect(f"/admin/certificates/{new.serial}", "certificate-reissued")
+    return redirect_to("certificates.admin_detail", "certificate-reissued", serial=new.serial)
 
 
 router = Router(

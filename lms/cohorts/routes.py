@@ -24,7 +24,7 @@ from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
 from lms.forms import parse_id, parse_ids, read_form
 from lms.inject import DB, AppSettings, PathInt
 from lms.learning.service import STATE_LABELS
-from lms.pages import carried, carry, confirm_page, page, redirect
+from lms.pages import carried, carry, confirm_page, page, redirect_to
 from lms.quizzes.models import Attempt
 from lms.reports import exports
 
@@ -105,7 +105,7 @@ async def cohort_create(request: Req, db: DB) -> Any:
         cohort = await service.save_cohort(db, request.user, parsed)
     except DomainError as exc:
         return await _form_page(request, db, None, _values(form), str(exc), exc.status_code)
-    return redirect(f"/cohorts/{cohort.id}", "cohort-saved")
+    return redirect_to("cohorts.cohort", "cohort-saved", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/edit", name="cohorts.edit", guards=guards)
@@ -132,7 +132,7 @@ async def cohort_update(request: Req, db: DB, cohort_id: PathInt) -> Any:
         await service.save_cohort(db, request.user, parsed, cohort)
     except DomainError as exc:
         return await _form_page(request, db, cohort, _values(form), str(exc), exc.status_code)
-    return redirect(f"/cohorts/{cohort.id}", "cohort-saved")
+    return redirect_to("cohorts.cohort", "cohort-saved", cohort_id=cohort.id)
 
 
 async def _cohort_page(
@@ -202,7 +202,7 @@ async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: Pat
             "invitations": [asdict(i) for i in invitations],
         },
     )
-    return redirect(f"/cohorts/{cohort.id}?added=1")
+    return redirect_to("cohorts.cohort", query={"added": "1"}, cohort_id=cohort.id)
 
 
 @get(
@@ -234,9 +234,9 @@ async def remove_member_confirm(
 async def remove_member(request: Req, db: DB, cohort_id: PathInt, user_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     if (await read_form(request)).get("confirmed") != "1":
-        return redirect(f"/cohorts/{cohort.id}/members/{user_id}/remove")
+        return redirect_to("cohorts.remove_member_confirm", cohort_id=cohort.id, user_id=user_id)
     await service.remove_member(db, cohort, user_id, request.user)
-    return redirect(f"/cohorts/{cohort.id}", "member-removed")
+    return redirect_to("cohorts.cohort", "member-removed", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll_preview", guards=guards)
@@ -260,7 +260,7 @@ async def enroll(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt
         # Refused before anything changed: the same page, saying why.
         plan = await service.plan_enrollment(db, cohort, request.user)
         return page("cohorts/enroll.html", exc.status_code, plan=plan, error=str(exc))
-    return redirect(f"/cohorts/{cohort.id}/enroll", "cohort-enrolled")
+    return redirect_to("cohorts.enroll_preview", "cohort-enrolled", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/roster", name="cohorts.roster", guards=guards)
@@ -306,7 +306,7 @@ async def roster_upload(request: Req, db: DB, cohort_id: PathInt) -> Any:
     if not plan.ok:
         return page("cohorts/roster.html", 400, cohort=cohort, plan=plan, content=_text(raw))
     await carry(request, db, _draft_key(cohort.id), _text(raw))
-    return redirect(f"/cohorts/{cohort.id}/roster/preview")
+    return redirect_to("cohorts.roster_preview", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/roster/preview", name="cohorts.roster_preview", guards=guards)
@@ -315,7 +315,7 @@ async def roster_preview(request: Req, db: DB, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     content = await carried(request, db, _draft_key(cohort.id), keep=True)
     if content is None:
-        return redirect(f"/cohorts/{cohort.id}/roster")
+        return redirect_to("cohorts.roster", cohort_id=cohort.id)
     plan = await roster.plan(db, cohort, content.encode())
     return page("cohorts/roster.html", cohort=cohort, plan=plan, content=content)
 
@@ -340,7 +340,7 @@ async def roster_apply(request: Req, db: DB, settings: AppSettings, cohort_id: P
     counts = {action: plan.count(action) for action in ("new account", "new member", "no change")}
     imported = {"counts": counts, "invitations": [asdict(i) for i in invitations]}
     await carry(request, db, _imported_key(cohort.id), imported)
-    return redirect(f"/cohorts/{cohort.id}/roster/imported")
+    return redirect_to("cohorts.roster_imported", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/roster/imported", name="cohorts.roster_imported", guards=guards)
@@ -349,7 +349,7 @@ async def roster_imported(request: Req, db: DB, settings: AppSettings, cohort_id
     cohort = await service.get_cohort(db, request.user, cohort_id)
     imported = await carried(request, db, _imported_key(cohort.id))
     if imported is None:
-        return redirect(f"/cohorts/{cohort.id}")
+        return redirect_to("cohorts.cohort", cohort_id=cohort.id)
     invitations = [roster.Invitation(**i) for i in imported["invitations"]]
     shown_before = bool(imported.get("links_shown"))
     # Kept for a reload, but not the links: each one is shown once.
@@ -412,7 +412,9 @@ async def schedule(request: Req, db: DB, settings: AppSettings, cohort_id: PathI
             session_error=str(exc),
             session_values=dict(form.items()),
         )
-    return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "session-scheduled")
+    return redirect_to(
+        "cohorts.session", "session-scheduled", cohort_id=cohort.id, session_id=session.id
+    )
 
 
 @get("/cohorts/{cohort_id:int}/sessions/{session_id:int}", name="cohorts.session", guards=guards)
@@ -448,7 +450,9 @@ async def attendance(
     if present is None:
         raise InvalidInput("That attendance list is not valid.")
     await service.record_attendance(db, settings, cohort, session, set(present), request.user)
-    return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "attendance-saved")
+    return redirect_to(
+        "cohorts.session", "attendance-saved", cohort_id=cohort.id, session_id=session.id
+    )
 
 
 @get("/cohorts/{cohort_id:int}/progress", name="cohorts.progress", guards=guards)

@@ -19,7 +19,7 @@ from lms.forms import EVERY_FIELD, read_form
 from lms.inject import DB, AppSettings
 from lms.learning import service
 from lms.learning.models import ACTIVE
-from lms.pages import page, redirect
+from lms.pages import page, redirect, redirect_to
 
 Req = Request[User, Any, Any]
 guards = [signed_in]
@@ -89,14 +89,14 @@ async def enroll(request: Req, db: DB, slug: FromPath[str]) -> Any:
         _, changed = await service.enroll(db, request.user, course)
     except DomainError as exc:
         return await _course_page(request, db, course, str(exc), exc.status_code)
-    return redirect(f"/courses/{slug}", "enrolled" if changed else "already-enrolled")
+    return redirect_to("learning.course", "enrolled" if changed else "already-enrolled", slug=slug)
 
 
 @post("/courses/{slug:str}/withdraw", name="learning.withdraw", guards=guards)
 async def withdraw(request: Req, db: DB, slug: FromPath[str]) -> Any:
     enrollment = await service.get_enrollment(db, request.user, slug)
     await service.withdraw(db, enrollment, request.user)
-    return redirect(f"/courses/{slug}", "withdrawn")
+    return redirect_to("learning.course", "withdrawn", slug=slug)
 
 
 @get("/courses/{slug:str}/modules/{module_id:str}", name="learning.module", guards=guards)
@@ -126,7 +126,9 @@ async def module_done(
     await service.mark_done(db, settings, enrollment, module_id)
     progress = await service.progress_of(db, enrollment)
     words, link = progress.next_step
-    return redirect(link or f"/courses/{slug}", "module-done")
+    if link:  # an address the service worked out for the next step, not a route name
+        return redirect(link, "module-done")
+    return redirect_to("learning.course", "module-done", slug=slug)
 
 
 @get("/courses/{slug:str}/evaluation", name="learning.evaluation", guards=guards)
@@ -134,7 +136,7 @@ async def evaluation_page(request: Req, db: DB, slug: FromPath[str]) -> Any:
     enrollment = await service.get_enrollment(db, request.user, slug)
     progress = await service.progress_of(db, enrollment)
     if progress.evaluation_done:
-        return redirect(f"/courses/{slug}", "evaluation-done")
+        return redirect_to("learning.course", "evaluation-done", slug=slug)
     return page("learning/evaluation.html", progress=progress, values={})
 
 
@@ -156,7 +158,7 @@ async def evaluation_submit(
             values={k: v[0] for k, v in values.items() if v},
             error=str(exc),
         )
-    return redirect(f"/courses/{slug}", "evaluation-done")
+    return redirect_to("learning.course", "evaluation-done", slug=slug)
 
 
 # Open to everyone: a visitor who is not signed in gets the welcome page, not a sign-in.
