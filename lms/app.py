@@ -9,17 +9,17 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from jinja2 import Environment, FileSystemLoader
-from litestar import Litestar, Request, get
+from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.middleware import ASGIMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import File, Template
+from litestar.response import File
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,11 +38,10 @@ from lms.certificates.routes import router as certificates_router
 from lms.cohorts.routes import router as cohorts_router
 from lms.errors import EXCEPTION_HANDLERS
 from lms.inject import DB
-from lms.learning.routes import dashboard_context
 from lms.learning.routes import router as learning_router
 from lms.mail import delivery
 from lms.mail.routes import router as mail_router
-from lms.pages import NOTICES, page
+from lms.pages import NOTICES
 from lms.quizzes.routes import router as quizzes_router
 from lms.reports.routes import router as reports_router
 from lms.settings import SITE_NAME, Settings
@@ -94,21 +93,13 @@ class SecurityHeadersMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send_with_headers)
 
 
-@get("/", name="home")
-async def home(request: Request[Any, Any, Any], db: DB) -> Template:
-    """My learning for a signed-in person; a welcome for everyone else."""
-    if request.user is None:
-        return page("home.html")
-    return page("learning/dashboard.html", **await dashboard_context(db, request.user))
-
-
-@get("/favicon.ico", name="favicon", media_type="image/x-icon", cache_control=None)
+@get("/favicon.ico", name="site.favicon", media_type="image/x-icon", cache_control=None)
 async def favicon() -> File:
     """Browsers ask for /favicon.ico on every site whatever the page links to."""
     return File(STATIC_DIR / "favicon.ico", content_disposition_type="inline")
 
 
-@get("/healthz", name="health", exclude_from_csrf=True)
+@get("/healthz", name="site.health", exclude_from_csrf=True)
 async def health(db: DB) -> dict[str, str]:
     await db.execute(text("SELECT 1"))
     return {"status": "ok"}
@@ -180,7 +171,6 @@ def create_app(
 
     return Litestar(
         route_handlers=[
-            home,
             favicon,
             health,
             accounts_router,
@@ -191,7 +181,9 @@ def create_app(
             cohorts_router,
             reports_router,
             mail_router,
-            create_static_files_router(path="/static", directories=[STATIC_DIR]),
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], name="site.static"
+            ),
         ],
         dependencies={
             "db": Provide(provide_db),

@@ -62,9 +62,8 @@ class SessionMiddleware(ASGIMiddleware):
                 and not scope["path"].startswith(PASSWORD_CHANGE_PATHS)
                 and scope.get("method") in ("GET", "HEAD")  # an HTTP scope; a websocket has none
             ):
-                await ASGIRedirectResponse(path="/account/password", status_code=303)(
-                    scope, receive, send
-                )
+                path = app.route_reverse("accounts.password")
+                await ASGIRedirectResponse(path=path, status_code=303)(scope, receive, send)
                 return
             await next_app(scope, receive, send)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -13,14 +12,13 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.response import Redirect
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_404_NOT_FOUND,
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
-from lms.pages import page
+from lms.pages import page, redirect_to
 
 log = logging.getLogger("lms")
 
@@ -107,7 +105,7 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
         target = request.url.path
         if request.method == "GET" and request.url.query:
             target = f"{target}?{request.url.query}"
-        return Redirect(f"/sign-in?{urlencode({'next': target})}", status_code=303)
+        return redirect_to("accounts.sign_in", query={"next": target})
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         detail = (
             "This form has expired or was not sent from this site. Go back, reload the page "

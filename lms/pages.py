@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 from litestar import Request
 from litestar.enums import MediaType
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from litestar.response.base import ASGIResponse
 
 NOTICES = {
     "signed-out": "You have signed out.",
@@ -50,12 +56,20 @@ def page(name: str, status_code: int = 200, **context: Any) -> Template:
     return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)
 
 
+@dataclass(frozen=True)
+class Link:
+    """A route by name, with its path parameters: a template turns it into an address."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
 def confirm_page(
     title: str,
     question: str,
-    action: str,
+    action: Link,
     button: str,
-    cancel: str,
+    cancel: Link,
     consequence: str = "",
     hidden: dict[str, str] | None = None,
     reason_label: str = "",
@@ -81,12 +95,58 @@ def confirm_page(
     )
 
 
+def _with_notice(path: str, notice: str | None) -> str:
+    if not notice:
+        return path
+    assert notice in NOTICES, notice
+    return f"{path}{'&' if '?' in path else '?'}{urlencode({'notice': notice})}"
+
+
+class RouteRedirect(Redirect):
+    """A 303 to a named route, its address reversed by the app that sends it.
+
+    Reversing needs the app, which a handler may not have asked for: the response gets it
+    from the request when it is sent, so handlers need no `request` parameter to redirect.
+    """
+
+    __slots__ = ("notice", "path_parameters", "query", "route")
+
+    def __init__(
+        self,
+        route: str,
+        notice: str | None,
+        query: Mapping[str, str] | None,
+        path_parameters: dict[str, Any],
+    ) -> None:
+        assert notice is None or notice in NOTICES, notice  # fail in the handler, not later
+        super().__init__("", status_code=303)
+        self.route, self.notice, self.query = route, notice, query
+        self.path_parameters = path_parameters
+
+    def to_asgi_response(
+        self, app: Litestar | None, request: Request[Any, Any, Any], **kwargs: Any
+    ) -> ASGIResponse:
+        path = request.app.route_reverse(self.route, **self.path_parameters)
+        if self.query:
+            path = f"{path}?{urlencode(self.query)}"
+        self.url = _with_notice(path, self.notice)
+        return super().to_asgi_response(app, request, **kwargs)
+
+
+def redirect_to(
+    name: str,
+    notice: str | None = None,
+    *,
+    query: Mapping[str, str] | None = None,
+    **path_parameters: Any,
+) -> Redirect:
+    """Redirect after a successful POST to the route `name`, optionally with a notice key."""
+    return RouteRedirect(name, notice, query, path_parameters)
+
+
 def redirect(path: str, notice: str | None = None) -> Redirect:
-    """Redirect after a successful POST, optionally with a notice key for the next page."""
-    if notice:
-        assert notice in NOTICES, notice
-        path = f"{path}{'&' if '?' in path else '?'}{urlencode({'notice': notice})}"
-    return Redirect(path, status_code=303)
+    """Redirect to an address that is not a route name, such as a link a service worked out."""
+    return Redirect(_with_notice(path, notice), status_code=303)
 
 
 def safe_next(raw: str | None, default: str = "/") -> str:

@@ -201,7 +201,9 @@ async def test_invitation_html_escapes_names(client, db, settings, people):
     db.add(odd)
     await db.flush()
     token = await accounts.create_token(db, odd, "invite")
-    message = await accounts.queue_invitation(db, settings, odd, token, None, "Spring <b>cohort</b>")
+    message = await accounts.queue_invitation(
+        db, settings, odd, token, None, "Spring <b>cohort</b>"
+    )
     assert "<script>" not in message.html_body and "&lt;script&gt;" in message.html_body
     assert "Spring &lt;b&gt;cohort&lt;/b&gt;" in message.html_body
     assert '<script>alert("x")</script>' in message.text_body  # plain text is not HTML

@@ -20,13 +20,13 @@ from lms.auth import (
 from lms.errors import Conflict, InvalidInput, TooManyAttempts
 from lms.forms import read_fields, shown
 from lms.inject import DB, AppSettings, PathInt
-from lms.pages import confirm_page, page, redirect, safe_next
+from lms.pages import Link, confirm_page, page, redirect_to, safe_next
 
 
 @get("/sign-in", name="accounts.sign_in")
 async def sign_in_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Any:
     if request.user is not None:
-        return Redirect(safe_next(next))
+        return Redirect(safe_next(next))  # ?next= is an address (checked), not a route name
     return page("accounts/sign_in.html", next=safe_next(next), email="")
 
 
@@ -50,7 +50,10 @@ async def sign_in(request: Request[Any, Any, Any], db: DB, settings: AppSettings
     if old_token:
         await service.end_session(db, old_token)
     token = await service.start_session(db, settings, user)
-    target = "/account/password" if user.must_change_password else next_path
+    # next_path is an address from ?next= (checked by safe_next), not a route name.
+    target = (
+        request.app.route_reverse("accounts.password") if user.must_change_password else next_path
+    )
     return Redirect(target, status_code=303, cookies=[session_cookie(settings, token)])
 
 
@@ -59,7 +62,7 @@ async def sign_out(request: Request[Any, Any, Any], db: DB, settings: AppSetting
     token = request.cookies.get(session_cookie_name(settings))
     if token:
         await service.end_session(db, token)
-    response = redirect("/sign-in", "signed-out")
+    response = redirect_to("accounts.sign_in", "signed-out")
     response.cookies.append(session_cookie(settings, "", max_age=0))
     return response
 
@@ -85,7 +88,7 @@ async def password_submit(request: Request[Any, Any, Any], db: DB, settings: App
         )
     except InvalidInput as exc:
         return page("accounts/password.html", 400, error=str(exc), field=exc.field)
-    return redirect("/", "password-changed")
+    return redirect_to("learning.dashboard", "password-changed")
 
 
 @get("/account/forgot", name="accounts.forgot")
@@ -107,7 +110,7 @@ async def forgot_submit(request: Request[Any, Any, Any], db: DB, settings: AppSe
             hours=TOKEN_HOURS["reset"],
         )
     # The same answer whether or not the address has an account.
-    return redirect("/account/forgot", "reset-requested")
+    return redirect_to("accounts.forgot", "reset-requested")
 
 
 @get("/account/set-password/{token:str}", name="accounts.set_password")
@@ -132,9 +135,9 @@ async def set_password_submit(
         _, person = await service.find_token(db, token)
         return page("accounts/set_password.html", 400, token=token, person=person, error=str(exc))
     session_token = await service.start_session(db, settings, user)
-    return Redirect(
-        "/?notice=password-set", status_code=303, cookies=[session_cookie(settings, session_token)]
-    )
+    response = redirect_to("learning.dashboard", "password-set")
+    response.cookies.append(session_cookie(settings, session_token))
+    return response
 
 
 admin_only = [requires("admin")]
@@ -187,7 +190,7 @@ async def person_create(request: Request[Any, Any, Any], db: DB, settings: AppSe
         user = await service.create_person(db, settings, form, password, request.user)
     except (InvalidInput, Conflict) as exc:
         return await _person_form_page(db, None, shown(data), str(exc), exc.status_code)
-    return redirect(f"/admin/people/{user.id}", "person-created")
+    return redirect_to("accounts.person", "person-created", person_id=user.id)
 
 
 @get("/admin/people/{person_id:int}", name="accounts.person", guards=admin_only)
@@ -205,7 +208,7 @@ async def person_update(request: Request[Any, Any, Any], db: DB, person_id: Path
         await service.update_person(db, person, form, request.user)
     except (InvalidInput, Conflict) as exc:
         return await _person_form_page(db, person, shown(data), str(exc), exc.status_code)
-    return redirect(f"/admin/people/{person.id}", "person-saved")
+    return redirect_to("accounts.person", "person-saved", person_id=person.id)
 
 
 @get(
@@ -220,9 +223,9 @@ async def person_deactivate_confirm(db: DB, person_id: PathInt) -> Template:
         question=f"Deactivate the account of {person.name} ({person.email})?",
         consequence="They are signed out everywhere and cannot sign in until the account is "
         "reactivated. Their training records and certificates are kept.",
-        action=f"/admin/people/{person.id}/active",
+        action=Link("accounts.person_active", {"person_id": person.id}),
         button="Deactivate account",
-        cancel=f"/admin/people/{person.id}",
+        cancel=Link("accounts.person", {"person_id": person.id}),
         hidden={"active": "0"},
     )
 
@@ -232,10 +235,10 @@ async def person_active(request: Request[Any, Any, Any], db: DB, person_id: Path
     person = await service.get_person(db, person_id)
     form = service.ActiveForm.from_form(await read_fields(request))
     if not form.active and not form.confirmed:
-        return redirect(f"/admin/people/{person.id}/deactivate")
+        return redirect_to("accounts.person_deactivate_confirm", person_id=person.id)
     await service.set_active(db, person, form.active, request.user)
     notice = "person-reactivated" if form.active else "person-deactivated"
-    return redirect(f"/admin/people/{person.id}", notice)
+    return redirect_to("accounts.person", notice, person_id=person.id)
 
 
 @post(
@@ -252,7 +255,7 @@ async def person_password(
         await service.set_temporary_password(db, settings, person, password, request.user)
     except InvalidInput as exc:
         return await _person_form_page(db, person, _values_of(person), str(exc), 400)
-    return redirect(f"/admin/people/{person.id}", "temporary-password-set")
+    return redirect_to("accounts.person", "temporary-password-set", person_id=person.id)
 
 
 router = Router(

@@ -13,7 +13,7 @@ from lms import audit
 from lms.auth import requires, signed_in
 from lms.catalog import service
 from lms.inject import DB, AppSettings
-from lms.pages import page, redirect
+from lms.pages import page, redirect_to
 
 admin_only = [requires("admin")]
 
@@ -42,7 +42,7 @@ async def admin_sync(request: Request[Any, Any, Any], db: DB, settings: AppSetti
     report = await service.sync_courses(db, settings.courses_dir)
     changes = [str(r) for r in report.results if r.outcome != "unchanged"]
     audit.record(db, request.user, "courses.sync", "catalog", "all", after={"results": changes})
-    return redirect("/admin/courses", "courses-synced")
+    return redirect_to("catalog.admin_courses", "courses-synced")
 
 
 CONTENT_TYPES = {
@@ -102,8 +102,9 @@ async def resource_library(
     )
 
 
-@get("/resources/{sha256:str}/{name:str}", name="catalog.download", guards=[signed_in])
-async def download(db: DB, sha256: FromPath[str], name: FromPath[str]) -> Response[bytes]:
+# The file name is only for the browser; `file_name`, as route_reverse takes `name` itself.
+@get("/resources/{sha256:str}/{file_name:str}", name="catalog.download", guards=[signed_in])
+async def download(db: DB, sha256: FromPath[str], file_name: FromPath[str]) -> Response[bytes]:
     stored = await service.get_file(db, sha256)
     filename = download_name(stored.name)
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 from typing import Any
-from urllib.parse import urlencode
 
 from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery
@@ -21,7 +20,7 @@ from lms.db import utcnow
 from lms.errors import DomainError, NotFound
 from lms.forms import parse_id, read_fields, read_upload
 from lms.inject import DB, AppSettings
-from lms.pages import confirm_page, page, redirect
+from lms.pages import Link, confirm_page, page, redirect_to
 from lms.settings import Settings
 
 Req = Request[User, Any, Any]
@@ -72,7 +71,7 @@ async def verify_form(q: FromQuery[str] = "") -> Any:
     if q:
         serial = service.normalise_serial(q)
         if serial:
-            return redirect(f"/verify/{serial}")
+            return redirect_to("certificates.verify", serial=serial)
         return page(
             "certificates/verify_form.html",
             400,
@@ -100,7 +99,7 @@ async def verify_file(request: Req, db: DB, settings: AppSettings, serial: FromP
     if upload is None:
         return await _verify_page(db, settings, serial, "no-file", 400)
     checked = service.file_digest(upload)
-    return redirect(f"/verify/{certificate.serial}?{urlencode({'file': checked})}")
+    return redirect_to("certificates.verify", query={"file": checked}, serial=certificate.serial)
 
 
 @get("/api/verify/{serial:str}", name="certificates.verify_api")
@@ -145,20 +144,19 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
     form = service.IssueForm.from_form(await read_fields(request))
     course = await catalog.get_course(db, form.course)
     if not form.everyone and not form.enrollment_ids:
-        cohort = str(form.cohort_id or "")
-        back = f"/admin/certificates?{urlencode({'course': course.slug, 'cohort': cohort})}"
-        return redirect(back, "nothing-selected-to-issue")
+        back = {"course": course.slug, "cohort": str(form.cohort_id or "")}
+        return redirect_to("certificates.admin", "nothing-selected-to-issue", query=back)
     chosen = None if form.everyone else list(form.enrollment_ids)
     people = await service.eligible(db, course, chosen, form.cohort_id)
     await service.issue_many(db, settings, people, request.user)
-    return redirect(f"/admin/certificates?course={course.slug}", "certificates-issued")
+    return redirect_to("certificates.admin", "certificates-issued", query={"course": course.slug})
 
 
 @post("/admin/certificates/zip", name="certificates.admin_zip", guards=admin_only, status_code=200)
 async def admin_zip(request: Req, db: DB) -> Response[bytes]:
     serials = service.DownloadForm.from_form(await read_fields(request)).serials
     if not serials:
-        return redirect("/admin/certificates", "nothing-selected-to-download")
+        return redirect_to("certificates.admin", "nothing-selected-to-download")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
         for raw in serials:
@@ -199,9 +197,9 @@ def _revoke_confirmation(certificate: Certificate, error: str = "") -> Template:
         f"({certificate.course_title})?",
         consequence="Its public verification page will say it is revoked, and it can no longer "
         "be downloaded. This cannot be undone; a new certificate can be issued later.",
-        action=f"/admin/certificates/{certificate.serial}/revoke",
+        action=Link("certificates.revoke", {"serial": certificate.serial}),
         button="Revoke this certificate",
-        cancel=f"/admin/certificates/{certificate.serial}",
+        cancel=Link("certificates.admin_detail", {"serial": certificate.serial}),
         reason_label="Reason (kept in the audit log, never shown publicly)",
         error=error,
     )
@@ -219,19 +217,21 @@ async def admin_revoke(request: Req, db: DB, serial: FromPath[str]) -> Any:
     certificate = await service.get_by_serial(db, serial)
     form = service.RevokeForm.from_form(await read_fields(request, multiline=("reason",)))
     if not form.confirmed:
-        return redirect(f"/admin/certificates/{certificate.serial}/revoke")
+        return redirect_to("certificates.revoke_confirm", serial=certificate.serial)
     try:
         await service.revoke(db, certificate, form.reason, request.user)
     except DomainError as exc:
         return _revoke_confirmation(certificate, str(exc))
-    return redirect(f"/admin/certificates/{certificate.serial}", "certificate-revoked")
+    return redirect_to(
+        "certificates.admin_detail", "certificate-revoked", serial=certificate.serial
+    )
 
 
 @post("/admin/certificates/{serial:str}/reissue", name="certificates.reissue", guards=admin_only)
 async def admin_reissue(request: Req, db: DB, settings: AppSettings, serial: FromPath[str]) -> Any:
     certificate = await service.get_by_serial(db, serial)
     new = await service.reissue(db, settings, certificate, request.user)
-    return redirect(f"/admin/certificates/{new.serial}", "certificate-reissued")
+    return redirect_to("certificates.admin_detail", "certificate-reissued", serial=new.serial)
 
 
 router = Router(

@@ -17,7 +17,7 @@ from lms.cohorts import progress, roster, service
 from lms.errors import DomainError, InvalidInput, NotFound
 from lms.forms import Confirmation, Fields, parse_id, read_fields, read_upload, shown, text
 from lms.inject import DB, AppSettings, PathInt
-from lms.pages import carried, carry, confirm_page, page, redirect
+from lms.pages import Link, carried, carry, confirm_page, page, redirect_to
 from lms.reports import completions as completions_report
 from lms.reports import exports
 
@@ -85,7 +85,7 @@ async def cohort_create(request: Req, db: DB) -> Any:
         cohort = await service.save_cohort(db, request.user, form)
     except DomainError as exc:
         return await _form_page(request, db, None, _typed(data), str(exc), exc.status_code)
-    return redirect(f"/cohorts/{cohort.id}", "cohort-saved")
+    return redirect_to("cohorts.cohort", "cohort-saved", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/edit", name="cohorts.edit", guards=guards)
@@ -112,7 +112,7 @@ async def cohort_update(request: Req, db: DB, cohort_id: PathInt) -> Any:
         await service.save_cohort(db, request.user, form, cohort)
     except DomainError as exc:
         return await _form_page(request, db, cohort, _typed(data), str(exc), exc.status_code)
-    return redirect(f"/cohorts/{cohort.id}", "cohort-saved")
+    return redirect_to("cohorts.cohort", "cohort-saved", cohort_id=cohort.id)
 
 
 async def _cohort_page(
@@ -171,7 +171,7 @@ async def add_member(request: Req, db: DB, settings: AppSettings, cohort_id: Pat
             "invitations": [asdict(i) for i in invitations],
         },
     )
-    return redirect(f"/cohorts/{cohort.id}?added=1")
+    return redirect_to("cohorts.cohort", query={"added": "1"}, cohort_id=cohort.id)
 
 
 @get(
@@ -189,9 +189,9 @@ async def remove_member_confirm(
         question=f"Take {member.name} ({member.email}) off the roster of {cohort.name}?",
         consequence="Their enrollments, progress and certificates are kept; they stop "
         "appearing in this cohort's matrix, attendance and exports.",
-        action=f"/cohorts/{cohort.id}/members/{member.id}/remove",
+        action=Link("cohorts.remove_member", {"cohort_id": cohort.id, "user_id": member.id}),
         button="Take off the roster",
-        cancel=f"/cohorts/{cohort.id}",
+        cancel=Link("cohorts.cohort", {"cohort_id": cohort.id}),
     )
 
 
@@ -203,9 +203,9 @@ async def remove_member_confirm(
 async def remove_member(request: Req, db: DB, cohort_id: PathInt, user_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     if not Confirmation.from_form(await read_fields(request)).confirmed:
-        return redirect(f"/cohorts/{cohort.id}/members/{user_id}/remove")
+        return redirect_to("cohorts.remove_member_confirm", cohort_id=cohort.id, user_id=user_id)
     await service.remove_member(db, cohort, user_id, request.user)
-    return redirect(f"/cohorts/{cohort.id}", "member-removed")
+    return redirect_to("cohorts.cohort", "member-removed", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/enroll", name="cohorts.enroll_preview", guards=guards)
@@ -227,7 +227,7 @@ async def enroll(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt
         # Refused before anything changed: the same page, saying why.
         plan = await service.plan_enrollment(db, cohort, request.user)
         return page("cohorts/enroll.html", exc.status_code, plan=plan, error=str(exc))
-    return redirect(f"/cohorts/{cohort.id}/enroll", "cohort-enrolled")
+    return redirect_to("cohorts.enroll_preview", "cohort-enrolled", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/roster", name="cohorts.roster", guards=guards)
@@ -272,7 +272,7 @@ async def roster_upload(request: Req, db: DB, cohort_id: PathInt) -> Any:
     if not plan.ok:
         return page("cohorts/roster.html", 400, cohort=cohort, plan=plan, content=_text(raw))
     await carry(request, db, _draft_key(cohort.id), _text(raw))
-    return redirect(f"/cohorts/{cohort.id}/roster/preview")
+    return redirect_to("cohorts.roster_preview", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/roster/preview", name="cohorts.roster_preview", guards=guards)
@@ -281,7 +281,7 @@ async def roster_preview(request: Req, db: DB, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     content = await carried(request, db, _draft_key(cohort.id), keep=True)
     if content is None:
-        return redirect(f"/cohorts/{cohort.id}/roster")
+        return redirect_to("cohorts.roster", cohort_id=cohort.id)
     plan = await roster.plan(db, cohort, content.encode())
     return page("cohorts/roster.html", cohort=cohort, plan=plan, content=content)
 
@@ -311,7 +311,7 @@ async def roster_apply(request: Req, db: DB, settings: AppSettings, cohort_id: P
     counts = {action: plan.count(action) for action in ("new account", "new member", "no change")}
     imported = {"counts": counts, "invitations": [asdict(i) for i in invitations]}
     await carry(request, db, _imported_key(cohort.id), imported)
-    return redirect(f"/cohorts/{cohort.id}/roster/imported")
+    return redirect_to("cohorts.roster_imported", cohort_id=cohort.id)
 
 
 @get("/cohorts/{cohort_id:int}/roster/imported", name="cohorts.roster_imported", guards=guards)
@@ -320,7 +320,7 @@ async def roster_imported(request: Req, db: DB, settings: AppSettings, cohort_id
     cohort = await service.get_cohort(db, request.user, cohort_id)
     imported = await carried(request, db, _imported_key(cohort.id))
     if imported is None:
-        return redirect(f"/cohorts/{cohort.id}")
+        return redirect_to("cohorts.cohort", cohort_id=cohort.id)
     invitations = [roster.Invitation(**i) for i in imported["invitations"]]
     shown_before = bool(imported.get("links_shown"))
     # Kept for a reload, but not the links: each one is shown once.
@@ -347,7 +347,9 @@ async def schedule(request: Req, db: DB, settings: AppSettings, cohort_id: PathI
         return await _cohort_page(
             request, db, cohort, exc.status_code, session_error=str(exc), session_values=shown(data)
         )
-    return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "session-scheduled")
+    return redirect_to(
+        "cohorts.session", "session-scheduled", cohort_id=cohort.id, session_id=session.id
+    )
 
 
 @get("/cohorts/{cohort_id:int}/sessions/{session_id:int}", name="cohorts.session", guards=guards)
@@ -380,7 +382,9 @@ async def attendance(
     session = await service.get_session(db, cohort, session_id)
     form = service.AttendanceForm.from_form(await read_fields(request))
     await service.record_attendance(db, settings, cohort, session, form.present, request.user)
-    return redirect(f"/cohorts/{cohort.id}/sessions/{session.id}", "attendance-saved")
+    return redirect_to(
+        "cohorts.session", "attendance-saved", cohort_id=cohort.id, session_id=session.id
+    )
 
 
 @get("/cohorts/{cohort_id:int}/progress", name="cohorts.progress", guards=guards)

@@ -20,7 +20,7 @@ from lms.inject import DB, AppSettings
 from lms.learning import service
 from lms.learning.models import ACTIVE
 from lms.learning.progress import of_person, progress_of
-from lms.pages import page, redirect
+from lms.pages import page, redirect, redirect_to
 
 Req = Request[User, Any, Any]
 guards = [signed_in]
@@ -90,14 +90,14 @@ async def enroll(request: Req, db: DB, slug: FromPath[str]) -> Any:
         _, changed = await service.enroll(db, request.user, course)
     except DomainError as exc:
         return await _course_page(request, db, course, str(exc), exc.status_code)
-    return redirect(f"/courses/{slug}", "enrolled" if changed else "already-enrolled")
+    return redirect_to("learning.course", "enrolled" if changed else "already-enrolled", slug=slug)
 
 
 @post("/courses/{slug:str}/withdraw", name="learning.withdraw", guards=guards)
 async def withdraw(request: Req, db: DB, slug: FromPath[str]) -> Any:
     enrollment = await service.get_enrollment(db, request.user, slug)
     await service.withdraw(db, enrollment, request.user)
-    return redirect(f"/courses/{slug}", "withdrawn")
+    return redirect_to("learning.course", "withdrawn", slug=slug)
 
 
 @get("/courses/{slug:str}/modules/{module_id:str}", name="learning.module", guards=guards)
@@ -127,7 +127,9 @@ async def module_done(
     await service.mark_done(db, settings, enrollment, module_id)
     progress = await progress_of(db, enrollment)
     words, link = progress.next_step
-    return redirect(link or f"/courses/{slug}", "module-done")
+    if link:  # an address the service worked out for the next step, not a route name
+        return redirect(link, "module-done")
+    return redirect_to("learning.course", "module-done", slug=slug)
 
 
 @get("/courses/{slug:str}/evaluation", name="learning.evaluation", guards=guards)
@@ -135,7 +137,7 @@ async def evaluation_page(request: Req, db: DB, slug: FromPath[str]) -> Any:
     enrollment = await service.get_enrollment(db, request.user, slug)
     progress = await progress_of(db, enrollment)
     if progress.evaluation_done:
-        return redirect(f"/courses/{slug}", "evaluation-done")
+        return redirect_to("learning.course", "evaluation-done", slug=slug)
     return page("learning/evaluation.html", progress=progress, values={})
 
 
@@ -156,12 +158,22 @@ async def evaluation_submit(
             values=shown(data),
             error=str(exc),
         )
-    return redirect(f"/courses/{slug}", "evaluation-done")
+    return redirect_to("learning.course", "evaluation-done", slug=slug)
 
 
-@get("/my-learning", name="learning.dashboard", guards=guards)
-async def dashboard(request: Req, db: DB) -> Redirect:
-    return Redirect("/")
+# Open to everyone: a visitor who is not signed in gets the welcome page, not a sign-in.
+@get("/", name="learning.dashboard")
+async def dashboard(request: Request[Any, Any, Any], db: DB) -> Template:
+    """My learning for a signed-in person; a welcome for everyone else."""
+    if request.user is None:
+        return page("home.html")
+    return page("learning/dashboard.html", **await dashboard_context(db, request.user))
+
+
+@get("/my-learning", name="learning.my_learning", guards=guards)
+async def my_learning(request: Req) -> Redirect:
+    """My learning's old address: a plain 302 to where it lives now, "/"."""
+    return Redirect(request.app.route_reverse("learning.dashboard"))
 
 
 async def dashboard_context(db: DB, user: User) -> dict[str, Any]:
@@ -190,5 +202,6 @@ router = Router(
         evaluation_page,
         evaluation_submit,
         dashboard,
+        my_learning,
     ],
 )

@@ -12,7 +12,7 @@ from lms.auth import requires
 from lms.inject import DB, AppSettings, PathInt
 from lms.mail import service
 from lms.mail.models import STATUSES
-from lms.pages import page, redirect
+from lms.pages import page, redirect_to
 
 admin_only = [requires("admin")]
 
@@ -60,7 +60,7 @@ async def message_html(db: DB, message_id: PathInt) -> Response[str]:
 @post("/admin/outbox/{message_id:int}/retry", name="mail.retry", guards=admin_only)
 async def retry(db: DB, message_id: PathInt) -> Any:
     await service.send_again(db, await service.get_message(db, message_id))
-    return redirect(f"/admin/outbox/{message_id}", "mail-queued-again")
+    return redirect_to("mail.message", "mail-queued-again", message_id=message_id)
 
 
 router = Router(path="/", route_handlers=[outbox, message, message_html, retry])

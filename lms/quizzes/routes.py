@@ -17,7 +17,7 @@ from lms.forms import EVERY_FIELD, Answers, read_fields
 from lms.inject import DB, AppSettings, PathInt
 from lms.learning import service as learning
 from lms.learning.progress import module_target, progress_of
-from lms.pages import page, redirect
+from lms.pages import page, redirect_to
 from lms.quizzes import service
 from lms.quizzes.models import FINAL, PRETEST
 
@@ -28,7 +28,7 @@ guards = [signed_in]
 async def _start(request: Req, db: DB, slug: str, target: str) -> Any:
     enrollment = await learning.get_enrollment(db, request.user, slug)
     attempt = await service.start_attempt(db, enrollment, target)
-    return redirect(f"/attempts/{attempt.id}")
+    return redirect_to("quizzes.attempt", attempt_id=attempt.id)
 
 
 async def _landing(request: Req, db: DB, slug: str, target: str) -> Template:
@@ -110,7 +110,7 @@ async def save(request: Req, db: DB, attempt_id: PathInt) -> Any:
             {"saved": saved, "at": times.iso(service.utcnow(), UTC)},
             status_code=200,
         )
-    return redirect(f"/attempts/{attempt_id}", "answers-saved")
+    return redirect_to("quizzes.attempt", "answers-saved", attempt_id=attempt_id)
 
 
 @post("/attempts/{attempt_id:int}/submit", name="quizzes.submit", guards=guards)
@@ -125,7 +125,7 @@ async def submit(request: Req, db: DB, settings: AppSettings, attempt_id: PathIn
             "quizzes/attempt.html", exc.status_code, view=view, now=service.utcnow(), error=str(exc)
         )
     await service.submit(db, settings, view, responses)
-    return redirect(f"/attempts/{attempt_id}")
+    return redirect_to("quizzes.attempt", attempt_id=attempt_id)
 
 
 router = Router(
