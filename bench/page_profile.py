@@ -12,7 +12,6 @@ import cProfile
 import logging
 import os
 import pstats
-import re
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import httpx  # noqa: E402
 from bench.seed import PASSWORD  # noqa: E402
 from lms.app import create_app  # noqa: E402
 from lms.settings import Settings  # noqa: E402
+from tests.servers import csrf_token  # noqa: E402
 
 
 async def profile(
@@ -39,9 +39,7 @@ async def profile(
         httpx.AsyncClient(transport=transport, base_url="http://lms") as client,
     ):
         page = await client.get("/sign-in")
-        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
-        assert token, "no CSRF token on the sign-in page"
-        form = {"_csrf_token": token.group(1), "email": email, "password": PASSWORD}
+        form = {"_csrf_token": csrf_token(page.text), "email": email, "password": PASSWORD}
         signed = await client.post("/sign-in", data=form, follow_redirects=False)
         if signed.status_code != 303:
             raise SystemExit(f"could not sign {email} in: {signed.status_code}")

@@ -28,8 +28,6 @@ import platform
 import re
 import secrets
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -38,6 +36,7 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,12 +49,23 @@ sys.path.insert(0, str(ROOT))
 
 from bench import seed as seeding  # noqa: E402
 from lms.cli import server_command  # noqa: E402
+from tests.servers import (  # noqa: E402
+    HOST,
+    Server,
+    create_database,
+    csrf_token,
+    drop_database,
+    free_port,
+    run_sql,
+    start,
+    stop,
+    wait_ready,
+)
 
 WRK_DIR = ROOT / "bench" / "wrk"
 RESULTS = ROOT / "bench" / "results" / "latest.md"
 ADMIN_DSN = "postgresql:///postgres?host=/var/run/postgresql"
 SESSION_COOKIE = "__Host-lms_session"  # production mode (see lms/auth.py)
-HOST = "127.0.0.1"
 
 # Targets from issue 8, as ratios to floor (b) from the same run.
 TARGETS = {
@@ -114,33 +124,6 @@ class Plan:
 
 def log(message: str) -> None:
     print(message, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-# --- the database -------------------------------------------------------------------------
-
-
-async def _admin(sql: str, dsn: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def create_database(dsn: str) -> tuple[str, str]:
-    name = f"lms_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"', dsn))
-    base, _, query = dsn.partition("?")
-    url = re.sub(r"^postgres(ql)?://", "postgresql+asyncpg://", base.rsplit("/", 1)[0])
-    return name, f"{url}/{name}" + (f"?{query}" if query else "")
 
 
 async def is_seeded(url: str) -> bool:
@@ -266,56 +249,6 @@ async def make_plan(url: str) -> Plan:
 # --- servers ------------------------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def worker_pids(self) -> list[int]:
-        """The granian worker processes: children of the main process."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(p) for p in children.read_text().split()]
-        except OSError:
-            return []
-
-
-def start_server(name: str, args: list[str], env: dict[str, str], folder: Path) -> Server:
-    port = int(args[args.index("--port") + 1])
-    log_path = folder / f"{name}.log"
-    with open(log_path, "w") as out:
-        process = subprocess.Popen(  # noqa: S603  (our own server commands)
-            args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Server(name, f"http://{HOST}:{port}", process, log_path)
-
-
-def wait_ready(server: Server, path: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(server.url + path, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or server.process.poll() is not None:
-            raise SystemExit(f"{server.name} did not start:\n{server.log_path.read_text()[-3000:]}")
-        time.sleep(0.3)
-
-
-def stop_server(server: Server) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.process.pid, signal.SIGTERM)
-    try:
-        server.process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=10)
-
-
 def memory_mb(pid: int) -> tuple[float, float]:
     """(resident now, peak resident) in MB, from /proc."""
     found = {}
@@ -327,13 +260,6 @@ def memory_mb(pid: int) -> tuple[float, float]:
 
 
 # --- signing in ---------------------------------------------------------------------------
-
-
-def csrf_token(html: str) -> str:
-    found = re.search(r'name="_csrf_token" value="([^"]+)"', html)
-    if not found:
-        raise SystemExit("no CSRF token on the sign-in page")
-    return found.group(1)
 
 
 def set_cookies(response: httpx.Response) -> dict[str, str]:
@@ -530,186 +456,192 @@ def busy_processes() -> list[str]:
     return busy
 
 
-def run(args: argparse.Namespace) -> str:
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: apt-get install wrk")
-    folder = Path(tempfile.mkdtemp(prefix="lms-bench-"))
-    created = None
-    seed_note = "reused an already seeded database"
-    url = args.database_url
+@dataclass
+class Servers:
+    app: Server
+    floor_a: Server
+    floor_b: Server
+
+
+@contextlib.contextmanager
+def database(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
+    """The database URL and how it was seeded: the one given, or a throwaway one seeded here."""
+    url, created = args.database_url, None
     if url is None:
-        created, url = create_database(args.admin_dsn)
+        created, url = create_database(args.admin_dsn, "lms_bench")
         # What PostgreSQL on SSDs is given in production (see docs/scaling.md).
-        asyncio.run(
-            _admin(f'ALTER DATABASE "{created}" SET random_page_cost = 1.1', args.admin_dsn)
-        )
+        run_sql(args.admin_dsn, f'ALTER DATABASE "{created}" SET random_page_cost = 1.1')
         log(f"Created database {created} (random_page_cost 1.1).")
-    servers: list[Server] = []
     try:
+        seed_note = "reused an already seeded database"
         if not asyncio.run(is_seeded(url)):
             log(f"Seeding a statewide academy ({args.learners:,} learners) ...")
             counts, seconds = asyncio.run(seeding.seed(url, args.learners, progress=log))
             seeding.print_counts(counts, seconds)
-            total = sum(counts.rows.values())
-            seed_note = f"seeded in {seconds:.0f} s: {total:,} rows"
-        plan = asyncio.run(make_plan(url))
-        if len(plan.module_learners) < 8 or not plan.dashboard_learners or not plan.downloads:
-            raise SystemExit("the seeded data has too few learners part way through a course")
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
-        app_env = {
-            **base_env,
-            "LMS_DATABASE_URL": url,
-            "LMS_ENV": "production",
-            "LMS_SECRET_KEY": secrets.token_urlsafe(48),
-            "LMS_BASE_URL": "https://lms.example.org",
-            "LMS_BCRYPT_ROUNDS": "12",
-        }
-        floor_env = {
-            **base_env,
-            "LMS_DATABASE_URL": url,
-            "LMS_FLOOR_EMAIL": plan.floor_email,
-            "PYTHONPATH": str(ROOT),
-        }
-        workers = str(args.workers)
-        app_port, a_port, b_port = free_port(), free_port(), free_port()
-        app_cmd = [sys.executable, "-m", "lms.cli", "serve", "--host", HOST]
-        app_cmd += ["--port", str(app_port), "--workers", workers]
-        app = start_server("app", app_cmd, app_env, folder)
-        floor_a = start_server(
-            "floor-a",
-            server_command("bench.floor_app:floor_a", HOST, a_port, args.workers),
-            floor_env,
-            folder,
-        )
-        floor_b = start_server(
-            "floor-b",
-            server_command("bench.floor_app:floor_b", HOST, b_port, args.workers),
-            floor_env,
-            folder,
-        )
-        servers = [app, floor_a, floor_b]
-        wait_ready(app, "/healthz")
-        wait_ready(floor_a, "/")
-        wait_ready(floor_b, "/")
-        log(f"Serving the app and both floors with {workers} granian workers each.")
-
-        log("Signing the benchmark's people in (bcrypt cost 12) ...")
-        emails = [e for e, _ in plan.module_learners + plan.submit_learners]
-        emails += plan.dashboard_learners + [plan.trainer, plan.admin]
-        signed = sign_in_all(app.url, list(dict.fromkeys(emails)))
-        module = [(signed[e], p) for e, p in plan.module_learners]
-        scenarios: list[tuple[str, str, list[str], dict[str, Any]]] = []
-
-        def add(
-            name: str, server: Server, lines: list[str], expect: str = "", **options: Any
-        ) -> None:
-            """A page to load; `expect` is text its first request's answer must contain."""
-            if options.get("script") is None:
-                check(server.url, lines[0], 200, expect)
-            scenarios.append((name, server.url, lines, options))
-
-        add("floor (a): bare 8 KB page", floor_a, [line("GET", "/")])
-        add(FLOOR_B, floor_b, [line("GET", "/")])
-        add("sign-in page", app, [line("GET", "/sign-in")], "Sign in")
-        add(
-            CATALOG,
-            app,
-            [
-                line("GET", "/courses", "", f"Cookie: {signed[e].cookie}")
-                for e in plan.dashboard_learners
-            ],
-            "<h1>Courses</h1>",
-        )
-        add(
-            "dashboard",
-            app,
-            [line("GET", "/", "", f"Cookie: {signed[e].cookie}") for e in plan.dashboard_learners],
-            "My learning",
-        )
-        add(
-            "module page",
-            app,
-            [line("GET", p, "", f"Cookie: {s.cookie}") for s, p in module],
-            "Knowledge check",
-        )
-        add("quiz save", app, quiz_save_lines(url, module, app.url), '"saved"')
-        submit = [
-            "\t".join([p, signed[e].token, signed[e].cookie]) for e, p in plan.submit_learners
-        ]
-        add(
-            "quiz start + submit",
-            app,
-            submit,
-            script="quiz_submit.lua",
-            threads=len(submit),
-            connections=len(submit),
-        )
-        trainer = signed[plan.trainer].cookie
-        add(
-            f"trainer matrix ({plan.cohort_size})",
-            app,
-            [line("GET", f"/cohorts/{plan.cohort_id}/progress", "", f"Cookie: {trainer}")],
-            "Progress:",
-        )
-        admin = signed[plan.admin].cookie
-        add(
-            "completions report",
-            app,
-            [line("GET", "/admin/completions", "", f"Cookie: {admin}")],
-            "Completions",
-        )
-        add(
-            "certificate verification",
-            app,
-            [line("GET", f"/verify/{s}") for s in plan.serials],
-            "Certificate",
-        )
-        add(
-            "certificate download",
-            app,
-            [
-                line("GET", f"/certificates/{serial}.pdf", "", f"Cookie: {signed[e].cookie}")
-                for e, serial in plan.downloads
-            ],
-        )
-        results: dict[str, Result] = {}
-        for name, target, lines, options in scenarios:
-            if args.only and not name.startswith(("floor", *args.only)):
-                continue
-            log(f"  {name} ...")
-            options = {"connections": args.connections, **options}
-            wrk(target, lines, folder, 2, **options)  # warm-up
-            raw = wrk(target, lines, folder, args.duration, **options)
-            results[name] = to_result(name, raw, f"{options['connections']} connections")
-        # Floor (b) again: other work on the machine shifts every number during a run, and
-        # each page's ratio is to the mean of the floor measured before and after it.
-        log("  floor (b) again ...")
-        again = wrk(floor_b.url, [line("GET", "/")], folder, args.duration, args.connections)
-        results[FLOOR_B_AGAIN] = to_result(FLOOR_B_AGAIN, again, f"{args.connections} connections")
-
-        quiet = during = None
-        sign_in_times: list[float] = []
-        if not args.only or "burst" in args.only:
-            log("  a burst of sign-ins during a steady dashboard load ...")
-            dashboard = next(lines for name, _, lines, _ in scenarios if name == "dashboard")
-            steady = {"connections": 8, "think_ms": 40}
-            before = wrk(app.url, dashboard, folder, args.duration, **steady)
-            quiet = to_result("dashboard, steady load", before)
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                loaded = pool.submit(wrk, app.url, dashboard, folder, args.duration, **steady)
-                time.sleep(1)
-                sign_in_times = burst_of_sign_ins(app.url, plan.burst[:24], 8)
-                during = to_result("dashboard, during the burst", loaded.result())
-        memory = {pid: memory_mb(pid) for pid in app.worker_pids()}
-        return report(args, url, seed_note, results, quiet, during, sign_in_times, memory)
+            seed_note = f"seeded in {seconds:.0f} s: {sum(counts.rows.values()):,} rows"
+        yield url, seed_note
     finally:
-        for server in servers:
-            stop_server(server)
         if created and not args.keep:
-            asyncio.run(_admin(f'DROP DATABASE "{created}" WITH (FORCE)', args.admin_dsn))
+            drop_database(args.admin_dsn, created)
             log(f"Dropped database {created}.")
         elif created:
             log(f"Kept database {created}: --database-url {url}")
+
+
+@contextlib.contextmanager
+def serving(args: argparse.Namespace, url: str, plan: Plan, folder: Path) -> Iterator[Servers]:
+    """The app as production runs it and both floors, with the same granian settings."""
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("LMS_")}
+    app_env = {
+        **base_env,
+        "LMS_DATABASE_URL": url,
+        "LMS_ENV": "production",
+        "LMS_SECRET_KEY": secrets.token_urlsafe(48),
+        "LMS_BASE_URL": "https://lms.example.org",
+        "LMS_BCRYPT_ROUNDS": "12",
+    }
+    floor_env = {
+        **base_env,
+        "LMS_DATABASE_URL": url,
+        "LMS_FLOOR_EMAIL": plan.floor_email,
+        "PYTHONPATH": str(ROOT),
+    }
+    app_cmd = [sys.executable, "-m", "lms.cli", "serve", "--host", HOST]
+    app_cmd += ["--port", str(free_port()), "--workers", str(args.workers)]
+    started: list[Server] = []
+    try:
+        started.append(start("app", app_cmd, app_env, folder))
+        for name in ("floor_a", "floor_b"):
+            command = server_command(f"bench.floor_app:{name}", HOST, free_port(), args.workers)
+            started.append(start(name.replace("_", "-"), command, floor_env, folder))
+        for server in started:
+            wait_ready(server, "/healthz" if server.name == "app" else "/", timeout=90)
+        log(f"Serving the app and both floors with {args.workers} granian workers each.")
+        yield Servers(*started)
+    finally:
+        for server in started:
+            stop(server)
+
+
+Scenario = tuple[str, str, list[str], dict[str, Any]]  # name, base URL, request lines, wrk options
+
+
+def scenarios(url: str, plan: Plan, servers: Servers) -> list[Scenario]:
+    """Sign the benchmark's people in and list the pages to load, each checked once first."""
+    app, floor_a, floor_b = servers.app, servers.floor_a, servers.floor_b
+    log("Signing the benchmark's people in (bcrypt cost 12) ...")
+    emails = [e for e, _ in plan.module_learners + plan.submit_learners]
+    emails += plan.dashboard_learners + [plan.trainer, plan.admin]
+    signed = sign_in_all(app.url, list(dict.fromkeys(emails)))
+    module = [(signed[e], p) for e, p in plan.module_learners]
+    found: list[Scenario] = []
+
+    def add(name: str, server: Server, lines: list[str], expect: str = "", **options: Any) -> None:
+        """A page to load; `expect` is text its first request's answer must contain."""
+        if options.get("script") is None:
+            check(server.url, lines[0], 200, expect)
+        found.append((name, server.url, lines, options))
+
+    def as_each(emails: list[str], path: str) -> list[str]:
+        return [line("GET", path, "", f"Cookie: {signed[e].cookie}") for e in emails]
+
+    add("floor (a): bare 8 KB page", floor_a, [line("GET", "/")])
+    add(FLOOR_B, floor_b, [line("GET", "/")])
+    add("sign-in page", app, [line("GET", "/sign-in")], "Sign in")
+    add(CATALOG, app, as_each(plan.dashboard_learners, "/courses"), "<h1>Courses</h1>")
+    add("dashboard", app, as_each(plan.dashboard_learners, "/"), "My learning")
+    add(
+        "module page",
+        app,
+        [line("GET", p, "", f"Cookie: {s.cookie}") for s, p in module],
+        "Knowledge check",
+    )
+    add("quiz save", app, quiz_save_lines(url, module, app.url), '"saved"')
+    submit = ["\t".join([p, signed[e].token, signed[e].cookie]) for e, p in plan.submit_learners]
+    add(
+        "quiz start + submit",
+        app,
+        submit,
+        script="quiz_submit.lua",
+        threads=len(submit),
+        connections=len(submit),
+    )
+    matrix = f"/cohorts/{plan.cohort_id}/progress"
+    add(f"trainer matrix ({plan.cohort_size})", app, as_each([plan.trainer], matrix), "Progress:")
+    add("completions report", app, as_each([plan.admin], "/admin/completions"), "Completions")
+    add(
+        "certificate verification",
+        app,
+        [line("GET", f"/verify/{s}") for s in plan.serials],
+        "Certificate",
+    )
+    add(
+        "certificate download",
+        app,
+        [
+            line("GET", f"/certificates/{serial}.pdf", "", f"Cookie: {signed[e].cookie}")
+            for e, serial in plan.downloads
+        ],
+    )
+    return found
+
+
+def load(
+    args: argparse.Namespace, pages: list[Scenario], floor_b: Server, folder: Path
+) -> dict[str, Result]:
+    """Each page under wrk after a warm-up, then floor (b) again."""
+    results: dict[str, Result] = {}
+    for name, target, lines, options in pages:
+        if args.only and not name.startswith(("floor", *args.only)):
+            continue
+        log(f"  {name} ...")
+        options = {"connections": args.connections, **options}
+        wrk(target, lines, folder, 2, **options)  # warm-up
+        raw = wrk(target, lines, folder, args.duration, **options)
+        results[name] = to_result(name, raw, f"{options['connections']} connections")
+    # Floor (b) again: other work on the machine shifts every number during a run, and
+    # each page's ratio is to the mean of the floor measured before and after it.
+    log("  floor (b) again ...")
+    again = wrk(floor_b.url, [line("GET", "/")], folder, args.duration, args.connections)
+    results[FLOOR_B_AGAIN] = to_result(FLOOR_B_AGAIN, again, f"{args.connections} connections")
+    return results
+
+
+def burst(
+    args: argparse.Namespace, pages: list[Scenario], plan: Plan, app: Server, folder: Path
+) -> tuple[Result | None, Result | None, list[float]]:
+    """The dashboard's steady load alone, then during a burst of sign-ins."""
+    if args.only and "burst" not in args.only:
+        return None, None, []
+    log("  a burst of sign-ins during a steady dashboard load ...")
+    dashboard = next(lines for name, _, lines, _ in pages if name == "dashboard")
+    steady = {"connections": 8, "think_ms": 40}
+    before = wrk(app.url, dashboard, folder, args.duration, **steady)
+    quiet = to_result("dashboard, steady load", before)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        loaded = pool.submit(wrk, app.url, dashboard, folder, args.duration, **steady)
+        time.sleep(1)
+        sign_in_times = burst_of_sign_ins(app.url, plan.burst[:24], 8)
+        during = to_result("dashboard, during the burst", loaded.result())
+    return quiet, during, sign_in_times
+
+
+def run(args: argparse.Namespace) -> str:
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    folder = Path(tempfile.mkdtemp(prefix="lms-bench-"))
+    try:
+        with database(args) as (url, seed_note):
+            plan = asyncio.run(make_plan(url))
+            if len(plan.module_learners) < 8 or not plan.dashboard_learners or not plan.downloads:
+                raise SystemExit("the seeded data has too few learners part way through a course")
+            with serving(args, url, plan, folder) as servers:
+                pages = scenarios(url, plan, servers)
+                results = load(args, pages, servers.floor_b, folder)
+                quiet, during, sign_in_times = burst(args, pages, plan, servers.app, folder)
+                memory = {pid: memory_mb(pid) for pid in servers.app.worker_pids()}
+        return report(args, url, seed_note, results, quiet, during, sign_in_times, memory)
+    finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import re
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alembic import command as alembic_command
@@ -22,13 +20,18 @@ from lms import db as database
 from lms.accounts import service
 from lms.accounts.models import County
 from lms.app import create_app
-from lms.catalog.service import forget_definitions
+from lms.catalog.models import Course
+from lms.catalog.service import forget_definitions, sync_courses
+from lms.catalog.validate import CatalogCheck, check_catalog
 from lms.settings import Settings
 
 # Browser fixtures are registered here once, so every browser test shares one Chromium.
 from tests.browser import browser, live_server, page  # noqa: E402, F401
+from tests.course_factory import write_course
+from tests.servers import create_database, csrf_token, drop_database
 
 PASSWORD = "correct horse battery"
+SHIPPED = Path(__file__).resolve().parent.parent / "courses"
 # Reference data loaded by migrations; every other table is emptied after each test.
 KEEP_TABLES = {"alembic_version", "regions", "counties"}
 
@@ -59,38 +62,28 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def postgresql_url() -> Iterator[str]:
     """A throwaway database on the real PostgreSQL server, migrated, dropped at the end."""
     admin = postgres_admin_dsn()
-    name = f"lms_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin_exec(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     try:
-        asyncio.run(admin_exec(f'CREATE DATABASE "{name}"'))
+        name, url = create_database(admin, "lms_test")
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.fail(
             f"PostgreSQL is not reachable at {admin} ({exc}). Run "
             "`bash scripts/system-packages.sh test` or set LMS_TEST_POSTGRES_URL.",
             pytrace=False,
         )
-    base, _, query = admin.partition("?")
-    url = re.sub(r"^postgres(ql)?://", "postgresql+asyncpg://", base.rsplit("/", 1)[0])
-    url = f"{url}/{name}" + (f"?{query}" if query else "")
     migrate(url)
     yield url
-    asyncio.run(admin_exec(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    drop_database(admin, name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# Session-scoped, so that each database gets one app for the whole session (building one
+# takes a tenth of a second) and pytest runs each database's tests together.
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
     return replace(
         Settings(),
         database_url=database_url,
@@ -116,17 +109,19 @@ async def empty_tables(url: str) -> None:
     await engine.dispose()
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[Litestar]:
-    yield create_app(settings, stop_pdf_pool=False)
-    await empty_tables(settings.database_url)
-    forget_definitions()
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    return create_app(settings, stop_pdf_pool=False)
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+async def client(app: Litestar, settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A client with no cookies on the session's app, whose startup opens a new engine; the
+    tables are emptied afterwards and the parsed course versions forgotten (ids restart)."""
     async with AsyncTestClient(app=app) as test_client:
         yield test_client
+    await empty_tables(settings.database_url)
+    forget_definitions()
 
 
 @pytest.fixture
@@ -164,30 +159,55 @@ async def make_person(
     return user
 
 
-def csrf_from(html: str) -> str:
-    found = re.search(r'name="_csrf_token" value="([^"]+)"', html)
-    assert found, "page has no CSRF token"
-    return found.group(1)
-
-
 async def form_token(client: AsyncTestClient[Litestar], path: str) -> str:
     response = await client.get(path)
     assert response.status_code == 200, (path, response.status_code)
-    return csrf_from(response.text)
+    return csrf_token(response.text)
 
 
-async def post_form(
+async def post(
     client: AsyncTestClient[Litestar],
     path: str,
-    data: dict[str, str],
-    token_from: str | None = None,
+    data: Mapping[str, str | list[str]] | None = None,
+    token_from: str = "/sign-in",
 ):
-    token = await form_token(client, token_from or path)
-    return await client.post(path, data={"_csrf_token": token, **data})
+    """POST a form with the CSRF token of the client's session (any page with a form shows it;
+    the sign-in page has one whether or not anyone is signed in)."""
+    token = await form_token(client, token_from)
+    return await client.post(path, data={"_csrf_token": token, **(data or {})})
 
 
 async def sign_in(client: AsyncTestClient[Litestar], email: str, password: str = PASSWORD):
-    return await post_form(client, "/sign-in", {"email": email, "password": password})
+    return await post(client, "/sign-in", {"email": email, "password": password})
+
+
+@cache
+def shipped_check() -> CatalogCheck:
+    """The shipped courses, checked once per test session (the check takes half a second)."""
+    return check_catalog(SHIPPED)
+
+
+async def load_courses(db, root: Path = SHIPPED) -> None:
+    await sync_courses(db, root, shipped_check() if root == SHIPPED else None)
+    await db.commit()
+
+
+async def add_courses(
+    db: AsyncSession, root: Path, spec: Mapping[str, dict[str, str | None]]
+) -> dict[str, Course]:
+    """Write and load test courses (slug: changes to the test course); all courses by slug."""
+    for slug, changes in spec.items():
+        write_course(root, slug, changes)
+    await load_courses(db, root)
+    return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
+
+
+@pytest.fixture
+async def courses(
+    request: pytest.FixtureRequest, db: AsyncSession, tmp_path: Path
+) -> dict[str, Course]:
+    """The test module's COURSES loaded, by slug."""
+    return await add_courses(db, tmp_path / "courses", request.module.COURSES)
 
 
 @pytest.fixture

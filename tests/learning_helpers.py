@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from sqlalchemy import select
 
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Question
 from lms.catalog.models import Course
-from tests.conftest import csrf_from
-
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "courses"
-
-
-async def load_courses(db, root: Path = SHIPPED) -> None:
-    await catalog.sync_courses(db, root)
-    await db.commit()
+from tests.conftest import csrf_token
 
 
 async def definition(db, slug: str) -> CourseDefinition:
@@ -56,18 +47,13 @@ async def take_quiz(client, start_path: str, course: CourseDefinition, right: bo
     """Start (or continue) a quiz from its start form, answer every question, submit."""
     page_path = start_path.removesuffix("/quiz/start").removesuffix("/start")
     page = await client.get(page_path)
-    response = await client.post(start_path, data={"_csrf_token": csrf_from(page.text)})
+    response = await client.post(start_path, data={"_csrf_token": csrf_token(page.text)})
     assert response.status_code == 200, response.text[:500]
     attempt_url = str(response.url.path)
     assert attempt_url.startswith("/attempts/"), attempt_url
     data = answers(course, response.text, right)
     result = await client.post(
-        f"{attempt_url}/submit", data={"_csrf_token": csrf_from(response.text), **data}
+        f"{attempt_url}/submit", data={"_csrf_token": csrf_token(response.text), **data}
     )
     assert result.status_code == 200
     return attempt_url, result
-
-
-async def post(client, path: str, data: dict | None = None, token_from: str = "/"):
-    page = await client.get(token_from)
-    return await client.post(path, data={"_csrf_token": csrf_from(page.text), **(data or {})})

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from lms.accounts.models import User, WebSession
 from lms.app import create_app
 from lms.audit import AuditEvent
-from tests.conftest import PASSWORD, csrf_from, make_person, post_form, sign_in
+from tests.conftest import PASSWORD, csrf_token, make_person, post, sign_in
 
 
 async def test_sign_in_and_out(client, people):
@@ -19,7 +19,7 @@ async def test_sign_in_and_out(client, people):
     assert "Welcome, Learner" in response.text
     assert "Sign out" in response.text
 
-    response = await post_form(client, "/sign-out", {}, token_from="/")
+    response = await post(client, "/sign-out", {}, token_from="/")
     assert "You have signed out." in response.text
     assert (await client.get("/")).text.count("Welcome") == 0
 
@@ -36,7 +36,7 @@ async def test_wrong_password_and_unknown_email_get_the_same_message(client, peo
     message = "That email and password do not match an active account."
     assert message in wrong.text and message in unknown.text
     assert wrong.text.replace("learner@", "X@") == unknown.text.replace("nobody@", "X@").replace(
-        csrf_from(unknown.text), csrf_from(wrong.text)
+        csrf_token(unknown.text), csrf_token(wrong.text)
     )
 
 
@@ -104,7 +104,7 @@ async def test_forged_csrf_token_is_refused(client, people):
 async def test_session_id_changes_at_sign_in_and_ends_at_sign_out(client, db, people):
     await sign_in(client, "learner@example.org")
     first = client.cookies.get("lms_session")
-    await post_form(client, "/sign-out", {}, token_from="/")
+    await post(client, "/sign-out", {}, token_from="/")
     await sign_in(client, "learner@example.org")
     second = client.cookies.get("lms_session")
     assert first and second and first != second
@@ -152,7 +152,7 @@ async def test_session_survives_a_restart(settings, people, client):
 
 async def test_change_password(client, db, people):
     await sign_in(client, "learner@example.org")
-    response = await post_form(
+    response = await post(
         client,
         "/account/password",
         {
@@ -162,7 +162,7 @@ async def test_change_password(client, db, people):
         },
     )
     assert "Your password has been changed." in response.text
-    await post_form(client, "/sign-out", {}, token_from="/")
+    await post(client, "/sign-out", {}, token_from="/")
     assert (await sign_in(client, "learner@example.org")).status_code == 400
     assert "Welcome" in (await sign_in(client, "learner@example.org", "a new long passphrase")).text
 
@@ -179,7 +179,7 @@ async def test_change_password_rejects_bad_input(client, people):
         ({"current": PASSWORD, "password": "ü" * 40, "confirm": "ü" * 40}, "at most 72 bytes"),
     ]
     for data, message in cases:
-        response = await post_form(client, "/account/password", data)
+        response = await post(client, "/account/password", data)
         assert response.status_code == 400
         assert message in response.text
 
@@ -192,7 +192,7 @@ async def test_temporary_password_must_be_changed_first(client, db, settings, pe
     response = await client.get("/", follow_redirects=False)
     assert response.status_code == 302 or response.status_code == 307 or response.status_code == 303
     assert response.headers["location"] == "/account/password"
-    await post_form(
+    await post(
         client,
         "/account/password",
         {"current": PASSWORD, "password": "my own passphrase", "confirm": "my own passphrase"},
@@ -201,13 +201,13 @@ async def test_temporary_password_must_be_changed_first(client, db, settings, pe
 
 
 async def test_next_parameter_only_redirects_within_the_site(client, people):
-    token = csrf_from((await client.get("/sign-in")).text)
+    token = csrf_token((await client.get("/sign-in")).text)
     data = {"_csrf_token": token, "email": "learner@example.org", "password": PASSWORD}
     response = await client.post(
         "/sign-in", data={**data, "next": "https://evil.example/"}, follow_redirects=False
     )
     assert response.headers["location"] == "/"
-    token = csrf_from((await client.get("/sign-in")).text)
+    token = csrf_token((await client.get("/sign-in")).text)
     response = await client.post(
         "/sign-in",
         data={**data, "_csrf_token": token, "next": "/account/password"},
@@ -235,7 +235,7 @@ async def test_error_pages_share_the_layout_and_hide_internals(client):
 
 async def test_failed_sign_ins_are_not_audited_but_admin_changes_are(client, db, people):
     await sign_in(client, "admin@example.org")
-    await post_form(
+    await post(
         client,
         f"/admin/people/{people['learner'].id}/active",
         {"active": "0", "confirmed": "1"},

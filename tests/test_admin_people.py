@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from lms.accounts.models import County, User
-from tests.conftest import PASSWORD, post_form, sign_in
+from tests.conftest import PASSWORD, post, sign_in
 
 ADMIN_PAGES = ["/admin/people", "/admin/people/new", "/admin/people/{learner}"]
 
@@ -31,7 +31,7 @@ async def test_admin_pages_send_strangers_to_sign_in(client, people, path):
 async def test_learner_cannot_post_admin_forms(client, db, people):
     await sign_in(client, "learner@example.org")
     target = people["learner2"].id
-    response = await post_form(
+    response = await post(
         client, f"/admin/people/{target}/active", {"active": "0", "confirmed": "1"}, "/"
     )
     assert response.status_code == 403
@@ -41,7 +41,7 @@ async def test_learner_cannot_post_admin_forms(client, db, people):
 async def test_admin_creates_a_person_who_must_change_the_password(client, db, people):
     await sign_in(client, "admin@example.org")
     shasta = await db.scalar(select(County.id).where(County.name == "Shasta"))
-    response = await post_form(
+    response = await post(
         client,
         "/admin/people/new",
         {
@@ -57,7 +57,7 @@ async def test_admin_creates_a_person_who_must_change_the_password(client, db, p
     assert "Renée D&#39;Souza" in response.text
     user = await db.scalar(select(User).where(User.email == "renee@example.org"))
     assert user.roles == ["learner", "trainer"] and user.must_change_password
-    await post_form(client, "/sign-out", {}, token_from="/")
+    await post(client, "/sign-out", {}, token_from="/")
     response = await sign_in(client, "renee@example.org", "temporary-pass-1")
     assert "Choose your own password" in response.text
 
@@ -87,7 +87,7 @@ async def test_admin_creates_a_person_who_must_change_the_password(client, db, p
 async def test_bad_person_forms_change_nothing(client, db, people, data, message):
     await sign_in(client, "admin@example.org")
     before = len((await db.scalars(select(User))).all())
-    response = await post_form(client, "/admin/people/new", {"password": "long enough pw", **data})
+    response = await post(client, "/admin/people/new", {"password": "long enough pw", **data})
     assert response.status_code in (400, 409)
     assert message in response.text
     assert len((await db.scalars(select(User))).all()) == before
@@ -104,20 +104,20 @@ async def test_deactivate_signs_the_person_out_and_reactivate_lets_them_back(
         await sign_in(learner_client, "learner@example.org")
         await sign_in(client, "admin@example.org")
         path = f"/admin/people/{people['learner'].id}"
-        response = await post_form(
+        response = await post(
             client, f"{path}/active", {"active": "0", "confirmed": "1"}, token_from=path
         )
         assert "deactivated and signed out everywhere" in response.text
         assert "Welcome" not in (await learner_client.get("/")).text
         assert (await sign_in(learner_client, "learner@example.org")).status_code == 400
-        await post_form(client, f"{path}/active", {"active": "1"}, token_from=path)
+        await post(client, f"{path}/active", {"active": "1"}, token_from=path)
         assert "Welcome" in (await sign_in(learner_client, "learner@example.org")).text
 
 
 async def test_admin_cannot_lock_themselves_out(client, db, people):
     await sign_in(client, "admin@example.org")
     path = f"/admin/people/{people['admin'].id}"
-    response = await post_form(
+    response = await post(
         client, f"{path}/active", {"active": "0", "confirmed": "1"}, token_from=path
     )
     assert response.status_code == 400
@@ -127,9 +127,9 @@ async def test_admin_cannot_lock_themselves_out(client, db, people):
 async def test_temporary_password(client, db, people):
     await sign_in(client, "admin@example.org")
     path = f"/admin/people/{people['learner'].id}"
-    response = await post_form(client, f"{path}/password", {"password": "fresh-temp-pass"}, path)
+    response = await post(client, f"{path}/password", {"password": "fresh-temp-pass"}, path)
     assert "must change it at sign-in" in response.text
-    await post_form(client, "/sign-out", {}, token_from="/")
+    await post(client, "/sign-out", {}, token_from="/")
     assert (await sign_in(client, "learner@example.org", PASSWORD)).status_code == 400
     assert (
         "Choose your own password"
@@ -140,7 +140,7 @@ async def test_temporary_password(client, db, people):
 async def test_edit_roles_and_search(client, db, people):
     await sign_in(client, "admin@example.org")
     path = f"/admin/people/{people['learner'].id}"
-    await post_form(
+    await post(
         client,
         path,
         {

@@ -5,28 +5,19 @@ from __future__ import annotations
 import re
 from datetime import date
 
-import pytest
 from sqlalchemy import event, select
 
 from lms.accounts import service as accounts
 from lms.accounts.models import County, User
-from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
 from lms.cohorts import service as cohorts
 from lms.learning import service as learning
-from tests.conftest import make_person, post_form, sign_in
-from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import load_courses
+from tests.conftest import make_person, post, sign_in
+from tests.course_factory import COURSE_YAML
 
-
-@pytest.fixture
-async def courses(db, tmp_path):
-    root = tmp_path / "courses"
-    write_course(root, "online")
-    write_course(root, "other", {"course.yaml": COURSE_YAML.replace("Test Course", "Other")})
-    await load_courses(db, root)
-    return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
+# Loaded by the `courses` fixture in conftest.py.
+COURSES = {"online": {}, "other": {"course.yaml": COURSE_YAML.replace("Test Course", "Other")}}
 
 
 def audit_rows(html: str) -> list[str]:
@@ -47,7 +38,7 @@ async def test_an_edit_shows_names_and_what_changed_not_json_or_ids(client, db, 
     learner = people["learner"]
     await sign_in(client, "chief@example.org")
     path = f"/admin/people/{learner.id}"
-    saved = await post_form(
+    saved = await post(
         client,
         path,
         {

@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 
 from lms.catalog.definition import CourseDefinition, Question
 from lms.catalog.validate import check_course
-from tests.browser import LiveServer, assert_accessible, sign_in_as
+from tests.browser import assert_accessible, sign_in_as
+from tests.servers import Server
 
 pytestmark = pytest.mark.browser
 INTRO = Path(__file__).resolve().parent.parent / "courses" / "sop-intro"
@@ -45,7 +46,7 @@ def answer_page(page: Page, course: CourseDefinition, right: bool) -> None:
             page.locator(f"input[name='{name}'][value='{value}']").check()
 
 
-def make_learner(server: LiveServer, email: str) -> None:
+def make_learner(server: Server, email: str) -> None:
     server.lms(
         "users",
         "create",

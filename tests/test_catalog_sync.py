@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from lms.app import create_app
 from lms.catalog import service
 from lms.catalog.models import Course, CourseFile, CourseVersion
-from tests.conftest import post_form, sign_in
+from tests.conftest import post, sign_in
 from tests.course_factory import COURSE_YAML, FIRST_MODULE, write_course
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,7 +164,7 @@ async def test_admin_sees_versions_and_errors_and_can_reload(settings, people, t
     app = create_app(replace(settings, courses_dir=root))
     async with AsyncTestClient(app=app) as client:
         await sign_in(client, "admin@example.org")
-        response = await post_form(client, "/admin/courses/sync", {}, token_from="/admin/courses")
+        response = await post(client, "/admin/courses/sync", {}, token_from="/admin/courses")
         assert "The course folders have been checked and loaded." in response.text
         assert "Test Course" in response.text and "1 problem" in response.text
         detail = await client.get("/admin/courses/broken")
@@ -177,6 +177,6 @@ async def test_admin_sees_versions_and_errors_and_can_reload(settings, people, t
 
 async def test_learner_cannot_trigger_a_reload(client, db, people):
     await sign_in(client, "learner@example.org")
-    response = await post_form(client, "/admin/courses/sync", {}, token_from="/")
+    response = await post(client, "/admin/courses/sync", {}, token_from="/")
     assert response.status_code == 403
     assert await db.scalar(select(func.count()).select_from(Course)) == 0

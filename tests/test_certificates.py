@@ -21,9 +21,8 @@ from lms.certificates import pdf, service
 from lms.certificates.models import Certificate
 from lms.db import utcnow
 from lms.learning import service as learning
-from tests.conftest import csrf_from, make_person, sign_in
-from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import load_courses, post
+from tests.conftest import csrf_token, make_person, post, sign_in
+from tests.course_factory import COURSE_YAML
 
 ADMIN_ISSUED = COURSE_YAML.replace(
     "certificate:\n  issuer: Test Academy\n",
@@ -50,12 +49,8 @@ def pdf_text(data: bytes) -> str:
     return " ".join(reader.pages[0].extract_text().split())
 
 
-@pytest.fixture
-async def courses(db, tmp_path):
-    root = tmp_path / "courses"
-    write_course(root, "auto-course")
-    write_course(root, "admin-course", {"course.yaml": ADMIN_ISSUED})
-    await load_courses(db, root)
+# Loaded by the `courses` fixture in conftest.py.
+COURSES = {"auto-course": {}, "admin-course": {"course.yaml": ADMIN_ISSUED}}
 
 
 async def complete(db, settings, user: User, slug: str) -> None:
@@ -121,7 +116,7 @@ async def test_admin_issued_course_waits_for_an_admin(client, db, settings, cour
     assert "Ready to issue" in page.text and "Supervising Safety" in page.text
     enrollment_id = re.search(r'name="enrollment" value="(\d+)"', page.text).group(1)
     data = {
-        "_csrf_token": csrf_from(page.text),
+        "_csrf_token": csrf_token(page.text),
         "course": "admin-course",
         "enrollment": enrollment_id,
     }
@@ -183,7 +178,7 @@ async def test_a_pdf_file_is_checked_against_the_one_issued(client, db, settings
     certificate = await only_certificate(db)
     original = await service.pdf_of(db, certificate)
     page = await client.get(f"/verify/{certificate.serial}")
-    token = csrf_from(page.text)
+    token = csrf_token(page.text)
     same = await client.post(
         f"/verify/{certificate.serial}",
         data={"_csrf_token": token},
@@ -279,7 +274,7 @@ async def test_only_the_owner_and_admins_download(client, db, settings, courses,
     page = await client.get("/admin/certificates")
     archive = await client.post(
         "/admin/certificates/zip",
-        data={"_csrf_token": csrf_from(page.text), "serial": [certificate.serial]},
+        data={"_csrf_token": csrf_token(page.text), "serial": [certificate.serial]},
     )
     assert archive.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()

@@ -20,9 +20,8 @@ from lms.cohorts.models import Cohort, CohortMember, LiveSession
 from lms.db import create_engine, create_sessionmaker, utcnow
 from lms.learning.models import Enrollment, ModuleProgress
 from lms.settings import Settings
-from tests.conftest import csrf_from, make_person, sign_in
-from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import load_courses, post
+from tests.conftest import csrf_token, make_person, post, sign_in
+from tests.course_factory import COURSE_YAML
 
 ZONE = Settings().zone  # the tests' academy: America/Los_Angeles
 
@@ -31,19 +30,14 @@ LIVE = COURSE_YAML.replace("hours: 2", "hours: 2\nlive_sessions: 1\nenrollment: 
 )
 
 
-@pytest.fixture
-async def courses(db, tmp_path):
-    root = tmp_path / "courses"
-    write_course(root, "online")
-    write_course(root, "live", {"course.yaml": LIVE})
-    await load_courses(db, root)
-    return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
+# Loaded by the `courses` fixture in conftest.py.
+COURSES = {"online": {}, "live": {"course.yaml": LIVE}}
 
 
 async def new_cohort(client, courses, name="Shasta spring 2026", due="2026-12-31") -> int:
     page = await client.get("/cohorts/new")
     data = {
-        "_csrf_token": csrf_from(page.text),
+        "_csrf_token": csrf_token(page.text),
         "name": name,
         "starts_on": "2026-01-05",
         "ends_on": "2026-12-31",
@@ -60,7 +54,7 @@ async def add(client, cohort_id: int, email: str, name: str = "") -> str:
     page = await client.get(f"/cohorts/{cohort_id}")
     response = await client.post(
         f"/cohorts/{cohort_id}/members",
-        data={"_csrf_token": csrf_from(page.text), "email": email, "name": name},
+        data={"_csrf_token": csrf_token(page.text), "email": email, "name": name},
     )
     return response.text
 
@@ -74,7 +68,7 @@ async def enroll_roster(client, cohort_id: int, move: tuple[int, ...] = ()):
     assert preview.status_code == 200, preview.text[:300]
     return await client.post(
         f"/cohorts/{cohort_id}/enroll",
-        data={"_csrf_token": csrf_from(preview.text), "move": [str(i) for i in move]},
+        data={"_csrf_token": csrf_token(preview.text), "move": [str(i) for i in move]},
     )
 
 
@@ -102,7 +96,7 @@ async def test_bad_cohort_forms_change_nothing(client, db, courses, people):
         ({"name": "X", "trainer": "abc"}, "not valid"),
     ]:
         response = await client.post(
-            "/cohorts/new", data={"_csrf_token": csrf_from(page.text), **data}
+            "/cohorts/new", data={"_csrf_token": csrf_token(page.text), **data}
         )
         assert response.status_code == 400 and message in response.text
     assert await db.scalar(select(func.count()).select_from(Cohort)) == 0
@@ -125,7 +119,7 @@ async def test_adding_an_unknown_email_creates_an_account_with_a_one_time_link(
     done = await client.post(
         link,
         data={
-            "_csrf_token": csrf_from(form.text),
+            "_csrf_token": csrf_token(form.text),
             "password": "a long new password",
             "confirm": "a long new password",
         },
@@ -144,7 +138,7 @@ async def schedule_session(client, cohort_id: int, page, courses, **where: str):
     return await client.post(
         f"/cohorts/{cohort_id}/sessions",
         data={
-            "_csrf_token": csrf_from(page.text),
+            "_csrf_token": csrf_token(page.text),
             "course": str(courses["live"].id),
             "title": "Simulation",
             "starts_at": "2026-03-02T09:00",
@@ -158,7 +152,7 @@ async def upload(client, cohort_id: int, content: str):
     page = await client.get(f"/cohorts/{cohort_id}/roster")
     return await client.post(
         f"/cohorts/{cohort_id}/roster",
-        data={"_csrf_token": csrf_from(page.text)},
+        data={"_csrf_token": csrf_token(page.text)},
         files={"file": ("roster.csv", content.encode(), "text/csv")},
     )
 
@@ -175,7 +169,7 @@ async def test_roster_import_previews_then_applies(client, db, courses, people):
 
     done = await client.post(
         f"/cohorts/{cohort_id}/roster/apply",
-        data={"_csrf_token": csrf_from(preview.text), "content": html.unescape(content)},
+        data={"_csrf_token": csrf_token(preview.text), "content": html.unescape(content)},
     )
     assert "Roster imported" in done.text and done.text.count("/account/set-password/") == 2
     emails = set(
@@ -206,7 +200,7 @@ async def test_a_roster_with_broken_rows_changes_nothing(client, db, courses, pe
     assert "Apply these changes" not in preview.text
     forced = await client.post(
         f"/cohorts/{cohort_id}/roster/apply",
-        data={"_csrf_token": csrf_from(preview.text), "content": BAD_CSV},
+        data={"_csrf_token": csrf_token(preview.text), "content": BAD_CSV},
     )
     assert forced.status_code == 400
     assert await db.scalar(select(func.count()).select_from(User)) == users_before
@@ -255,7 +249,7 @@ async def test_a_roster_import_never_changes_an_existing_person(client, db, cour
 
     done = await client.post(
         f"/cohorts/{cohort_id}/roster/apply",
-        data={"_csrf_token": csrf_from(preview.text), "content": content},
+        data={"_csrf_token": csrf_token(preview.text), "content": content},
     )
     assert done.status_code == 200 and "2 added from existing accounts" in done.text
     for key in ("admin", "learner2"):
@@ -287,12 +281,12 @@ async def test_enrolling_a_cohort_and_attendance_completing_a_course(
     assert "2 enrollments to make" in preview.text
     assert await db.scalar(select(func.count()).select_from(Enrollment)) == 0  # not yet
     done = await client.post(
-        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(preview.text)}
+        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_token(preview.text)}
     )
     assert done.history[0].status_code == 303 and "The roster is enrolled" in done.text
     assert "0 enrollments to make" in done.text and "2 already in place" in done.text
     again = await client.post(
-        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_from(preview.text)}
+        f"/cohorts/{cohort_id}/enroll", data={"_csrf_token": csrf_token(preview.text)}
     )
     assert "0 enrollments to make" in again.text and "2 already in place" in again.text
     page = await client.get(f"/cohorts/{cohort_id}")
@@ -320,14 +314,14 @@ async def test_enrolling_a_cohort_and_attendance_completing_a_course(
     session_id = await db.scalar(select(LiveSession.id))
     saved = await client.post(
         f"/cohorts/{cohort_id}/sessions/{session_id}",
-        data={"_csrf_token": csrf_from(scheduled.text), "present": str(people["learner"].id)},
+        data={"_csrf_token": csrf_token(scheduled.text), "present": str(people["learner"].id)},
     )
     assert "Attendance has been recorded" in saved.text
     await db.refresh(live)
     assert live.status == "completed"
     outsider = await client.post(
         f"/cohorts/{cohort_id}/sessions/{session_id}",
-        data={"_csrf_token": csrf_from(scheduled.text), "present": str(people["learner2"].id)},
+        data={"_csrf_token": csrf_token(scheduled.text), "present": str(people["learner2"].id)},
     )
     assert outsider.status_code == 400
 
@@ -426,7 +420,7 @@ async def test_a_trainer_cannot_move_a_learner_out_of_another_trainers_cohort(
     online = await enrollment_id(db, learner, courses["online"].id)
     refused = await client.post(
         f"/cohorts/{second}/enroll",
-        data={"_csrf_token": csrf_from(preview.text), "move": str(online)},
+        data={"_csrf_token": csrf_token(preview.text), "move": str(online)},
     )
     assert refused.status_code == 403
     assert "through Shasta winter, which you do not run, so nothing was changed" in refused.text
@@ -434,7 +428,7 @@ async def test_a_trainer_cannot_move_a_learner_out_of_another_trainers_cohort(
     assert await placements(db, people["learner2"].id) == {}  # nothing at all was done
     assert await audited(db, "enrollment.move") == []
     junk = await client.post(
-        f"/cohorts/{second}/enroll", data={"_csrf_token": csrf_from(preview.text), "move": "x"}
+        f"/cohorts/{second}/enroll", data={"_csrf_token": csrf_token(preview.text), "move": "x"}
     )
     assert junk.status_code == 400 and "not valid" in junk.text
 
@@ -559,7 +553,7 @@ async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, 
     session_id = await db.scalar(select(LiveSession.id))
     await client.post(
         f"/cohorts/{cohort_id}/sessions/{session_id}",
-        data={"_csrf_token": csrf_from(scheduled.text), "present": str(people["learner"].id)},
+        data={"_csrf_token": csrf_token(scheduled.text), "present": str(people["learner"].id)},
     )
     after = learner_row((await client.get(live)).text)
     assert "completed" in after and "100%" in after
@@ -754,7 +748,7 @@ async def test_permission_matrix(client, db, courses, people, method, path, who)
         response = await client.post(
             url,
             data={
-                "_csrf_token": csrf_from((await client.get("/")).text),
+                "_csrf_token": csrf_token((await client.get("/")).text),
                 "email": "x@example.org",
                 "name": "X Person",
             },

@@ -12,7 +12,7 @@ from alembic import command
 from lms import db as database
 from lms.learning.models import Enrollment
 from tests.conftest import sign_in
-from tests.test_cohorts import add, courses, enroll_roster, new_cohort  # noqa: F401  (fixture)
+from tests.test_cohorts import COURSES, add, enroll_roster, new_cohort  # noqa: F401  (the courses)
 
 
 async def enroll_with_due_date(client, courses, due: str) -> None:

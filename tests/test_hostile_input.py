@@ -12,9 +12,16 @@ from sqlalchemy import func, select
 from lms.accounts.models import User
 from lms.cohorts.models import Cohort
 from lms.forms import MAX_ID, parse_id, parse_ids, parse_number
-from tests.conftest import PASSWORD, csrf_from, form_token, make_person, post_form, sign_in
+from tests.conftest import (
+    PASSWORD,
+    csrf_token,
+    form_token,
+    load_courses,
+    make_person,
+    post,
+    sign_in,
+)
 from tests.course_factory import write_course
-from tests.learning_helpers import load_courses, post
 from tests.test_cohorts import add, enroll_roster, new_cohort, upload
 
 
@@ -70,7 +77,7 @@ async def test_changing_a_password_signs_out_every_other_session(client, people)
     this_browser = client.cookies["lms_session"]
     assert other_browser != this_browser
     new = "a brand new passphrase"
-    response = await post_form(
+    response = await post(
         client, "/account/password", {"current": PASSWORD, "password": new, "confirm": new}
     )
     assert response.status_code == 200 and "Your password has been changed" in response.text
@@ -104,7 +111,7 @@ async def test_control_characters_in_a_persons_name_are_refused_before_anything_
 ):
     await sign_in(client, "admin@example.org")
     before = await db.scalar(select(func.count()).select_from(User))
-    response = await post_form(
+    response = await post(
         client,
         "/admin/people/new",
         {"email": "nul@example.org", "name": value, "role_learner": "1"},
@@ -126,7 +133,7 @@ async def test_control_characters_in_cohort_and_session_fields_are_refused(
     assert await db.scalar(select(func.count()).select_from(Cohort)) == 0
     cohort_id = await new_cohort(client, small)
     course = small["test-course"]
-    response = await post_form(
+    response = await post(
         client,
         f"/cohorts/{cohort_id}/sessions",
         {
@@ -181,7 +188,7 @@ async def test_unicode_digits_and_huge_ids_are_not_server_errors(client, db, sma
         "/admin/people/0",
     ):
         assert (await client.get(path)).status_code == 404, path
-    response = await post_form(
+    response = await post(
         client,
         "/admin/people/new",
         {"email": "new@example.org", "name": "New Person", "role_learner": "1", "county_id": "²"},
@@ -190,7 +197,7 @@ async def test_unicode_digits_and_huge_ids_are_not_server_errors(client, db, sma
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, small)
     assert (await client.get(f"/cohorts/{cohort_id}99999999999999")).status_code == 404
-    response = await post_form(
+    response = await post(
         client,
         f"/cohorts/{cohort_id}/sessions",
         {
@@ -211,13 +218,13 @@ async def test_a_unicode_digit_as_a_quiz_answer_is_refused(client, db, small, pe
     page = await client.get("/courses/test-course/modules/first")
     start = await client.post(
         "/courses/test-course/modules/first/quiz/start",
-        data={"_csrf_token": csrf_from(page.text)},
+        data={"_csrf_token": csrf_token(page.text)},
     )
     attempt = str(start.url.path)
     assert attempt.startswith("/attempts/")
     qid = re.search(r'name="q:([^"]+)"', start.text).group(1)
     response = await client.post(
-        f"{attempt}/save", data={"_csrf_token": csrf_from(start.text), f"q:{qid}": "²"}
+        f"{attempt}/save", data={"_csrf_token": csrf_token(start.text), f"q:{qid}": "²"}
     )
     assert response.status_code == 400 and "not one of the choices" in response.text
 
@@ -267,7 +274,7 @@ async def test_the_csrf_exclusions_are_anchored_to_the_start_of_the_path(client,
 
 async def test_issuing_or_zipping_nothing_says_so_on_the_same_page(client, small, people):
     await sign_in(client, "admin@example.org")
-    response = await post_form(
+    response = await post(
         client,
         "/admin/certificates/issue",
         {"course": "test-course", "cohort": ""},
@@ -275,9 +282,7 @@ async def test_issuing_or_zipping_nothing_says_so_on_the_same_page(client, small
     )
     assert response.status_code == 200 and response.url.path == "/admin/certificates"
     assert "Nobody was selected, so no certificate was issued" in response.text
-    response = await post_form(
-        client, "/admin/certificates/zip", {}, token_from="/admin/certificates"
-    )
+    response = await post(client, "/admin/certificates/zip", {}, token_from="/admin/certificates")
     assert response.status_code == 200 and response.url.path == "/admin/certificates"
     assert "No certificate was selected" in response.text
 

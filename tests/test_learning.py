@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from lms.db import utcnow
 from lms.learning.models import Enrollment, ModuleProgress
 from lms.quizzes.models import Attempt, AttemptAnswer
-from tests.conftest import csrf_from, sign_in
+from tests.conftest import csrf_token, load_courses, post, sign_in
 from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import answers, definition, load_courses, post, question_ids, take_quiz
+from tests.learning_helpers import answers, definition, question_ids, take_quiz
 
 
 async def enrollments(db) -> list[Enrollment]:
@@ -156,7 +156,7 @@ async def test_module_without_a_quiz_is_marked_done(client, db, small, people):
     page = await client.get("/courses/test-course/modules/second")
     assert "Mark this module done" in page.text
     response = await client.post(
-        "/courses/test-course/modules/second/done", data={"_csrf_token": csrf_from(page.text)}
+        "/courses/test-course/modules/second/done", data={"_csrf_token": csrf_token(page.text)}
     )
     assert response.status_code == 200
     (enrollment,) = await enrollments(db)
@@ -204,7 +204,7 @@ async def test_two_tabs_share_one_attempt_and_double_submit_records_one(client, 
     one = await post(client, start, token_from="/courses/test-course/modules/first")
     two = await post(client, start, token_from="/courses/test-course/modules/first")
     assert one.url.path == two.url.path
-    data = {"_csrf_token": csrf_from(one.text), **answers(small, one.text, right=True)}
+    data = {"_csrf_token": csrf_token(one.text), **answers(small, one.text, right=True)}
     first = await client.post(f"{one.url.path}/submit", data=data)
     second = await client.post(f"{one.url.path}/submit", data=data)
     assert "You passed" in first.text and "You passed" in second.text
@@ -220,7 +220,7 @@ async def test_tampered_answers_are_refused_and_change_nothing(client, db, small
         "/courses/test-course/modules/first/quiz/start",
         token_from="/courses/test-course/modules/first",
     )
-    token = csrf_from(page.text)
+    token = csrf_token(page.text)
     path = page.url.path
     cases = [
         ({"q:not-in-attempt": "0"}, "not in this attempt"),
@@ -247,14 +247,14 @@ async def test_answers_are_saved_as_the_learner_goes(client, db, small, people):
     saved = await client.post(
         f"{page.url.path}/save",
         data={"q:q1": "0"},
-        headers={"Accept": "application/json", "X-CSRFToken": csrf_from(page.text)},
+        headers={"Accept": "application/json", "X-CSRFToken": csrf_token(page.text)},
     )
     assert saved.status_code == 200 and saved.json()["saved"] == 1
     # The connection drops; the learner comes back and the answer is still there.
     again = await client.get(page.url.path)
     assert 'value="0" checked' in again.text and "1 of 2 answers saved" in again.text
     no_js = await client.post(
-        f"{page.url.path}/save", data={"_csrf_token": csrf_from(again.text), "q:q2": "true"}
+        f"{page.url.path}/save", data={"_csrf_token": csrf_token(again.text), "q:q2": "true"}
     )
     assert "Your answers are saved" in no_js.text and "2 of 2 answers saved" in no_js.text
 
@@ -276,7 +276,7 @@ async def test_submission_after_the_time_limit_counts_only_answers_saved_in_time
     first_qid = question_ids(page.text)[0]
     await client.post(
         f"{page.url.path}/save",
-        data={"q:" + first_qid: right["q:" + first_qid], "_csrf_token": csrf_from(page.text)},
+        data={"q:" + first_qid: right["q:" + first_qid], "_csrf_token": csrf_token(page.text)},
     )
     attempt = await db.scalar(select(Attempt).where(Attempt.target == "final"))
     # Move the whole attempt 50 minutes into the past: its 45-minute limit has passed.
@@ -287,11 +287,11 @@ async def test_submission_after_the_time_limit_counts_only_answers_saved_in_time
         saved.saved_at -= shift
     await db.commit()
     late_save = await client.post(
-        f"{page.url.path}/save", data={"_csrf_token": csrf_from(page.text), **right}
+        f"{page.url.path}/save", data={"_csrf_token": csrf_token(page.text), **right}
     )
     assert late_save.status_code == 409 and "Time is up" in late_save.text
     result = await client.post(
-        f"{page.url.path}/submit", data={"_csrf_token": csrf_from(page.text), **right}
+        f"{page.url.path}/submit", data={"_csrf_token": csrf_token(page.text), **right}
     )
     assert "submitted after its time limit" in result.text
     await db.refresh(attempt)
@@ -330,7 +330,7 @@ async def test_learners_see_only_their_own_attempts(client, db, settings, small,
         await sign_in(other, "learner2@example.org")
         assert (await other.get(page.url.path)).status_code == 404
         stolen = await other.post(
-            f"{page.url.path}/submit", data={"_csrf_token": csrf_from((await other.get("/")).text)}
+            f"{page.url.path}/submit", data={"_csrf_token": csrf_token((await other.get("/")).text)}
         )
         assert stolen.status_code == 404
         assert (await other.get("/courses/test-course/modules/first")).status_code == 403
@@ -351,10 +351,10 @@ async def test_a_learner_completes_sop_intro(client, db, shipped, people):
     assert "Complete the course evaluation" in result.text
     evaluation = await client.get("/courses/sop-intro/evaluation")
     refused = await client.post(
-        "/courses/sop-intro/evaluation", data={"_csrf_token": csrf_from(evaluation.text)}
+        "/courses/sop-intro/evaluation", data={"_csrf_token": csrf_token(evaluation.text)}
     )
     assert refused.status_code == 400 and "Please answer" in refused.text
-    data = {"_csrf_token": csrf_from(evaluation.text)}
+    data = {"_csrf_token": csrf_token(evaluation.text)}
     for q in course.evaluation.questions:
         if q.type == "likert":
             data[q.id] = "5"

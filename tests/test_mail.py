@@ -271,10 +271,10 @@ async def test_too_many_refusals_fail_and_admins_can_send_again(
     assert "Stuck 1" in listing.text and "Failed" in listing.text
     page = await client.get(f"/admin/outbox/{message_id}")
     assert "452 4.2.2 Mailbox full" in page.text
-    from tests.conftest import csrf_from
+    from tests.conftest import csrf_token
 
     again = await client.post(
-        f"/admin/outbox/{message_id}/retry", data={"_csrf_token": csrf_from(page.text)}
+        f"/admin/outbox/{message_id}/retry", data={"_csrf_token": csrf_token(page.text)}
     )
     assert "The message is queued to be sent again." in again.text
     del inbox.refuse["learner2@example.org"]

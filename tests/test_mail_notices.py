@@ -23,9 +23,8 @@ from lms.learning import service as learning
 from lms.learning.models import Enrollment
 from lms.mail import delivery, reminders
 from lms.mail.models import OutboxMessage
-from tests.conftest import PASSWORD, csrf_from, make_person, post_form, sign_in
-from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import load_courses
+from tests.conftest import PASSWORD, csrf_token, make_person, post, sign_in
+from tests.course_factory import COURSE_YAML
 from tests.smtp_server import Inbox, html_part, smtp_server, text_part
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -65,11 +64,11 @@ def link_in(text: str) -> str:
 
 
 async def forgot(client, email: str):
-    return await post_form(client, "/account/forgot", {"email": email})
+    return await post(client, "/account/forgot", {"email": email})
 
 
 def without_csrf(html: str) -> str:
-    return html.replace(csrf_from(html), "")
+    return html.replace(csrf_token(html), "")
 
 
 # Password reset
@@ -100,12 +99,12 @@ async def test_reset_link_arrives_by_email_and_works_once(
     page = await client.get(path)
     assert page.status_code == 200 and "Choose a password for" in page.text
     data = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
-    done = await post_form(client, path, data)
+    done = await post(client, path, data)
     assert "Your password is set and you are signed in." in done.text
     # Used once: refused after that, and the new password signs in.
     assert "This link is not valid" in (await client.get(path)).text
-    await post_form(client, "/sign-out", {}, token_from="/")
-    again = await client.post(path, data={"_csrf_token": csrf_from(done.text), **data})
+    await post(client, "/sign-out", {}, token_from="/")
+    again = await client.post(path, data={"_csrf_token": csrf_token(done.text), **data})
     assert again.status_code in (400, 403) and "Welcome" not in again.text
     assert (await sign_in(client, "learner@example.org", NEW_PASSWORD)).status_code == 200
     assert "Welcome, Learner" in (await client.get("/")).text
@@ -122,7 +121,7 @@ async def test_expired_and_forged_reset_links_are_refused(client, db, people):
     assert 'href="/account/forgot">Ask for a new link' in expired.text
     forged = await client.get(path[:-4] + "abcd")
     assert forged.status_code == 400 and "This link is not valid" in forged.text
-    response = await post_form(
+    response = await post(
         client,
         path,
         {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
@@ -192,7 +191,7 @@ async def test_invitation_email_lets_the_new_person_set_a_password(
     path = link_in(body)
     page = await client.get(path)
     assert "Welcome, New Worker" in page.text
-    done = await post_form(client, path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    done = await post(client, path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert "Your password is set and you are signed in." in done.text
 
 
@@ -224,12 +223,8 @@ ADMIN_ISSUED = COURSE_YAML.replace(
 ).replace("title: Test Course", "title: Supervising Safety")
 
 
-@pytest.fixture
-async def courses(db, tmp_path):
-    root = tmp_path / "courses"
-    write_course(root, "auto-course")
-    write_course(root, "admin-course", {"course.yaml": ADMIN_ISSUED})
-    await load_courses(db, root)
+# Loaded by the `courses` fixture in conftest.py.
+COURSES = {"auto-course": {}, "admin-course": {"course.yaml": ADMIN_ISSUED}}
 
 
 async def enroll(db, user: User, slug: str) -> Enrollment:

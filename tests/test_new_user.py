@@ -11,9 +11,8 @@ from lms.cli import demo_sign_ins
 from lms.cohorts.models import CohortMember
 from lms.demo import DEMO_PEOPLE, DEMO_PROGRESS, FRESH_LEARNER
 from lms.settings import served_base_url
-from tests.conftest import csrf_from, sign_in
-from tests.learning_helpers import load_courses, post
-from tests.test_cohorts import add, courses, new_cohort  # noqa: F401  (fixture)
+from tests.conftest import csrf_token, load_courses, post, sign_in
+from tests.test_cohorts import COURSES, add, new_cohort  # noqa: F401  (the courses)
 
 # --- 12: the base URL follows the address served in development ----------------------------
 
@@ -40,14 +39,14 @@ async def test_removing_from_a_roster_asks_first(client, db, courses, people):  
     # A post without the confirmation (an old page, a stray click) only shows the question.
     one_click = await client.post(
         f"/cohorts/{cohort_id}/members/{learner}/remove",
-        data={"_csrf_token": csrf_from(page.text)},
+        data={"_csrf_token": csrf_token(page.text)},
     )
     assert one_click.url.path == f"/cohorts/{cohort_id}/members/{learner}/remove"
     assert "Take Learner (learner@example.org) off the roster" in one_click.text
     assert await db.scalar(select(func.count()).select_from(CohortMember)) == 1
     done = await client.post(
         f"/cohorts/{cohort_id}/members/{learner}/remove",
-        data={"_csrf_token": csrf_from(one_click.text), "confirmed": "1"},
+        data={"_csrf_token": csrf_token(one_click.text), "confirmed": "1"},
     )
     assert done.url.path == f"/cohorts/{cohort_id}" and "taken off the roster" in done.text
     assert await db.scalar(select(func.count()).select_from(CohortMember)) == 0
@@ -61,7 +60,7 @@ async def test_deactivating_an_account_asks_first(client, db, people):
     page = await client.get(path)
     assert f'href="{path}/deactivate"' in page.text
     one_click = await client.post(
-        f"{path}/active", data={"_csrf_token": csrf_from(page.text), "active": "0"}
+        f"{path}/active", data={"_csrf_token": csrf_token(page.text), "active": "0"}
     )
     assert one_click.url.path == f"{path}/deactivate"
     assert "Deactivate the account of Learner (learner@example.org)?" in one_click.text
@@ -69,7 +68,7 @@ async def test_deactivating_an_account_asks_first(client, db, people):
     assert people["learner"].active is True
     done = await client.post(
         f"{path}/active",
-        data={"_csrf_token": csrf_from(one_click.text), "active": "0", "confirmed": "1"},
+        data={"_csrf_token": csrf_token(one_click.text), "active": "0", "confirmed": "1"},
     )
     assert "deactivated and signed out everywhere" in done.text
     assert (await db.get(User, people["learner"].id, populate_existing=True)).active is False
@@ -90,7 +89,7 @@ async def test_revoking_a_certificate_asks_first_and_takes_the_reason_there(
     detail = await client.get(path)
     assert f'href="{path}/revoke"' in detail.text and 'name="reason"' not in detail.text
     one_click = await client.post(
-        f"{path}/revoke", data={"_csrf_token": csrf_from(detail.text), "reason": "Mistake"}
+        f"{path}/revoke", data={"_csrf_token": csrf_token(detail.text), "reason": "Mistake"}
     )
     assert one_click.url.path == f"{path}/revoke" and 'name="reason"' in one_click.text
     revoked = (
@@ -101,7 +100,7 @@ async def test_revoking_a_certificate_asks_first_and_takes_the_reason_there(
     assert await db.scalar(revoked) == 0
     done = await client.post(
         f"{path}/revoke",
-        data={"_csrf_token": csrf_from(one_click.text), "reason": "Mistake", "confirmed": "1"},
+        data={"_csrf_token": csrf_token(one_click.text), "reason": "Mistake", "confirmed": "1"},
     )
     assert done.url.path == path and "has been revoked" in done.text
     assert await db.scalar(revoked) == 1

@@ -28,8 +28,8 @@ from lms.demo import DEMO_PASSWORD, FRESH_LEARNER, _advance, _pass, load_demo
 from lms.learning import service as learning
 from lms.learning.progress import module_target, progress_of
 from lms.mail.models import OutboxMessage
+from tests.conftest import SHIPPED, load_courses
 from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import SHIPPED, load_courses
 
 # A ZIP of the certificates ticked: a download changes nothing, so it may answer the POST.
 DOWNLOADS = {"certificates.admin_zip"}

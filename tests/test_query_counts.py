@@ -11,29 +11,22 @@ import itertools
 import re
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 
-from lms.catalog.models import Course
 from lms.cohorts.models import Cohort, CohortCourse, CohortMember, CohortTrainer
 from lms.db import utcnow
 from lms.learning import service as learning
 from lms.learning.models import Enrollment, ModuleProgress
 from lms.quizzes.models import Attempt
-from tests.conftest import csrf_from, make_person, sign_in
-from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import load_courses
+from tests.conftest import csrf_token, make_person, sign_in
+from tests.course_factory import COURSE_YAML
 
 LAYOUT = [{"q": "q1", "c": [0, 1]}, {"q": "q2", "c": []}]
 _numbers = itertools.count()
 
 
-@pytest.fixture
-async def courses(db, tmp_path):
-    root = tmp_path / "courses"
-    write_course(root, "online")
-    write_course(root, "other", {"course.yaml": COURSE_YAML.replace("Test Course", "Other")})
-    await load_courses(db, root)
-    return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
+# Loaded by the `courses` fixture in conftest.py.
+COURSES = {"online": {}, "other": {"course.yaml": COURSE_YAML.replace("Test Course", "Other")}}
 
 
 @pytest.fixture
@@ -106,9 +99,9 @@ async def start_knowledge_check(client) -> tuple[str, str]:
     """Start the first module's knowledge check: (attempt id, CSRF token)."""
     page = await client.get("/courses/online/modules/first")
     started = await client.post(
-        "/courses/online/modules/first/quiz/start", data={"_csrf_token": csrf_from(page.text)}
+        "/courses/online/modules/first/quiz/start", data={"_csrf_token": csrf_token(page.text)}
     )
-    return re.search(r"/attempts/(\d+)", str(started.url)).group(1), csrf_from(started.text)
+    return re.search(r"/attempts/(\d+)", str(started.url)).group(1), csrf_token(started.text)
 
 
 async def test_learner_pages_cost_the_same_with_more_data(

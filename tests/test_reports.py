@@ -26,24 +26,15 @@ from lms.reports import charts
 from lms.reports import completions as service
 from lms.reports.models import CompletionCount
 from lms.settings import Settings
-from tests.conftest import make_person, postgres_admin_dsn, sign_in
+from tests.conftest import add_courses, load_courses, make_person, postgres_admin_dsn, sign_in
 from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import load_courses
 
 BASE = datetime(2025, 11, 3, 9, 0)
 OTHER = COURSE_YAML.replace("Test Course", "Other Course").replace("hours: 2", "hours: 3")
 
 
-async def add_courses(db, root) -> dict[str, Course]:
-    write_course(root, "online")
-    write_course(root, "other", {"course.yaml": OTHER})
-    await load_courses(db, root)
-    return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
-
-
-@pytest.fixture
-async def courses(db, tmp_path):
-    return await add_courses(db, tmp_path / "courses")
+# Loaded by the `courses` fixture in conftest.py.
+COURSES = {"online": {}, "other": {"course.yaml": OTHER}}
 
 
 # Enrollments as migration 0007 left them: the model describes the newest schema.
@@ -355,7 +346,7 @@ async def test_the_migration_counts_the_completions_already_there(blank_database
     engine = database.create_engine(url)
     try:
         async with database.create_sessionmaker(engine)() as db:
-            courses = await add_courses(db, tmp_path / "courses")
+            courses = await add_courses(db, tmp_path / "courses", COURSES)
             for i, county in enumerate(["Shasta", "Butte", None]):
                 person = await make_person(db, settings, f"p{i}@example.org", county=county)
                 for day in range(i + 1):

@@ -8,7 +8,6 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-import pytest
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
 from pypdf import PdfReader
@@ -27,9 +26,9 @@ from lms.learning.models import Enrollment
 from lms.mail import delivery
 from lms.quizzes.models import Attempt
 from lms.reports import completions as completions_report
-from tests.conftest import post_form, sign_in
-from tests.course_factory import COURSE_YAML, write_course
-from tests.learning_helpers import definition, load_courses, post, take_quiz
+from tests.conftest import post, sign_in
+from tests.course_factory import COURSE_YAML
+from tests.learning_helpers import definition, take_quiz
 from tests.smtp_server import Inbox, html_part, smtp_server, text_part
 
 # 7:30 PM in California on December 4 is 03:30 UTC on December 5 (PST is UTC-8).
@@ -41,11 +40,8 @@ ADMIN_ISSUED = COURSE_YAML.replace(
 )
 
 
-@pytest.fixture
-async def courses(db, tmp_path):
-    root = tmp_path / "courses"
-    write_course(root, "timed-course", {"course.yaml": ADMIN_ISSUED})
-    await load_courses(db, root)
+# Loaded by the `courses` fixture in conftest.py.
+COURSES = {"timed-course": {"course.yaml": ADMIN_ISSUED}}
 
 
 async def completed_at(db, settings, user: User, moment: datetime) -> Enrollment:
@@ -140,7 +136,7 @@ async def test_a_session_start_is_typed_and_shown_in_the_academy_zone(
 async def test_the_reset_email_says_until_when_in_the_academy_zone(client, db, settings, people):
     """A real email through an SMTP server: the link's end in Pacific time, PST or PDT."""
     inbox = Inbox()
-    await post_form(client, "/account/forgot", {"email": "learner@example.org"})
+    await post(client, "/account/forgot", {"email": "learner@example.org"})
     expires = await db.scalar(select(AccountToken.expires_at))
     engine = database.create_engine(settings.database_url)
     try:

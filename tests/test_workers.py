@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.browser import free_port, stop
+from tests.servers import csrf_token, free_port, lms, lms_env, serving
 
 PASSWORD = "correct horse battery"
 
@@ -22,44 +16,12 @@ PASSWORD = "correct horse battery"
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`lms serve --workers 2` on a fresh SQLite database with one learner."""
     folder = tmp_path_factory.mktemp("workers")
-    port = free_port()
-    env = {
-        **os.environ,
-        "LMS_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'lms.db'}",
-        "LMS_BCRYPT_ROUNDS": "4",
-        "LMS_BASE_URL": f"http://127.0.0.1:{port}",
-        "LMS_ENV": "test",
-    }
-
-    def lms(*args: str) -> None:
-        subprocess.run([sys.executable, "-m", "lms.cli", *args], env=env, check=True)
-
-    lms("db", "upgrade")
+    env = lms_env(f"sqlite+aiosqlite:///{folder / 'lms.db'}", free_port())
+    lms(env, "db", "upgrade")
     person = ["--email", "pat@example.org", "--name", "Pat Worker", "--role", "learner"]
-    lms("users", "create", *person, "--password", PASSWORD)
-    log = open(folder / "server.log", "w")  # noqa: SIM115  (closed after the server stops)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "lms.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(Path(folder / "server.log").read_text()) from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        stop(process)
-        log.close()
+    lms(env, "users", "create", *person, "--password", PASSWORD)
+    with serving("server", env, folder, "--workers", "2") as server:
+        yield server.url
 
 
 def fresh(url: str, method: str, path: str, cookies: dict[str, str], **kwargs: object):
@@ -73,7 +35,7 @@ def fresh(url: str, method: str, path: str, cookies: dict[str, str], **kwargs: o
 def test_sign_in_on_one_worker_and_carry_on_through_the_other(two_workers):
     cookies: dict[str, str] = {}
     form = fresh(two_workers, "GET", "/sign-in", cookies)
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text).group(1)
+    token = csrf_token(form.text)
     form_worker = form.headers["x-worker"]
     # The sign-in form's CSRF token is good on any worker: post until another one answers.
     for _ in range(50):
@@ -101,7 +63,7 @@ def test_sign_in_on_one_worker_and_carry_on_through_the_other(two_workers):
     assert form_worker in seen and signed_in.headers["x-worker"] in seen
     # Signing out on one worker signs out everywhere: the session lives in the database.
     page = fresh(two_workers, "GET", "/", cookies)
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(page.text)
     out = fresh(two_workers, "POST", "/sign-out", dict(cookies), data={"_csrf_token": token})
     assert out.status_code == 303
     for _ in range(10):
