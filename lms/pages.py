@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
@@ -11,6 +10,8 @@ from litestar import Request
 from litestar.enums import MediaType
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.links import Link
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -54,14 +55,6 @@ NOTICES = {
 def page(name: str, status_code: int = 200, **context: Any) -> Template:
     """Render templates/<name> as an HTML page (whatever the handler's return annotation)."""
     return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)
-
-
-@dataclass(frozen=True)
-class Link:
-    """A route by name, with its path parameters: a template turns it into an address."""
-
-    name: str
-    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 def confirm_page(
@@ -142,11 +135,6 @@ def redirect_to(
 ) -> Redirect:
     """Redirect after a successful POST to the route `name`, optionally with a notice key."""
     return RouteRedirect(name, notice, query, path_parameters)
-
-
-def redirect(path: str, notice: str | None = None) -> Redirect:
-    """Redirect to an address that is not a route name, such as a link a service worked out."""
-    return Redirect(_with_notice(path, notice), status_code=303)
 
 
 def safe_next(raw: str | None, default: str = "/") -> str:

@@ -611,6 +611,20 @@ async def test_trainer_on_their_own_roster_sees_their_own_learner_page(client, c
     assert "Shasta County" in response.text
 
 
+async def test_the_matrix_links_each_learner_to_the_learner_page_route(
+    app, client, courses, people
+):
+    # The row's HTML writes the address out (it is built for thousands of rows); it must stay
+    # the address of the named route.
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses)
+    await add(client, cohort_id, "learner@example.org")
+    matrix = await client.get(f"/cohorts/{cohort_id}/progress")
+    route = app.route_reverse("cohorts.learner", cohort_id=cohort_id, user_id=people["learner"].id)
+    assert f'<a href="{route}">' in matrix.text
+    assert (await client.get(route)).status_code == 200
+
+
 async def test_exports_neutralise_formulas(client, db, settings, courses, people):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)

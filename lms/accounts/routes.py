@@ -20,7 +20,8 @@ from lms.auth import (
 from lms.errors import Conflict, InvalidInput, TooManyAttempts
 from lms.forms import read_fields, shown
 from lms.inject import DB, AppSettings, PathInt
-from lms.pages import Link, confirm_page, page, redirect_to, safe_next
+from lms.links import Link
+from lms.pages import confirm_page, page, redirect_to, safe_next
 
 
 @get("/sign-in", name="accounts.sign_in")

@@ -20,7 +20,8 @@ from lms.db import utcnow
 from lms.errors import DomainError, NotFound
 from lms.forms import parse_id, read_fields, read_upload
 from lms.inject import DB, AppSettings
-from lms.pages import Link, confirm_page, page, redirect_to
+from lms.links import Link
+from lms.pages import confirm_page, page, redirect_to
 from lms.settings import Settings
 
 Req = Request[User, Any, Any]

@@ -17,7 +17,8 @@ from lms.cohorts import progress, roster, service
 from lms.errors import DomainError, InvalidInput, NotFound
 from lms.forms import Confirmation, Fields, parse_id, read_fields, read_upload, shown, text
 from lms.inject import DB, AppSettings, PathInt
-from lms.pages import Link, carried, carry, confirm_page, page, redirect_to
+from lms.links import Link
+from lms.pages import carried, carry, confirm_page, page, redirect_to
 from lms.reports import completions as completions_report
 from lms.reports import exports
 

@@ -46,6 +46,7 @@ from lms.cohorts.models import Attendance, LiveSession
 from lms.db import table_of
 from lms.errors import NotFound
 from lms.learning.models import COMPLETED, WITHDRAWN, Enrollment, EvaluationResponse, ModuleProgress
+from lms.links import Link
 from lms.quizzes.models import FINAL, PRETEST, Attempt
 
 # Time between two events on a module longer than this is not counted as time spent.
@@ -193,35 +194,36 @@ class Progress:
         raise NotFound("This course has no such module.")
 
     @property
-    def next_step(self) -> tuple[str, str | None]:
+    def next_step(self) -> tuple[str, Link | None]:
         """What to do next, as (words, link)."""
         slug = self.course.slug
+        course = Link("learning.course", {"slug": slug})
         if self.enrollment.status == COMPLETED:
-            return "Completed", f"/courses/{slug}"
+            return "Completed", course
         if self.enrollment.status == WITHDRAWN:
-            return "Withdrawn", f"/courses/{slug}"
+            return "Withdrawn", course
         if self.pretest_needed:
-            return "Take the pre-test", f"/courses/{slug}/pretest"
+            return "Take the pre-test", Link("quizzes.pretest", {"slug": slug})
         for state in self.modules:
             if state.status in ("in_progress", "failed", "available"):
                 verb = "Start" if state.status == "available" else "Resume"
                 return (
                     f"{verb}: Module {state.number}, {state.module.title}",
-                    f"/courses/{slug}/modules/{state.module.id}",
+                    Link("learning.module", {"slug": slug, "module_id": state.module.id}),
                 )
         if self.final_available:
-            return "Take the final assessment", f"/courses/{slug}/final"
+            return "Take the final assessment", Link("quizzes.final", {"slug": slug})
         if not self.final_passed:
             return "No final assessment attempts left: contact your trainer", None
         if self.evaluation_available:
-            return "Complete the course evaluation", f"/courses/{slug}/evaluation"
+            return "Complete the course evaluation", Link("learning.evaluation", {"slug": slug})
         if self.sessions_attended < self.course.live_sessions:
             return (
                 f"Attend the live sessions ({self.sessions_attended} of "
                 f"{self.course.live_sessions} recorded by your trainer)",
                 None,
             )
-        return "Completed", f"/courses/{slug}"
+        return "Completed", course
 
 
 class ModuleRow(NamedTuple):

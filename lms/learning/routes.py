@@ -20,7 +20,7 @@ from lms.inject import DB, AppSettings
 from lms.learning import service
 from lms.learning.models import ACTIVE
 from lms.learning.progress import of_person, progress_of
-from lms.pages import page, redirect, redirect_to
+from lms.pages import page, redirect_to
 
 Req = Request[User, Any, Any]
 guards = [signed_in]
@@ -127,8 +127,8 @@ async def module_done(
     await service.mark_done(db, settings, enrollment, module_id)
     progress = await progress_of(db, enrollment)
     words, link = progress.next_step
-    if link:  # an address the service worked out for the next step, not a route name
-        return redirect(link, "module-done")
+    if link:
+        return redirect_to(link.name, "module-done", **link.params)
     return redirect_to("learning.course", "module-done", slug=slug)
 
 
