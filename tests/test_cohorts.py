@@ -35,9 +35,7 @@ COURSES = {"online": {}, "live": {"course.yaml": LIVE}}
 
 
 async def new_cohort(client, courses, name="Shasta spring 2026", due="2026-12-31") -> int:
-    page = await client.get("/cohorts/new")
     data = {
-        "_csrf_token": csrf_token(page.text),
         "name": name,
         "starts_on": "2026-01-05",
         "ends_on": "2026-12-31",
@@ -45,17 +43,14 @@ async def new_cohort(client, courses, name="Shasta spring 2026", due="2026-12-31
     for course in courses.values():
         data[f"course_{course.id}"] = "1"
         data[f"due_{course.id}"] = due
-    response = await client.post("/cohorts/new", data=data)
+    response = await post(client, "/cohorts/new", data, token_from="/cohorts/new")
     assert response.status_code == 200, response.text[:300]
     return int(re.search(r"/cohorts/(\d+)", str(response.url)).group(1))
 
 
 async def add(client, cohort_id: int, email: str, name: str = "") -> str:
-    page = await client.get(f"/cohorts/{cohort_id}")
-    response = await client.post(
-        f"/cohorts/{cohort_id}/members",
-        data={"_csrf_token": csrf_token(page.text), "email": email, "name": name},
-    )
+    form = {"email": email, "name": name}
+    response = await post(client, f"/cohorts/{cohort_id}/members", form, f"/cohorts/{cohort_id}")
     return response.text
 
 
