@@ -305,3 +305,15 @@ async def test_csv_content_type_names_its_charset_once(client, small, people):
 async def test_the_favicon_is_served(client):
     response = await client.get("/favicon.ico")
     assert response.status_code == 200 and response.content[:4] == b"\x00\x00\x01\x00"
+
+
+async def test_a_county_that_does_not_exist_is_refused_on_the_roster_form(
+    client, db, small, people
+):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, small)
+    before = await db.scalar(select(func.count()).select_from(User))
+    form = {"email": "zz@example.org", "name": "Zed Zee", "county_id": str(MAX_ID)}
+    response = await post(client, f"/cohorts/{cohort_id}/members", form, f"/cohorts/{cohort_id}")
+    assert response.status_code == 400 and "Choose a county from the list" in response.text
+    assert await db.scalar(select(func.count()).select_from(User)) == before

@@ -386,6 +386,7 @@ async def add_member(
     created, token = False, None
     if user is None:
         form = accounts.PersonForm(normalised, accounts.check_name(name), ["learner"], county_id)
+        form = await accounts.check_person_form(db, form)  # a tampered county id is refused
         user = User(
             email=form.email,
             name=form.name,
