@@ -24,6 +24,18 @@ class Question:
     answer: bool | None
     explanation_html: str
     points: int
+    # What it measures (second edition): a module id and a 1-based index into its objectives.
+    module: str | None = None
+    objective: int | None = None
+
+
+@dataclass(frozen=True)
+class QuestionGroup:
+    """Part of a pool: each attempt draws `pick` of its questions, so it covers every group."""
+
+    title: str | None
+    pick: int
+    question_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -34,10 +46,14 @@ class Quiz:
     shuffle: bool
     draw: int | None
     time_limit_minutes: int | None
-    questions: tuple[Question, ...]
+    questions: tuple[Question, ...]  # every question of the pool, groups' included, in order
+    groups: tuple[QuestionGroup, ...] = ()
+    review: str = "mistakes"  # what an attempt that did not pass shows: score, mistakes, answers
 
     @property
     def questions_per_attempt(self) -> int:
+        if self.groups:
+            return sum(g.pick for g in self.groups)
         return self.draw or len(self.questions)
 
 
@@ -126,7 +142,11 @@ def _quiz(data: dict[str, Any] | None) -> Quiz | None:
         Question(**{**q, "choices": tuple(Choice(**c) for c in q["choices"])})
         for q in data["questions"]
     )
-    return Quiz(**{**data, "questions": questions})
+    groups = tuple(
+        QuestionGroup(g["title"], g["pick"], tuple(g["question_ids"]))
+        for g in data.get("groups", ())
+    )
+    return Quiz(**{**data, "questions": questions, "groups": groups})
 
 
 def course_from_json(data: dict[str, Any]) -> CourseDefinition:

@@ -22,6 +22,7 @@ from lms.catalog.definition import (
     Evaluation,
     Module,
     Question,
+    QuestionGroup,
     Quiz,
     Resource,
     SurveyQuestion,
@@ -81,8 +82,12 @@ QUIZ_FIELDS = {
     "shuffle": False,
     "draw": False,
     "time_limit_minutes": False,
-    "questions": True,
+    "review": False,
+    "questions": False,  # exactly one of questions and groups: checked in check_quiz
+    "groups": False,
 }
+GROUP_FIELDS = {"title": False, "pick": True, "questions": True}
+REVIEWS = ("score", "mistakes", "answers")
 QUESTION_FIELDS = {
     "id": True,
     "type": True,
@@ -91,6 +96,8 @@ QUESTION_FIELDS = {
     "answer": False,
     "explanation": False,
     "points": False,
+    "module": False,
+    "objective": False,
 }
 CHOICE_FIELDS = {"text": True, "correct": False, "feedback": False}
 EVALUATION_FIELDS = {"title": True, "questions": True}
@@ -315,8 +322,25 @@ def load_document(path: Path, problems: list[Problem]) -> Document | None:
         return None
 
 
+@dataclass(frozen=True)
+class Measures:
+    """What a pool's questions may say they measure: the course's modules and objectives.
+
+    `own` is the module of a module quiz (its questions measure that module unless they say
+    otherwise); None for an assessment file.
+    """
+
+    objectives: dict[str, int]  # module id -> how many objectives it has
+    own: str | None = None
+
+
 def check_quiz(
-    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, str], needs_title: bool
+    c: Checker,
+    raw: Any,
+    path: FieldPath,
+    seen_ids: dict[str, str],
+    needs_title: bool,
+    measures: Measures,
 ) -> Quiz | None:
     allowed = {**({"title": True} if needs_title else {}), **QUIZ_FIELDS}
     what = "an assessment" if needs_title else "a quiz"
@@ -330,21 +354,37 @@ def check_quiz(
     shuffle = c.boolean(data, "shuffle", path, False)
     draw = c.integer(data, "draw", path, 1, default=None)
     time_limit = c.integer(data, "time_limit_minutes", path, 1, default=None)
+    review = c.one_of(data, "review", path, REVIEWS, "mistakes")
     questions: list[Question] = []
-    raw_questions = data.get("questions")
-    if "questions" in data:
-        if not isinstance(raw_questions, list) or not raw_questions:
-            c.error((*path, "questions"), "must be a list of at least one question")
+    groups: list[QuestionGroup] = []
+    if "questions" in data and "groups" in data:
+        c.error((*path, "groups"), "a pool has either 'questions' or 'groups', not both")
+    elif "groups" in data:
+        if draw is not None:
+            c.error(
+                (*path, "draw"),
+                "'draw' is only for a flat list of questions; with groups, each group's "
+                "'pick' says how many questions it gives",
+            )
+        raw_groups = data["groups"]
+        if not isinstance(raw_groups, list) or not raw_groups:
+            c.error((*path, "groups"), "must be a list of at least one group")
         else:
-            for i, item in enumerate(raw_questions):
-                question = check_question(c, item, (*path, "questions", i), seen_ids)
-                if question:
-                    questions.append(question)
-            if draw is not None and draw > len(raw_questions):
-                c.error(
-                    (*path, "draw"),
-                    f"cannot draw {draw} questions from a pool of {len(raw_questions)}",
-                )
+            for i, item in enumerate(raw_groups):
+                group = check_group(c, item, (*path, "groups", i), seen_ids, measures)
+                if group is not None:
+                    groups.append(group[0])
+                    questions += group[1]
+    elif "questions" in data:
+        questions = check_questions(c, data, path, seen_ids, measures)
+        raw_questions = data["questions"]
+        if draw is not None and isinstance(raw_questions, list) and draw > len(raw_questions):
+            c.error(
+                (*path, "draw"),
+                f"cannot draw {draw} questions from a pool of {len(raw_questions)}",
+            )
+    else:
+        c.error(path, "missing required field 'questions' (or 'groups')")
     if len(c.problems) > before:
         return None
     return Quiz(
@@ -355,11 +395,85 @@ def check_quiz(
         draw=draw,
         time_limit_minutes=time_limit,
         questions=tuple(questions),
+        groups=tuple(groups),
+        review=review or "mistakes",
     )
 
 
+def check_questions(
+    c: Checker, data: dict[str, Any], path: FieldPath, seen_ids: dict[str, str], measures: Measures
+) -> list[Question]:
+    raw_questions = data.get("questions")
+    if not isinstance(raw_questions, list) or not raw_questions:
+        c.error((*path, "questions"), "must be a list of at least one question")
+        return []
+    questions = []
+    for i, item in enumerate(raw_questions):
+        question = check_question(c, item, (*path, "questions", i), seen_ids, measures)
+        if question:
+            questions.append(question)
+    return questions
+
+
+def check_group(
+    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, str], measures: Measures
+) -> tuple[QuestionGroup, list[Question]] | None:
+    data = c.mapping(raw, path, GROUP_FIELDS, "a question group")
+    if data is None:
+        return None
+    before = len(c.problems)
+    title = c.text(data, "title", path, 200)
+    pick = c.integer(data, "pick", path, 1)
+    questions = check_questions(c, data, path, seen_ids, measures) if "questions" in data else []
+    raw_questions = data.get("questions")
+    if pick is not None and isinstance(raw_questions, list) and pick > len(raw_questions):
+        c.error(
+            (*path, "pick"),
+            f"cannot pick {pick} questions from a group of {len(raw_questions)}",
+        )
+    if len(c.problems) > before or pick is None:
+        return None
+    return QuestionGroup(title, pick, tuple(q.id for q in questions)), questions
+
+
+def check_measures(
+    c: Checker, data: dict[str, Any], path: FieldPath, measures: Measures
+) -> tuple[str | None, int | None]:
+    """A question's `module` and `objective`: they must name what the course has."""
+    module = c.text(data, "module", path, 100)
+    objective = c.integer(data, "objective", path, 1)
+    if module is not None and measures.own is not None and module != measures.own:
+        c.error(
+            (*path, "module"),
+            f"a question of module '{measures.own}'s quiz measures that module; "
+            f"'module: {module}' belongs in an assessment file",
+        )
+        return None, None
+    if module is not None and module not in measures.objectives:
+        known = ", ".join(measures.objectives) or "none"
+        c.error((*path, "module"), f"no module '{module}' in this course (its modules: {known})")
+        return None, None
+    measured = module or measures.own
+    if objective is not None:
+        if measured is None:
+            c.error(
+                (*path, "objective"),
+                "an objective is counted in a module: give this question 'module' too",
+            )
+            return module, None
+        count = measures.objectives.get(measured, 0)
+        if objective > count:
+            c.error(
+                (*path, "objective"),
+                f"module '{measured}' has {count} objective{'s' if count != 1 else ''}, "
+                f"so there is no objective {objective}",
+            )
+            return module, None
+    return measured, objective
+
+
 def check_question(
-    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, str]
+    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, str], measures: Measures
 ) -> Question | None:
     data = c.mapping(raw, path, QUESTION_FIELDS, "a question")
     if data is None:
@@ -376,6 +490,7 @@ def check_question(
     prompt = c.text(data, "prompt", path, 5000)
     explanation = c.text(data, "explanation", path, 10_000, default="")
     points = c.integer(data, "points", path, 1, default=1)
+    module, objective = check_measures(c, data, path, measures)
     c.markup(prompt, (*path, "prompt"))
     c.markup(explanation, (*path, "explanation"))
     choices: list[Choice] = []
@@ -431,6 +546,8 @@ def check_question(
         answer=answer,
         explanation_html=markdown.render(explanation or ""),
         points=points or 1,
+        module=module,
+        objective=objective,
     )
 
 
@@ -547,7 +664,8 @@ def check_module(
                     resources.append(resource)
     quiz = None
     if data.get("quiz") is not None:
-        quiz = check_quiz(c, data["quiz"], ("quiz",), seen_ids, needs_title=False)
+        own = Measures({module_id: len(objectives)}, own=module_id)
+        quiz = check_quiz(c, data["quiz"], ("quiz",), seen_ids, needs_title=False, measures=own)
     for line_no, issue in _body_markup_issues(body, body_line):
         problems.append(Problem(display, line_no, "body", issue))
     if len(problems) > before or title is None or minutes is None:
@@ -709,7 +827,10 @@ def check_course(folder: Path) -> LoadedCourse:
         final_doc = load_document(final_path, problems)
         if final_doc is not None:
             digest.update(b"final.yaml\0" + final_path.read_bytes() + b"\0")
-            final = check_quiz(Checker(final_doc, problems), final_doc.data, (), seen_ids, True)
+            measures = Measures({m.id: len(m.objectives) for m in modules})
+            final = check_quiz(
+                Checker(final_doc, problems), final_doc.data, (), seen_ids, True, measures
+            )
     elif pretest:
         c.error(
             ("pretest",),

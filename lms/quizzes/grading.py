@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lms.catalog.definition import Question, Quiz
+from lms.catalog.definition import Question, QuestionGroup, Quiz
 from lms.errors import InvalidInput
 from lms.forms import parse_number
 
 Response = list[int] | bool
 
 
-def draw_layout(quiz: Quiz, rng: random.Random) -> list[dict[str, Any]]:
-    """Pick this attempt's questions and the order of their choices."""
+def draw_layout(quiz: Quiz, rng: random.Random, seen: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Pick this attempt's questions and the order of their choices.
+
+    A grouped pool gives `pick` questions of every group, preferring within each group the
+    questions in `seen` (those the learner met on the pre-test) least.
+    """
     indexed = list(enumerate(quiz.questions))
-    if quiz.draw:
-        indexed = rng.sample(indexed, quiz.draw)
-        if not quiz.shuffle:
+    groups = quiz.groups
+    if not groups and quiz.draw:  # a flat pool with `draw` is one group
+        groups = (QuestionGroup(None, quiz.draw, tuple(q.id for q in quiz.questions)),)
+    if groups:
+        position = {q.id: i for i, q in enumerate(quiz.questions)}
+        picked: list[int] = []
+        for group in groups:
+            fresh = [position[q] for q in group.question_ids if q not in seen]
+            met = [position[q] for q in group.question_ids if q in seen]
+            rng.shuffle(fresh)
+            rng.shuffle(met)
+            picked += (fresh + met)[: group.pick]
+        indexed = [indexed[i] for i in picked]
+        if quiz.shuffle:
+            rng.shuffle(indexed)
+        else:
             indexed.sort()
     elif quiz.shuffle:
         rng.shuffle(indexed)

@@ -96,6 +96,8 @@ async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -
         or 0
     )
     await _check_may_start(progress, quiz, target, previous)
+    # A final drawn from the pool the pre-test came from avoids the questions seen there.
+    seen = await _pretest_questions(db, enrollment.id) if target == FINAL else set()
     now = utcnow()
     limit = quiz.time_limit_minutes if target != PRETEST else None
     attempt = Attempt(
@@ -104,7 +106,7 @@ async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -
         number=previous + 1,
         started_at=now,
         deadline_at=now + timedelta(minutes=limit) if limit else None,
-        layout=grading.draw_layout(quiz, random.SystemRandom()),
+        layout=grading.draw_layout(quiz, random.SystemRandom(), seen),
     )
     if not await add_once(db, attempt):
         # The same attempt was started in another tab a moment ago: use that one.
@@ -114,6 +116,24 @@ async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -
         return found
     await learning.record_activity(db, enrollment, now)
     return attempt
+
+
+async def _pretest_questions(db: AsyncSession, enrollment_id: int) -> set[str]:
+    layouts = await db.scalars(
+        select(Attempt.layout).where(
+            Attempt.enrollment_id == enrollment_id, Attempt.target == PRETEST
+        )
+    )
+    return {item["q"] for layout in layouts for item in layout}
+
+
+def review_of(quiz: Quiz, attempt: Attempt) -> str:
+    """What a graded attempt's page shows: score, mistakes or answers (the contract's rules)."""
+    if attempt.target == PRETEST:
+        return "score"  # its questions come back on the final
+    if attempt.passed or (quiz.max_attempts is not None and attempt.number >= quiz.max_attempts):
+        return "answers"
+    return quiz.review
 
 
 async def find_open_attempt(db: AsyncSession, enrollment_id: int, target: str) -> Attempt | None:
@@ -147,6 +167,10 @@ class AttemptView:
     def selected(self, question_id: str) -> list[int] | bool | None:
         answer = self.answers.get(question_id)
         return answer.response if answer else None
+
+    @property
+    def review(self) -> str:
+        return review_of(self.quiz, self.attempt)
 
     @property
     def answered(self) -> int:

@@ -1,0 +1,279 @@
+"""Evidence that holds: question groups, what a graded attempt shows, a pre-test without answers."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from lms.catalog.validate import check_catalog, check_course
+from lms.quizzes import grading
+from lms.quizzes.models import Attempt
+from tests.conftest import csrf_token, load_courses, post, sign_in
+from tests.course_factory import FIRST_MODULE, write_course
+from tests.learning_helpers import answers, definition, take_quiz
+
+# A final written only from the contract's second edition: a group per module, each question
+# saying which module (and objective) it measures.
+GROUPED_FINAL = """\
+title: Final assessment
+pass_mark: 50
+review: score
+groups:
+  - title: The first module
+    pick: 1
+    questions:
+      - id: f1
+        module: first
+        objective: 1
+        type: true_false
+        prompt: The first thing is known.
+        answer: true
+      - id: f2
+        module: first
+        type: true_false
+        prompt: The first thing is unknown.
+        answer: false
+  - title: The second module
+    pick: 2
+    questions:
+      - id: f3
+        module: second
+        type: true_false
+        prompt: Three.
+        answer: true
+      - id: f4
+        module: second
+        type: true_false
+        prompt: Four.
+        answer: false
+      - id: f5
+        module: second
+        type: single
+        prompt: Five?
+        choices:
+          - text: Five is right
+            correct: true
+          - text: Five is wrong
+"""
+
+QUIZ_WITH_REVIEW = FIRST_MODULE.replace(
+    "  pass_mark: 50\n", "  pass_mark: 50\n  review: {review}\n{extra}"
+).replace(
+    "        - text: That one\n",
+    "        - text: That one\n          feedback: That one is a trap.\n"
+    "      explanation: Because this one is the one.\n",
+)
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # problem paths are shown relative to the working folder
+
+
+def problems_of(changes: dict[str, str | None]) -> list[str]:
+    write_course(Path("courses"), changes=changes)
+    return [str(p) for p in check_catalog(Path("courses")).problems]
+
+
+def test_a_grouped_final_loads_with_what_each_question_measures(tmp_path):
+    loaded = check_course(write_course(tmp_path, changes={"assessments/final.yaml": GROUPED_FINAL}))
+    assert loaded.ok, loaded.problems
+    final = loaded.course.final
+    assert [(g.title, g.pick, g.question_ids) for g in final.groups] == [
+        ("The first module", 1, ("f1", "f2")),
+        ("The second module", 2, ("f3", "f4", "f5")),
+    ]
+    assert final.questions_per_attempt == 3 and final.review == "score"
+    assert [(q.module, q.objective) for q in final.questions[:2]] == [("first", 1), ("first", None)]
+    quiz = loaded.course.modules[0].quiz
+    # A module quiz's questions measure their own module; first-edition quizzes default to
+    # showing mistakes.
+    assert quiz.review == "mistakes" and quiz.questions[0].module == "first"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "    pick: 2\n",
+            "    pick: 4\n",
+            "courses/test-course/assessments/final.yaml:20: groups[1].pick: cannot pick 4 "
+            "questions from a group of 3",
+        ),
+        (
+            "review: score\n",
+            "draw: 2\n",
+            "courses/test-course/assessments/final.yaml:3: draw: 'draw' is only for a flat list",
+        ),
+        (
+            "review: score\n",
+            "review: everything\n",
+            "courses/test-course/assessments/final.yaml:3: review: must be one of score, "
+            "mistakes, answers (found 'everything')",
+        ),
+        (
+            "review: score\n",
+            "questions:\n  - id: x1\n    type: true_false\n    prompt: X.\n    answer: true\n",
+            "courses/test-course/assessments/final.yaml:8: groups: a pool has either "
+            "'questions' or 'groups', not both",
+        ),
+        (
+            "        module: second\n        type: single\n",
+            "        module: third\n        type: single\n",
+            "courses/test-course/assessments/final.yaml:33: groups[1].questions[2].module: no "
+            "module 'third' in this course (its modules: first, second)",
+        ),
+        (
+            "        objective: 1\n",
+            "        objective: 2\n",
+            "courses/test-course/assessments/final.yaml:10: groups[0].questions[0].objective: "
+            "module 'first' has 1 objective, so there is no objective 2",
+        ),
+        (
+            "      - id: f3\n        module: second\n",
+            "      - id: f3\n        objective: 1\n",
+            "courses/test-course/assessments/final.yaml:23: groups[1].questions[0].objective: "
+            "an objective is counted in a module",
+        ),
+        (
+            "  - title: The second module\n    pick: 2\n    questions:\n",
+            "  - title: The second module\n    pick: 2\n    questionz:\n",
+            "courses/test-course/assessments/final.yaml:21: groups[1].questionz: unknown field",
+        ),
+    ],
+)
+def test_a_broken_grouped_final_is_refused_at_its_line(old, new, expected):
+    assert old in GROUPED_FINAL
+    problems = problems_of({"assessments/final.yaml": GROUPED_FINAL.replace(old, new, 1)})
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_a_module_quiz_question_cannot_name_another_module_or_a_missing_objective():
+    quiz = FIRST_MODULE.replace("    - id: q2\n", "    - id: q2\n      module: second\n").replace(
+        "      prompt: Which is right?\n", "      prompt: Which is right?\n      objective: 3\n"
+    )
+    problems = problems_of({"modules/first.md": quiz})
+    assert any(
+        p.startswith("courses/test-course/modules/first.md:")
+        and "quiz.questions[1].module: a question of module 'first's quiz" in p
+        for p in problems
+    ), problems
+    assert any(
+        "quiz.questions[0].objective: module 'first' has 1 objective, so there is no objective 3"
+        in p
+        for p in problems
+    ), problems
+
+
+def test_every_attempt_covers_every_group_and_avoids_what_the_pre_test_showed(tmp_path):
+    loaded = check_course(write_course(tmp_path, changes={"assessments/final.yaml": GROUPED_FINAL}))
+    final = loaded.course.final
+    module_of = {q.id: q.module for q in final.questions}
+    drawn: set[str] = set()
+    for seed in range(200):
+        layout = grading.draw_layout(final, random.Random(seed))
+        ids = [item["q"] for item in layout]
+        assert [module_of[q] for q in ids].count("first") == 1
+        assert [module_of[q] for q in ids].count("second") == 2
+        drawn.update(ids)
+        # Seen on the pre-test: f1, f3 and f4. The first group has f2 left, the second only f5,
+        # so one question seen before fills its second place.
+        again = [
+            item["q"]
+            for item in grading.draw_layout(final, random.Random(seed), seen={"f1", "f3", "f4"})
+        ]
+        assert "f2" in again and "f5" in again and "f1" not in again
+    assert drawn == {"f1", "f2", "f3", "f4", "f5"}  # the draw is random, not always the same
+
+
+async def _review_course(db, tmp_path, review: str, extra: str = ""):
+    module = QUIZ_WITH_REVIEW.format(review=review, extra=extra)
+    await load_courses(
+        db, write_course(tmp_path / "courses", changes={"modules/first.md": module}).parent
+    )
+    return await definition(db, "test-course")
+
+
+START = "/courses/test-course/modules/first/quiz/start"
+
+
+async def test_review_mistakes_marks_what_was_wrong_without_the_right_answers(
+    client, db, tmp_path, people
+):
+    course = await _review_course(db, tmp_path, "mistakes")
+    await sign_in(client, "learner@example.org")
+    await post(client, "/courses/test-course/enroll")
+    _, result = await take_quiz(client, START, course, right=False)
+    page = result.text
+    assert "You scored 0%" in page and "Not correct" in page
+    assert "That one" in page and "That one is a trap." in page  # the chosen choice's feedback
+    assert "This one" not in page  # the correct choice of a question answered wrongly
+    assert "correct answer" not in page and "Because this one" not in page
+    assert "The statement is" not in page  # the true/false key stays hidden too
+    _, passed = await take_quiz(client, START, course, right=True)
+    assert "You passed" in passed.text and "correct answer" in passed.text
+    assert "Because this one is the one." in passed.text
+
+
+async def test_review_score_shows_only_the_score(client, db, tmp_path, people):
+    course = await _review_course(db, tmp_path, "score")
+    await sign_in(client, "learner@example.org")
+    await post(client, "/courses/test-course/enroll")
+    _, result = await take_quiz(client, START, course, right=False)
+    assert "You scored 0%" in result.text
+    assert "Your answers" not in result.text and "Which is right?" not in result.text
+    assert "That one" not in result.text and "This one" not in result.text
+
+
+async def test_review_answers_and_the_last_allowed_attempt_show_the_answers(
+    client, db, tmp_path, people
+):
+    course = await _review_course(db, tmp_path, "answers")
+    await sign_in(client, "learner@example.org")
+    await post(client, "/courses/test-course/enroll")
+    _, result = await take_quiz(client, START, course, right=False)
+    assert "correct answer" in result.text and "Because this one is the one." in result.text
+
+
+async def test_the_last_allowed_attempt_shows_the_answers(client, db, tmp_path, people):
+    course = await _review_course(db, tmp_path, "score", extra="  max_attempts: 2\n")
+    await sign_in(client, "learner@example.org")
+    await post(client, "/courses/test-course/enroll")
+    _, first = await take_quiz(client, START, course, right=False)
+    assert "Which is right?" not in first.text
+    _, last = await take_quiz(client, START, course, right=False)
+    assert "correct answer" in last.text and "Because this one is the one." in last.text
+
+
+async def test_the_pre_test_shows_the_score_and_no_answer(client, db, people):
+    await load_courses(db)
+    course = await definition(db, "sop-intro")
+    await sign_in(client, "learner@example.org")
+    await post(client, "/courses/sop-intro/enroll")
+    landing = await client.get("/courses/sop-intro/pretest")
+    attempt = await client.post(
+        "/courses/sop-intro/pretest/start", data={"_csrf_token": csrf_token(landing.text)}
+    )
+    token = csrf_token(attempt.text)
+    data = answers(course, attempt.text, right=False)
+    saved = await client.post(
+        f"{attempt.url.path}/save",
+        data={"_csrf_token": token, **data},
+        headers={"accept": "application/json"},
+    )
+    assert saved.status_code == 200 and set(saved.json()) == {"saved", "at"}
+    result = await client.post(f"{attempt.url.path}/submit", data={"_csrf_token": token, **data})
+    page = result.text
+    assert "Pre-test recorded" in page and "answers are not shown" in page
+    (taken,) = (await db.scalars(select(Attempt).where(Attempt.target == "pretest"))).all()
+    by_id = {q.id: q for q in course.final.questions}
+    for item in taken.layout:
+        question = by_id[item["q"]]
+        assert question.prompt_html not in page
+        for choice in question.choices:
+            assert choice.text_html not in page, choice.text
+        assert not question.explanation_html or question.explanation_html not in page
+    assert "correct answer" not in page and "Your answers" not in page
