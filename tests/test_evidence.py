@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from lms.catalog.models import Course
 from lms.catalog.validate import check_catalog, check_course
+from lms.db import utcnow
+from lms.learning.models import Enrollment
 from lms.quizzes import grading
 from lms.quizzes.models import Attempt
+from lms.reports import service as reports
 from tests.conftest import csrf_token, load_courses, post, sign_in
 from tests.course_factory import FIRST_MODULE, write_course
 from tests.learning_helpers import answers, definition, take_quiz
@@ -277,3 +281,57 @@ async def test_the_pre_test_shows_the_score_and_no_answer(client, db, people):
             assert choice.text_html not in page, choice.text
         assert not question.explanation_html or question.explanation_html not in page
     assert "correct answer" not in page and "Your answers" not in page
+
+
+async def test_gain_is_the_first_final_attempt_and_learners_without_a_pre_test_are_left_out(
+    db, people
+):
+    await load_courses(db)
+    course = await db.scalar(select(Course).where(Course.slug == "sop-intro"))
+
+    def enrolled(user) -> Enrollment:
+        return Enrollment(
+            user_id=user.id,
+            course_id=course.id,
+            version_id=course.current_version_id,
+            status="active",
+        )
+
+    first, second, third = (
+        enrolled(people["learner"]),
+        enrolled(people["learner2"]),
+        enrolled(people["trainer"]),
+    )
+    db.add_all([first, second, third])
+    await db.flush()
+    now = utcnow()
+
+    def attempt(enrollment, target, number, percent) -> Attempt:
+        return Attempt(
+            enrollment_id=enrollment.id,
+            target=target,
+            number=number,
+            layout=[],
+            submitted_at=now,
+            percent=percent,
+            passed=None if target == "pretest" else percent >= 80,
+        )
+
+    db.add_all(
+        [
+            # Learner one: 40 on the pre-test, 60 then 90 on the final: a gain of 20, not 50.
+            attempt(first, "pretest", 1, 40.0),
+            attempt(first, "final", 1, 60.0),
+            attempt(first, "final", 2, 90.0),
+            # Learner two: 50, then 85 at the first try.
+            attempt(second, "pretest", 1, 50.0),
+            attempt(second, "final", 1, 85.0),
+            # The third took the final without a pre-test (enrolled before it was asked for).
+            attempt(third, "final", 1, 100.0),
+        ]
+    )
+    await db.commit()
+    gain = await reports.knowledge_gain(db, course)
+    assert (gain.learners, gain.without_pretest) == (2, 1)
+    assert (gain.pretest, gain.final, gain.best) == (45.0, 72.5, 87.5)
+    assert gain.gain == 27.5

@@ -147,13 +147,20 @@ class Progress:
         )
 
     @property
+    def first_final(self) -> AttemptScore | None:
+        """The first graded final attempt: gain is measured on it, before any retake."""
+        graded = [a for a in self.final_attempts if a.percent is not None]
+        return min(graded, key=lambda a: a.id, default=None)
+
+    @property
     def knowledge_gain(self) -> float | None:
-        best = self.best_final
-        if self.pretest is None or self.pretest.percent is None or best is None:
+        """First final attempt minus pre-test, once the final is passed (never the best try)."""
+        first = self.first_final
+        if self.pretest is None or self.pretest.percent is None or first is None:
             return None
-        if not best.passed:
+        if not self.final_passed:
             return None
-        return round((best.percent or 0) - self.pretest.percent, 1)
+        return round((first.percent or 0) - self.pretest.percent, 1)
 
     @property
     def steps(self) -> tuple[int, int]:

@@ -132,9 +132,18 @@ def summarise_questions(stats: Sequence[QuestionStat]) -> QuestionsSummary:
 
 @dataclass
 class Gain:
+    """Pre-test against the first graded final attempt, over the learners who took both.
+
+    The best final attempt is averaged too, to be shown beside it, never as gain: retakes of
+    the same pool measure the pool, not what was learned. Learners with a final but no
+    pre-test are counted and left out of both averages.
+    """
+
     learners: int
     pretest: float | None
-    final: float | None
+    final: float | None  # the first graded final attempt
+    best: float | None = None
+    without_pretest: int = 0
 
     @property
     def gain(self) -> float | None:
@@ -143,31 +152,44 @@ class Gain:
         return round(self.final - self.pretest, 1)
 
 
+def _average(values: Sequence[float]) -> float:
+    return round(sum(values) / len(values), 1)
+
+
 async def knowledge_gain(db: AsyncSession, course: Course, cohort_id: int | None = None) -> Gain:
-    """Average pre-test against average best final, over learners who took both."""
+    """Average pre-test against the average first final attempt, over learners who took both."""
     scope = _enrollment_scope(course.id, cohort_id)
     rows = (
         await db.execute(
-            select(Attempt.enrollment_id, Attempt.target, func.max(Attempt.percent))
+            select(Attempt.enrollment_id, Attempt.target, Attempt.percent)
             .where(
                 Attempt.enrollment_id.in_(scope),
                 Attempt.target.in_([PRETEST, FINAL]),
                 Attempt.submitted_at.is_not(None),
+                Attempt.percent.is_not(None),
             )
-            .group_by(Attempt.enrollment_id, Attempt.target)
+            .order_by(Attempt.enrollment_id, Attempt.number)
         )
     ).all()
-    by_enrollment: dict[int, dict[str, float]] = defaultdict(dict)
+    pretests: dict[int, float] = {}
+    finals: dict[int, list[float]] = defaultdict(list)
     for enrollment_id, target, percent in rows:
-        if percent is not None:  # a submitted attempt is graded; the max of none is NULL
-            by_enrollment[enrollment_id][target] = percent
-    pairs = [(v[PRETEST], v[FINAL]) for v in by_enrollment.values() if PRETEST in v and FINAL in v]
-    if not pairs:
-        return Gain(0, None, None)
+        if percent is None:  # excluded by the query; this tells the type checker
+            continue
+        if target == PRETEST:
+            pretests[enrollment_id] = percent
+        else:
+            finals[enrollment_id].append(percent)  # in attempt order: the first comes first
+    paired = [e for e in finals if e in pretests]
+    without = len(finals) - len(paired)
+    if not paired:
+        return Gain(0, None, None, None, without)
     return Gain(
-        len(pairs),
-        round(sum(p for p, _ in pairs) / len(pairs), 1),
-        round(sum(f for _, f in pairs) / len(pairs), 1),
+        len(paired),
+        _average([pretests[e] for e in paired]),
+        _average([finals[e][0] for e in paired]),
+        _average([max(finals[e]) for e in paired]),
+        without,
     )
 
 
