@@ -49,6 +49,12 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class Gone(DomainError):
+    """It existed and was withdrawn (a revoked certificate): not an error in the address."""
+
+    status_code = 410
+
+
 class TooManyAttempts(DomainError):
     status_code = 429
 
@@ -60,6 +66,7 @@ TITLES = {
     404: "Page not found",
     405: "That action is not allowed here",
     409: "That conflicts with what is already recorded",
+    410: "This is no longer available",
     429: "Too many attempts",
     500: "Something went wrong on our side",
 }

@@ -39,6 +39,9 @@ NOTICES = {
     "people to issue to, or use “Issue to all”.",
     "nothing-selected-to-download": "No certificate was selected, so there is nothing to "
     "download. Tick the certificates to put in the ZIP file.",
+    "only-invalid-selected": "Every certificate selected is revoked or superseded, so the ZIP "
+    "would be empty. Tick “Include revoked and superseded certificates” to download them "
+    "for the record.",
     "certificates-issued": "The certificates have been issued.",
     "certificate-revoked": "The certificate has been revoked; its verification page says so.",
     "certificate-reissued": "A new certificate is issued; the old serial shows as superseded.",

@@ -21,6 +21,7 @@ from lms.certificates import pdf, service
 from lms.certificates.models import Certificate
 from lms.db import utcnow
 from lms.learning import service as learning
+from lms.mail.models import OutboxMessage
 from tests.conftest import csrf_token, make_person, post, sign_in
 from tests.course_factory import COURSE_YAML
 
@@ -262,6 +263,9 @@ async def test_expiry_and_recertification(client, db, settings, courses, people)
 
 
 async def test_only_the_owner_and_admins_download(client, db, settings, courses, people):
+    learner = await db.get(User, people["learner"].id)
+    learner.name = "Ana María D'Arcy-Quintero"
+    await db.commit()
     await complete(db, settings, people["learner"], "auto-course")
     certificate = await only_certificate(db)
     path = f"/certificates/{certificate.serial}.pdf"
@@ -278,7 +282,7 @@ async def test_only_the_owner_and_admins_download(client, db, settings, courses,
     )
     assert archive.headers["content-type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
-    assert names == [f"auto-course/certificate-{certificate.serial}.pdf"]
+    assert names == [f"auto-course/DArcy-Quintero-Ana-Maria-{certificate.serial}.pdf"]
 
 
 HOSTILE = [
@@ -475,3 +479,54 @@ async def test_issue_many_renders_its_certificates_at_once(db, settings, courses
     await db.commit()
     assert [(c.serial, created) for c, created in again] == [(c.serial, False) for c, _ in issued]
     assert await db.scalar(select(func.count()).select_from(Certificate)) == 4
+
+
+async def test_a_revoked_certificate_is_not_handed_out_and_its_notice_is_never_sent(
+    client, db, settings, courses, people
+):
+    await complete(db, settings, people["learner"], "auto-course")
+    certificate = await only_certificate(db)
+    notice = await db.scalar(
+        select(OutboxMessage).where(OutboxMessage.kind == "certificate_issued")
+    )
+    assert notice.status == "queued"
+    path = f"/certificates/{certificate.serial}.pdf"
+    await sign_in(client, "learner@example.org")
+    original = (await client.get(path)).content
+    assert original.startswith(b"%PDF")
+
+    await sign_in(client, "admin@example.org")
+    detail = f"/admin/certificates/{certificate.serial}"
+    await post(
+        client,
+        f"{detail}/revoke",
+        {"reason": "Issued in error", "confirmed": "1"},
+        token_from=detail,
+    )
+    await db.refresh(notice)
+    assert notice.status == "cancelled" and notice.last_error == "The certificate was revoked."
+    assert (await client.get(path)).content == original  # admins keep the record
+    page = await client.get("/admin/certificates")
+    refused = await client.post(
+        "/admin/certificates/zip",
+        data={"_csrf_token": csrf_token(page.text), "serial": [certificate.serial]},
+    )
+    assert refused.status_code == 200 and "revoked or superseded" in refused.text
+    archive = await client.post(
+        "/admin/certificates/zip",
+        data={
+            "_csrf_token": csrf_token(page.text),
+            "serial": [certificate.serial],
+            "include_invalid": "1",
+        },
+    )
+    names = zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+    assert names == [f"auto-course/Learner-{certificate.serial}.pdf"]
+
+    await sign_in(client, "learner@example.org")
+    gone = await client.get(path)
+    assert gone.status_code == 410 and b"%PDF" not in gone.content
+    today = times.local_date(utcnow(), settings.zone)
+    assert f"was revoked on {today:%B} {today.day}, {today.year}" in gone.text
+    home = await client.get("/")
+    assert "certificate revoked</strong> on" in home.text and path not in home.text

@@ -432,3 +432,18 @@ async def test_outbox_filters(client, db, settings, people):
     assert "learner2@example.org" in one.text and "learner@example.org" not in one.text
     none = await client.get("/admin/outbox?status=sent")
     assert "No messages match." in none.text
+
+
+async def test_an_email_whose_link_was_used_is_not_sent(client, db, people):
+    await forgot(client, "learner@example.org")
+    (message,) = await outbox(db, "password_reset")
+    assert message.status == "queued"
+    path = link_in(message.text_body)
+    # The learner used the link (say it was read from an earlier copy of the queue) before
+    # the email went out: the email waiting to be sent carries a dead link.
+    used = await post(
+        client, path, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}, token_from=path
+    )
+    assert used.status_code == 200
+    await db.refresh(message)
+    assert (message.status, message.last_error) == ("cancelled", "Its link was used.")

@@ -460,6 +460,10 @@ LINK_INVALID = (
 )
 
 
+# The email that carries each kind of one-time link.
+TOKEN_MAIL_KIND = {"invite": "invitation", "reset": "password_reset"}
+
+
 async def create_token(db: AsyncSession, user: User, purpose: str) -> str:
     """A one-time link token to set a password; earlier unused ones of the same kind end."""
     assert purpose in TOKEN_HOURS
@@ -513,6 +517,8 @@ async def use_token(
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise InvalidInput(LINK_INVALID)
+    # An email of the same kind still waiting to be sent carries a link that now fails.
+    await mail.cancel_unsent(db, user.id, TOKEN_MAIL_KIND[row.purpose], "Its link was used.")
     user.password_hash = await hash_password(password, settings.bcrypt_rounds)
     user.must_change_password = False
     # Whoever had the old password is signed out.

@@ -41,8 +41,12 @@ def pdf_response(data: bytes, filename: str) -> Response[bytes]:
 
 
 @get("/certificates/{serial:str}", name="certificates.download", guards=[signed_in])
-async def download(request: Req, db: DB, serial: FromPath[str]) -> Response[bytes]:
-    certificate = await service.get_for_download(db, request.user, serial.removesuffix(".pdf"))
+async def download(
+    request: Req, db: DB, settings: AppSettings, serial: FromPath[str]
+) -> Response[bytes]:
+    certificate = await service.get_for_download(
+        db, request.user, serial.removesuffix(".pdf"), settings.zone
+    )
     return pdf_response(
         await service.pdf_of(db, certificate), f"certificate-{certificate.serial}.pdf"
     )
@@ -155,14 +159,17 @@ async def admin_issue(request: Req, db: DB, settings: AppSettings) -> Any:
 
 @post("/admin/certificates/zip", name="certificates.admin_zip", guards=admin_only, status_code=200)
 async def admin_zip(request: Req, db: DB) -> Response[bytes]:
-    serials = service.DownloadForm.from_form(await read_fields(request)).serials
-    if not serials:
+    form = service.DownloadForm.from_form(await read_fields(request))
+    if not form.serials:
         return redirect_to("certificates.admin", "nothing-selected-to-download")
+    chosen = [await service.get_by_serial(db, raw) for raw in form.serials]
+    certificates = service.for_archive(chosen, form.everything)
+    if not certificates:
+        return redirect_to("certificates.admin", "only-invalid-selected")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        for raw in serials:
-            certificate = await service.get_by_serial(db, raw)
-            name = f"{certificate.course_slug}/certificate-{certificate.serial}.pdf"
+        for certificate in certificates:
+            name = f"{certificate.course_slug}/{service.archive_name(certificate)}"
             archive.writestr(name, await service.pdf_of(db, certificate))
     return Response(
         buffer.getvalue(),

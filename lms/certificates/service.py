@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import calendar
 import hashlib
+import re
 import secrets
+import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
@@ -22,8 +24,8 @@ from lms.certificates import pdf
 from lms.certificates.models import Certificate
 from lms.cohorts.models import CohortMember, CohortTrainer
 from lms.db import add_once, utcnow
-from lms.errors import Conflict, InvalidInput, NotFound
-from lms.forms import Confirmation, Fields, id_list, optional_id, text
+from lms.errors import Conflict, Gone, InvalidInput, NotFound
+from lms.forms import Confirmation, Fields, id_list, optional_id, text, ticked
 from lms.learning.models import COMPLETED, Enrollment
 from lms.mail import service as mail
 from lms.mail.models import OutboxMessage
@@ -151,13 +153,15 @@ class IssueForm:
 
 @dataclass(frozen=True)
 class DownloadForm:
-    """ "Download as ZIP": the serials ticked (each is looked up, so none is trusted)."""
+    """ "Download as ZIP": the serials ticked (each is looked up, so none is trusted), and
+    whether revoked and superseded certificates go in too (for the record)."""
 
     serials: Sequence[str]
+    everything: bool = False
 
     @classmethod
     def from_form(cls, data: Fields) -> DownloadForm:
-        return cls(data.get("serial", [])[:5000])
+        return cls(data.get("serial", [])[:5000], ticked(data, "include_invalid"))
 
 
 @dataclass(frozen=True)
@@ -286,6 +290,8 @@ async def revoke(db: AsyncSession, certificate: Certificate, reason: str, by: Us
         return
     certificate.revoked_at, certificate.revoked_by_id = utcnow(), by.id
     certificate.revoke_reason = reason
+    # "Your certificate is ready" must not arrive after it was revoked.
+    await mail.cancel_queued(db, notice_key(certificate), "The certificate was revoked.")
     audit.record(
         db, by, "certificate.revoke", "certificate", certificate.serial, after={"reason": reason}
     )
@@ -349,12 +355,39 @@ async def may_download(db: AsyncSession, user: User, certificate: Certificate) -
     return bool(await db.scalar(query))
 
 
-async def get_for_download(db: AsyncSession, user: User, raw: str) -> Certificate:
+async def get_for_download(db: AsyncSession, user: User, raw: str, zone: tzinfo) -> Certificate:
+    """The certificate's PDF may go to this person: a revoked one only to admins, for the record."""
     certificate = await find_by_serial(db, raw)
     # Someone else's certificate looks exactly like a missing one.
     if certificate is None or not await may_download(db, user, certificate):
         raise NotFound("There is no certificate with that serial.")
+    if certificate.revoked_at is not None and not user.is_admin:
+        raise Gone(
+            f"Certificate {certificate.serial} was revoked on "
+            f"{times.long_date(certificate.revoked_at, zone)}, so it is no longer a valid "
+            "document and cannot be downloaded. Its verification page says so to anyone "
+            "who checks. Ask your training administrator if you think this is wrong."
+        )
     return certificate
+
+
+def archive_name(certificate: Certificate) -> str:
+    """`Last-First-SERIAL.pdf`: sorts by surname in a folder; ASCII letters, digits, hyphens."""
+    words = []
+    for word in certificate.learner_name.split():
+        ascii_word = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+        cleaned = re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9-]", "", ascii_word)).strip("-")
+        if cleaned:
+            words.append(cleaned)
+    name = "-".join(words[-1:] + words[:-1]) or "Learner"
+    return f"{name}-{certificate.serial}.pdf"
+
+
+def for_archive(certificates: Sequence[Certificate], everything: bool) -> list[Certificate]:
+    """A ZIP holds the valid certificates; revoked and superseded ones only when asked for."""
+    if everything:
+        return list(certificates)
+    return [c for c in certificates if c.revoked_at is None and c.superseded_at is None]
 
 
 async def pdf_of(db: AsyncSession, certificate: Certificate) -> bytes:
@@ -499,6 +532,10 @@ async def bulk_issue(
     return result
 
 
+def notice_key(certificate: Certificate) -> str:
+    return f"certificate:{certificate.serial}"
+
+
 async def queue_issued_notice(
     db: AsyncSession, settings: Settings, certificate: Certificate
 ) -> OutboxMessage | None:
@@ -523,6 +560,6 @@ async def queue_issued_notice(
         "certificate_issued",
         learner,
         rendered,
-        dedupe_key=f"certificate:{certificate.serial}",
+        dedupe_key=notice_key(certificate),
         enrollment_id=certificate.enrollment_id,
     )

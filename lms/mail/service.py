@@ -98,8 +98,10 @@ async def queue(
     return message
 
 
-async def cancel_unsent(db: AsyncSession, user_id: int, kind: str) -> None:
-    """A new link replaces the old one: an email still carrying the old link is not sent."""
+async def cancel_unsent(
+    db: AsyncSession, user_id: int, kind: str, why: str = "Replaced by a newer link."
+) -> None:
+    """An email whose link was replaced or used, or whose news no longer holds, is not sent."""
     await db.execute(
         update(OutboxMessage)
         .where(
@@ -107,7 +109,17 @@ async def cancel_unsent(db: AsyncSession, user_id: int, kind: str) -> None:
             OutboxMessage.kind == kind,
             OutboxMessage.status == QUEUED,
         )
-        .values(status=CANCELLED, last_error="Replaced by a newer link.")
+        .values(status=CANCELLED, last_error=why)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def cancel_queued(db: AsyncSession, dedupe_key: str, why: str) -> None:
+    """Cancel the one message queued under `dedupe_key`, if it has not been sent yet."""
+    await db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.status == QUEUED)
+        .values(status=CANCELLED, last_error=why)
         .execution_options(synchronize_session=False)
     )
 
