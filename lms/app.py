@@ -204,7 +204,7 @@ def create_app(
         template_config=TemplateConfig(
             engine=JinjaTemplateEngine.from_environment(template_environment(settings))
         ),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # each handler takes its own exception class; Litestar types them all as Exception
         # The HTML routes are not an API; a schema belongs to a real API, documented on purpose.
         openapi_config=None,
         debug=False,

@@ -53,7 +53,7 @@ class SessionMiddleware(ASGIMiddleware):
             return
         async with app.state.sessionmaker() as db:
             # The handler's `db` is this session (see lms.db.session_scope).
-            scope[REQUEST_SESSION] = db  # type: ignore[literal-required]
+            scope[REQUEST_SESSION] = db  # type: ignore[literal-required]  # our own key in the ASGI scope, which the TypedDict does not list
             user = await service.find_session_user(db, token)
             scope["user"] = user
             if (

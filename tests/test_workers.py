@@ -27,7 +27,7 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def fresh(url: str, method: str, path: str, cookies: dict[str, str], **kwargs: object):
     """One request on a new connection, so that either worker may answer it."""
     with httpx.Client(base_url=url, cookies=cookies, timeout=10) as client:
-        response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+        response = client.request(method, path, **kwargs)  # type: ignore[arg-type]  # **kwargs passed through to httpx untyped
     cookies.update({k: v for k, v in response.cookies.items() if v})
     return response
 

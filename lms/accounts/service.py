@@ -515,7 +515,7 @@ async def use_token(
         .values(used_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
         raise InvalidInput(LINK_INVALID)
     # An email of the same kind still waiting to be sent carries a link that now fails.
     await mail.cancel_unsent(db, user.id, TOKEN_MAIL_KIND[row.purpose], "Its link was used.")

@@ -343,7 +343,7 @@ async def check_completion(db: AsyncSession, settings: Settings, enrollment: Enr
         .values(status=COMPLETED, completed_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
         return False
     enrollment.status, enrollment.completed_at = COMPLETED, now
     await certificates.issue_if_automatic(db, settings, enrollment)

@@ -243,7 +243,7 @@ async def _cancel_moot(db: AsyncSession) -> int:
         .values(status=CANCELLED, last_error="Not sent: the course was completed or left.")
         .execution_options(synchronize_session=False)
     )
-    return deactivated.rowcount + closed.rowcount  # type: ignore[attr-defined]
+    return deactivated.rowcount + closed.rowcount  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
 
 
 async def claim(

@@ -278,7 +278,7 @@ async def submit(
         .values(submitted_at=now, late=late)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
         await db.refresh(attempt)
         return attempt
     attempt.submitted_at, attempt.late = now, late
