@@ -16,7 +16,7 @@ from lms.quizzes import grading
 from lms.quizzes.models import Attempt
 from lms.reports import service as reports
 from tests.conftest import csrf_token, load_courses, post, sign_in
-from tests.course_factory import FIRST_MODULE, write_course
+from tests.course_factory import COURSE_YAML, FIRST_MODULE, write_course
 from tests.learning_helpers import answers, definition, take_quiz
 
 # A final written only from the contract's second edition: a group per module, each question
@@ -335,3 +335,73 @@ async def test_gain_is_the_first_final_attempt_and_learners_without_a_pre_test_a
     assert (gain.learners, gain.without_pretest) == (2, 1)
     assert (gain.pretest, gain.final, gain.best) == (45.0, 72.5, 87.5)
     assert gain.gain == 27.5
+
+
+PRETEST_FORM = """\
+title: Before you start
+groups:
+  - pick: 1
+    questions:
+      - id: p1
+        module: first
+        objective: 1
+        type: true_false
+        prompt: Parallel one.
+        answer: true
+  - pick: 1
+    questions:
+      - id: p2
+        module: second
+        type: true_false
+        prompt: Parallel two.
+        answer: false
+"""
+WITH_PRETEST = COURSE_YAML + "pretest: true\n"
+
+
+def test_a_parallel_pre_test_form_loads_and_is_refused_without_pretest_true(tmp_path):
+    changes = {
+        "course.yaml": WITH_PRETEST,
+        "assessments/final.yaml": GROUPED_FINAL,
+        "assessments/pretest.yaml": PRETEST_FORM,
+    }
+    loaded = check_course(write_course(tmp_path, changes=changes))
+    assert loaded.ok, loaded.problems
+    form = loaded.course.pretest_form
+    assert form.title == "Before you start" and [q.id for q in form.questions] == ["p1", "p2"]
+    assert form.questions[0].objective == 1
+    without = problems_of({**changes, "course.yaml": COURSE_YAML})
+    assert any(
+        p.startswith("courses/test-course/assessments/pretest.yaml:1: (file): ")
+        and "does not ask for a pre-test" in p
+        for p in without
+    ), without
+    graded = problems_of({**changes, "assessments/pretest.yaml": "pass_mark: 60\n" + PRETEST_FORM})
+    assert any(
+        p.startswith("courses/test-course/assessments/pretest.yaml:1: pass_mark: unknown field")
+        for p in graded
+    ), graded
+    reused = problems_of(
+        {**changes, "assessments/pretest.yaml": PRETEST_FORM.replace("id: p2", "id: f2")}
+    )
+    assert any(
+        "pretest.yaml:13: groups[1].questions[0].id: duplicate question id 'f2'" in p
+        for p in reused
+    ), reused
+
+
+async def test_the_pre_test_is_the_parallel_form_when_there_is_one(client, db, tmp_path, people):
+    changes = {
+        "course.yaml": WITH_PRETEST,
+        "assessments/final.yaml": GROUPED_FINAL,
+        "assessments/pretest.yaml": PRETEST_FORM,
+    }
+    await load_courses(db, write_course(tmp_path / "courses", changes=changes).parent)
+    await sign_in(client, "learner@example.org")
+    await post(client, "/courses/test-course/enroll")
+    landing = await client.get("/courses/test-course/pretest")
+    attempt = await client.post(
+        "/courses/test-course/pretest/start", data={"_csrf_token": csrf_token(landing.text)}
+    )
+    assert "Parallel one." in attempt.text and "Parallel two." in attempt.text
+    assert "The first thing is known." not in attempt.text  # no question of the final

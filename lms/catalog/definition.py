@@ -123,6 +123,9 @@ class CourseDefinition:
     tags: tuple[str, ...]
     final: Quiz | None
     evaluation: Evaluation | None
+    # assessments/pretest.yaml, a form parallel to the final; without it the pre-test is
+    # drawn from the final's pool.
+    pretest_form: Quiz | None = None
 
     def module(self, module_id: str) -> Module | None:
         return next((m for m in self.modules if m.id == module_id), None)
@@ -179,6 +182,7 @@ def course_from_json(data: dict[str, Any]) -> CourseDefinition:
             "modules": modules,
             "certificate": Certificate(**data["certificate"]),
             "final": _quiz(data["final"]),
+            "pretest_form": _quiz(data.get("pretest_form")),
             "evaluation": evaluation,
         }
     )

@@ -86,6 +86,7 @@ QUIZ_FIELDS = {
     "questions": False,  # exactly one of questions and groups: checked in check_quiz
     "groups": False,
 }
+PRETEST_FORM_WITHOUT = ("pass_mark", "max_attempts", "review")
 GROUP_FIELDS = {"title": False, "pick": True, "questions": True}
 REVIEWS = ("score", "mistakes", "answers")
 QUESTION_FIELDS = {
@@ -341,9 +342,13 @@ def check_quiz(
     seen_ids: dict[str, str],
     needs_title: bool,
     measures: Measures,
+    pretest_form: bool = False,
 ) -> Quiz | None:
     allowed = {**({"title": True} if needs_title else {}), **QUIZ_FIELDS}
     what = "an assessment" if needs_title else "a quiz"
+    if pretest_form:  # taken once, ungraded, never reviewed: these have no meaning there
+        allowed = {k: v for k, v in allowed.items() if k not in PRETEST_FORM_WITHOUT}
+        what = "a pre-test form"
     data = c.mapping(raw, path, allowed, what)
     if data is None:
         return None
@@ -837,6 +842,24 @@ def check_course(folder: Path) -> LoadedCourse:
             "pretest: true needs assessments/final.yaml (the pre-test is the "
             "final assessment taken once before the first module)",
         )
+    pretest_form = None
+    pretest_path = folder / "assessments" / "pretest.yaml"
+    if pretest_path.is_file():
+        pretest_doc = load_document(pretest_path, problems)
+        if pretest_doc is not None:
+            digest.update(b"pretest.yaml\0" + pretest_path.read_bytes() + b"\0")
+            checker = Checker(pretest_doc, problems)
+            if not pretest:
+                checker.error(
+                    (),
+                    "assessments/pretest.yaml is a pre-test form, but course.yaml does not "
+                    "ask for a pre-test: add 'pretest: true' or remove the file",
+                    line=1,
+                )
+            measures = Measures({m.id: len(m.objectives) for m in modules})
+            pretest_form = check_quiz(
+                checker, pretest_doc.data, (), seen_ids, True, measures, pretest_form=True
+            )
     evaluation = None
     evaluation_path = folder / "assessments" / "evaluation.yaml"
     if evaluation_path.is_file():
@@ -867,6 +890,7 @@ def check_course(folder: Path) -> LoadedCourse:
         tags=tuple(tags),
         final=final,
         evaluation=evaluation,
+        pretest_form=pretest_form,
     )
     loaded.fingerprint = digest.hexdigest()
     return loaded
