@@ -11,6 +11,8 @@ from lms.accounts import service
 from lms.accounts.models import County, User
 from lms.catalog.definition import CourseDefinition, Question
 from lms.catalog.models import Course
+from lms.certificates import service as certificates
+from lms.certificates.models import Certificate
 from lms.forms import Answers
 from lms.learning import service as learning
 from lms.learning.models import Enrollment
@@ -77,6 +79,7 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
     await db.flush()
     await _demo_learning(db, settings)
     await _demo_cohorts(db, settings)
+    await _demo_revoked(db)
     return created
 
 
@@ -168,6 +171,25 @@ async def _demo_learning(db: AsyncSession, settings: Settings) -> None:
         enrollment, _ = await learning.enroll(db, grace, supervisor_core)
         await db.flush()
         await _advance(db, settings, enrollment, "2", rng)
+
+
+# A revoked certificate, so that the learner's home, the download and the ZIP show what
+# revocation does.
+REVOKED_FOR = "learner5@example.org"
+
+
+async def _demo_revoked(db: AsyncSession) -> None:
+    learner = await db.scalar(select(User).where(User.email == REVOKED_FOR))
+    admin = await db.scalar(select(User).where(User.email == "admin@example.org"))
+    if learner is None or admin is None:
+        return
+    certificate = await db.scalar(
+        select(Certificate).where(Certificate.user_id == learner.id, Certificate.is_current)
+    )
+    if certificate is not None:  # revoke() does nothing to one already revoked
+        await certificates.revoke(
+            db, certificate, "Demo: attendance was recorded for the wrong person.", admin
+        )
 
 
 async def _advance(
