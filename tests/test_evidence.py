@@ -193,11 +193,14 @@ def test_every_attempt_covers_every_group_and_avoids_what_the_pre_test_showed(tm
     assert drawn == {"f1", "f2", "f3", "f4", "f5"}  # the draw is random, not always the same
 
 
-async def _review_course(db, tmp_path, review: str, extra: str = ""):
+async def _enrolled_in_review_course(client, db, tmp_path, review: str, extra: str = ""):
+    """The test course with `review` on its quiz; the learner signed in and enrolled."""
     module = QUIZ_WITH_REVIEW.format(review=review, extra=extra)
     await load_courses(
         db, write_course(tmp_path / "courses", changes={"modules/first.md": module}).parent
     )
+    await sign_in(client, "learner@example.org")
+    await post(client, "/courses/test-course/enroll")
     return await definition(db, "test-course")
 
 
@@ -207,9 +210,7 @@ START = "/courses/test-course/modules/first/quiz/start"
 async def test_review_mistakes_marks_what_was_wrong_without_the_right_answers(
     client, db, tmp_path, people
 ):
-    course = await _review_course(db, tmp_path, "mistakes")
-    await sign_in(client, "learner@example.org")
-    await post(client, "/courses/test-course/enroll")
+    course = await _enrolled_in_review_course(client, db, tmp_path, "mistakes")
     _, result = await take_quiz(client, START, course, right=False)
     page = result.text
     assert "You scored 0%" in page and "Not correct" in page
@@ -223,29 +224,23 @@ async def test_review_mistakes_marks_what_was_wrong_without_the_right_answers(
 
 
 async def test_review_score_shows_only_the_score(client, db, tmp_path, people):
-    course = await _review_course(db, tmp_path, "score")
-    await sign_in(client, "learner@example.org")
-    await post(client, "/courses/test-course/enroll")
+    course = await _enrolled_in_review_course(client, db, tmp_path, "score")
     _, result = await take_quiz(client, START, course, right=False)
     assert "You scored 0%" in result.text
     assert "Your answers" not in result.text and "Which is right?" not in result.text
     assert "That one" not in result.text and "This one" not in result.text
 
 
-async def test_review_answers_and_the_last_allowed_attempt_show_the_answers(
-    client, db, tmp_path, people
-):
-    course = await _review_course(db, tmp_path, "answers")
-    await sign_in(client, "learner@example.org")
-    await post(client, "/courses/test-course/enroll")
+async def test_review_answers_shows_the_answers(client, db, tmp_path, people):
+    course = await _enrolled_in_review_course(client, db, tmp_path, "answers")
     _, result = await take_quiz(client, START, course, right=False)
     assert "correct answer" in result.text and "Because this one is the one." in result.text
 
 
 async def test_the_last_allowed_attempt_shows_the_answers(client, db, tmp_path, people):
-    course = await _review_course(db, tmp_path, "score", extra="  max_attempts: 2\n")
-    await sign_in(client, "learner@example.org")
-    await post(client, "/courses/test-course/enroll")
+    course = await _enrolled_in_review_course(
+        client, db, tmp_path, "score", extra="  max_attempts: 2\n"
+    )
     _, first = await take_quiz(client, START, course, right=False)
     assert "Which is right?" not in first.text
     _, last = await take_quiz(client, START, course, right=False)

@@ -826,40 +826,29 @@ def check_course(folder: Path) -> LoadedCourse:
                 if module:
                     modules.append(module)
 
-    final = None
+    measures = Measures({m.id: len(m.objectives) for m in modules})
     final_path = folder / "assessments" / "final.yaml"
-    if final_path.is_file():
-        final_doc = load_document(final_path, problems)
-        if final_doc is not None:
-            digest.update(b"final.yaml\0" + final_path.read_bytes() + b"\0")
-            measures = Measures({m.id: len(m.objectives) for m in modules})
-            final = check_quiz(
-                Checker(final_doc, problems), final_doc.data, (), seen_ids, True, measures
-            )
-    elif pretest:
+    final = check_assessment(final_path, problems, digest, seen_ids, measures)
+    if not final_path.is_file() and pretest:
         c.error(
             ("pretest",),
             "pretest: true needs assessments/final.yaml (the pre-test is the "
             "final assessment taken once before the first module)",
         )
-    pretest_form = None
     pretest_path = folder / "assessments" / "pretest.yaml"
-    if pretest_path.is_file():
-        pretest_doc = load_document(pretest_path, problems)
-        if pretest_doc is not None:
-            digest.update(b"pretest.yaml\0" + pretest_path.read_bytes() + b"\0")
-            checker = Checker(pretest_doc, problems)
-            if not pretest:
-                checker.error(
-                    (),
-                    "assessments/pretest.yaml is a pre-test form, but course.yaml does not "
-                    "ask for a pre-test: add 'pretest: true' or remove the file",
-                    line=1,
-                )
-            measures = Measures({m.id: len(m.objectives) for m in modules})
-            pretest_form = check_quiz(
-                checker, pretest_doc.data, (), seen_ids, True, measures, pretest_form=True
+    pretest_form = check_assessment(
+        pretest_path, problems, digest, seen_ids, measures, pretest_form=True
+    )
+    if pretest_path.is_file() and not pretest:
+        problems.append(
+            Problem(
+                display_path(pretest_path),
+                1,
+                "(file)",
+                "assessments/pretest.yaml is a pre-test form, but course.yaml does not "
+                "ask for a pre-test: add 'pretest: true' or remove the file",
             )
+        )
     evaluation = None
     evaluation_path = folder / "assessments" / "evaluation.yaml"
     if evaluation_path.is_file():
@@ -894,6 +883,26 @@ def check_course(folder: Path) -> LoadedCourse:
     )
     loaded.fingerprint = digest.hexdigest()
     return loaded
+
+
+def check_assessment(
+    path: Path,
+    problems: list[Problem],
+    digest: Any,
+    seen_ids: dict[str, str],
+    measures: Measures,
+    pretest_form: bool = False,
+) -> Quiz | None:
+    """assessments/final.yaml or pretest.yaml, when the file exists; it goes into the digest."""
+    if not path.is_file():
+        return None
+    doc = load_document(path, problems)
+    if doc is None:
+        return None
+    digest.update(f"{path.name}\0".encode() + path.read_bytes() + b"\0")
+    return check_quiz(
+        Checker(doc, problems), doc.data, (), seen_ids, True, measures, pretest_form=pretest_form
+    )
 
 
 def check_certificate(c: Checker, raw: Any) -> Certificate | None:

@@ -99,7 +99,13 @@ async def start_attempt(db: AsyncSession, enrollment: Enrollment, target: str) -
     )
     await _check_may_start(progress, quiz, target, previous)
     # A final drawn from the pool the pre-test came from avoids the questions seen there.
-    seen = await _pretest_questions(db, enrollment.id) if target == FINAL else set()
+    course = progress.course
+    from_final_pool = course.pretest and course.pretest_form is None
+    seen = (
+        await _pretest_questions(db, enrollment.id)
+        if target == FINAL and from_final_pool
+        else set()
+    )
     now = utcnow()
     limit = quiz.time_limit_minutes if target != PRETEST else None
     attempt = Attempt(
