@@ -15,7 +15,7 @@ from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
 from lms.forms import Answers
 from lms.learning import service as learning
-from lms.learning.models import Enrollment
+from lms.learning.models import Enrollment, ModuleProgress
 from lms.learning.progress import module_target, progress_of
 from lms.quizzes import service as quizzes
 from lms.quizzes.grading import Response
@@ -80,6 +80,7 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
     await _demo_learning(db, settings)
     await _demo_cohorts(db, settings)
     await _demo_revoked(db)
+    await _demo_reading_time(db, random.Random(2027))  # noqa: S311  (repeatable demo data)
     return created
 
 
@@ -190,6 +191,34 @@ async def _demo_revoked(db: AsyncSession) -> None:
         await certificates.revoke(
             db, certificate, "Demo: attendance was recorded for the wrong person.", admin
         )
+
+
+# A learner part-way through a module of emergency-response, which asks for seat time: the
+# module page shows how much reading is still owed, and the matrix shows the time.
+READING_ER = "learner1@example.org"
+
+
+async def _demo_reading_time(db: AsyncSession, rng: random.Random) -> None:
+    """Reading time as real learners leave it: about a module's minutes where it is done, a
+    part of them where it is begun (the demo's progress is made in seconds, not minutes)."""
+    er = await db.scalar(select(Course).where(Course.slug == "emergency-response"))
+    learner = await db.scalar(select(User).where(User.email == READING_ER))
+    if er is not None and learner is not None:
+        enrollment = await learning.find_enrollment(db, learner.id, er.id)
+        if enrollment is not None and enrollment.status == "active":
+            first = (await progress_of(db, enrollment)).course.modules[0].id
+            await learning.open_module(db, enrollment, first)
+            await db.flush()
+    rows = (await db.scalars(select(ModuleProgress).where(ModuleProgress.seconds_spent == 0))).all()
+    courses: dict[int, CourseDefinition] = {}
+    for row in rows:
+        if row.enrollment_id not in courses:
+            enrollment = await db.get(Enrollment, row.enrollment_id)
+            assert enrollment is not None  # the row's foreign key
+            courses[row.enrollment_id] = (await progress_of(db, enrollment)).course
+        module = next(m for m in courses[row.enrollment_id].modules if m.id == row.module_id)
+        share = rng.uniform(0.6, 1.2) if row.status == "done" else rng.uniform(0.1, 0.4)
+        row.seconds_spent = int(module.minutes * 60 * share)
 
 
 async def _advance(

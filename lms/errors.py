@@ -79,13 +79,14 @@ DEFAULT_DETAILS = {
 }
 
 
-def _wants_json(request: Request) -> bool:
+def _is_api(request: Request) -> bool:
+    """The JSON API answers errors in JSON; the pages answer with an error page."""
     return request.url.path.startswith("/api/")
 
 
 def error_page(request: Request, status: int, detail: str | None) -> Response:
     detail = detail or DEFAULT_DETAILS.get(status, "")
-    if _wants_json(request):
+    if _is_api(request):
         return Response({"status": status, "detail": detail}, status_code=status)
     return page(
         "errors/error.html", status, status=status, title=TITLES.get(status, "Error"), detail=detail
@@ -108,7 +109,7 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     if _names_nothing(exc):
         return error_page(request, HTTP_404_NOT_FOUND, None)
     status = exc.status_code
-    if isinstance(exc, NotAuthorizedException) and not _wants_json(request):
+    if isinstance(exc, NotAuthorizedException) and not _is_api(request):
         target = request.url.path
         if request.method == "GET" and request.url.query:
             target = f"{target}?{request.url.query}"

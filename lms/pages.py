@@ -55,6 +55,11 @@ NOTICES = {
 }
 
 
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    """A script's request (autosave, reading time), answered with JSON instead of a redirect."""
+    return "application/json" in request.headers.get("accept", "")
+
+
 def page(name: str, status_code: int = 200, **context: Any) -> Template:
     """Render templates/<name> as an HTML page (whatever the handler's return annotation)."""
     return Template(name, context=context, status_code=status_code, media_type=MediaType.HTML)

@@ -20,7 +20,7 @@ FIRST_MODULE = """\
 ---
 id: first
 title: The first module
-minutes: 20
+minutes: 90
 objectives:
   - Know the first thing.
 resources:
@@ -51,7 +51,7 @@ SECOND_MODULE = """\
 ---
 id: second
 title: The second module
-minutes: 15
+minutes: 90
 ---
 The second module has no quiz.
 """

@@ -356,6 +356,46 @@ BROKEN = [
 ]
 
 
+HOURS_FINAL = """\
+title: Final
+pass_mark: 50
+draw: 30
+questions:
+""" + "".join(
+    f"  - id: f{i}\n    type: true_false\n    prompt: Statement {i}.\n    answer: true\n"
+    for i in range(40)
+)
+
+
+@pytest.mark.parametrize(
+    "hours,final,refused",
+    [
+        # 180 minutes of modules: 3 hours and no more.
+        ("3", None, False),
+        ("3.25", None, True),
+        # A final without a time limit counts a minute a question it asks (30 drawn of 40).
+        ("3.5", HOURS_FINAL, False),
+        ("3.75", HOURS_FINAL, True),
+        # A time limit counts instead: 180 + 50 minutes is 3.83 hours, up to 4.
+        ("4", HOURS_FINAL + "time_limit_minutes: 50\n", False),
+        ("4.25", HOURS_FINAL + "time_limit_minutes: 50\n", True),
+    ],
+)
+def test_hours_cannot_exceed_the_time_the_course_asks(tmp_path, hours, final, refused):
+    changes: dict[str, str | None] = {
+        "course.yaml": COURSE_YAML.replace("hours: 2", f"hours: {hours}"),
+        "assessments/final.yaml": final,
+    }
+    problems = problems_of(tmp_path, changes)
+    hours_problems = [p for p in problems if ": hours: " in p]
+    assert len(hours_problems) == int(refused), problems
+    if refused:
+        assert hours_problems[0].startswith("courses/test-course/course.yaml:4: hours: is ")
+        assert "but the course asks" in hours_problems[0]
+    else:
+        assert problems == []
+
+
 @pytest.mark.parametrize("changes,expected", BROKEN)
 def test_each_broken_course_gets_its_own_message(tmp_path, changes, expected):
     problems = problems_of(tmp_path, changes)

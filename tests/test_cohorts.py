@@ -596,6 +596,30 @@ async def test_matrix_last_activity_counts_reading_a_module(client, db, settings
     assert shown(week_ago) in saved and "At risk" not in saved
 
 
+async def test_time_spent_reading_shows_on_the_matrix_learner_page_and_export(
+    client, db, settings, courses, people
+):
+    await sign_in(client, "trainer@example.org")
+    cohort_id = await new_cohort(client, courses, due="2030-12-31")
+    await add(client, cohort_id, "learner@example.org")
+    await enroll_roster(client, cohort_id)
+    await sign_in(client, "learner@example.org")
+    assert (await client.get("/courses/online/modules/first")).status_code == 200
+    await db.execute(update(ModuleProgress).values(seconds_spent=37 * 60 + 10))
+    await db.commit()
+    await sign_in(client, "trainer@example.org")
+    html = (await client.get(f"/cohorts/{cohort_id}/progress?course=online")).text
+    row = next(r for r in html.split("<tr>") if "/learners/" in r)
+    assert "<td>37 min</td>" in row
+    learner = await client.get(f"/cohorts/{cohort_id}/learners/{people['learner'].id}")
+    assert "37 min reading the modules" in learner.text and "· 37 min</li>" in learner.text
+    response = await client.get(f"/cohorts/{cohort_id}/export/matrix.csv?course=online")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    column = rows[0].index("Minutes spent")
+    learner_row = next(r for r in rows[1:] if r[1] == "learner@example.org")
+    assert learner_row[column] == "37"
+
+
 async def test_trainer_on_their_own_roster_sees_their_own_learner_page(client, courses, people):
     # The signed-in person is loaded without their county; this page shows it.
     await sign_in(client, "trainer@example.org")

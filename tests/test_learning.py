@@ -54,7 +54,7 @@ async def test_course_page_shows_what_a_learner_needs(client, shipped, people):
     await sign_in(client, "learner@example.org")
     page = await client.get("/courses/supervisor-core")
     assert page.status_code == 200
-    assert "10.0 training hours" in page.text
+    assert "8.75 training hours" in page.text
     assert "Introduction to Safety Organized Practice</a>: not completed yet" in page.text
     assert "valid for 24 months" in page.text and "issued by an administrator" in page.text
     assert (await client.get("/courses/no-such-course")).status_code == 404
@@ -453,3 +453,91 @@ async def test_downloads_resist_path_tricks(client, db, shipped, people):
 async def test_resources_need_a_signed_in_person(client, shipped):
     response = await client.get("/resources", follow_redirects=False)
     assert response.status_code == 303
+
+
+@pytest.fixture
+async def seat_time(db, tmp_path):
+    """The test course asking half of each module's 90 minutes: 45 minutes of reading each."""
+    changes = {"course.yaml": COURSE_YAML + "seat_time: 50\n"}
+    await load_courses(db, write_course(tmp_path / "courses", changes=changes).parent)
+    return await definition(db, "test-course")
+
+
+async def _reading_row(db, module_id: str) -> ModuleProgress:
+    row = await db.scalar(select(ModuleProgress).where(ModuleProgress.module_id == module_id))
+    assert row is not None
+    return row
+
+
+async def test_a_seat_time_module_cannot_be_completed_early(client, db, seat_time, people):
+    assert seat_time.seat_time == 50
+    await sign_in(client, "learner@example.org")
+    await post(client, "/courses/test-course/enroll")
+    page = await client.get("/courses/test-course/modules/first")
+    assert "about 45 more minutes to go" in page.text and 'data-reading method="post"' in page.text
+    refused = await post(
+        client,
+        "/courses/test-course/modules/first/quiz/start",
+        token_from="/courses/test-course/modules/first",
+    )
+    assert refused.status_code == 403
+    assert "at least 50% of the module&#39;s 90 minutes" in refused.text
+    assert await db.scalar(select(func.count()).select_from(Attempt)) == 0
+
+    # The page's script says it is still being read: 20 minutes since the last sign count.
+    row = await _reading_row(db, "first")
+    row.last_seen_at -= timedelta(minutes=20)
+    await db.commit()
+    token = csrf_token(page.text)
+    ping = await client.post(
+        "/courses/test-course/modules/first/reading",
+        headers={"Accept": "application/json", "X-CSRFToken": token},
+    )
+    assert ping.status_code == 200
+    assert 25 * 60 - 30 <= ping.json()["seconds_left"] <= 25 * 60
+    await db.refresh(row)
+    assert 20 * 60 <= row.seconds_spent <= 20 * 60 + 30
+    # A page left open over a long break counts nothing for the break.
+    row.last_seen_at -= timedelta(hours=2)
+    await db.commit()
+    await client.post(
+        "/courses/test-course/modules/first/reading",
+        headers={"Accept": "application/json", "X-CSRFToken": token},
+    )
+    await db.refresh(row)
+    assert row.seconds_spent <= 20 * 60 + 30
+    # Without the script the same post answers with the module page.
+    back = await post(
+        client,
+        "/courses/test-course/modules/first/reading",
+        token_from="/courses/test-course/modules/first",
+    )
+    assert back.status_code == 200 and back.url.path == "/courses/test-course/modules/first"
+
+    row.seconds_spent = 45 * 60
+    await db.commit()
+    attempt_url, result = await take_quiz(
+        client, "/courses/test-course/modules/first/quiz/start", seat_time
+    )
+    assert "You passed with 100%" in result.text
+
+    await client.get("/courses/test-course/modules/second")
+    early = await post(
+        client,
+        "/courses/test-course/modules/second/done",
+        token_from="/courses/test-course/modules/second",
+    )
+    assert early.status_code == 403 and "mark it done" in early.text
+    second = await _reading_row(db, "second")
+    assert second.status != "done"
+    second.seconds_spent = 45 * 60 - 10  # ten seconds short, but ten seconds ago it was read
+    second.last_seen_at = utcnow() - timedelta(seconds=15)
+    await db.commit()
+    done = await post(
+        client,
+        "/courses/test-course/modules/second/done",
+        token_from="/courses/test-course/modules/second",
+    )
+    assert done.status_code == 200
+    await db.refresh(second)
+    assert second.status == "done"

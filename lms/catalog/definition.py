@@ -126,6 +126,8 @@ class CourseDefinition:
     # assessments/pretest.yaml, a form parallel to the final; without it the pre-test is
     # drawn from the final's pool.
     pretest_form: Quiz | None = None
+    # Percent of a module's minutes a learner must have spent reading it before completing it.
+    seat_time: int = 0
 
     def module(self, module_id: str) -> Module | None:
         return next((m for m in self.modules if m.id == module_id), None)

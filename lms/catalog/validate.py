@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -56,6 +57,7 @@ COURSE_FIELDS = {
     "modules": True,
     "pretest": False,
     "live_sessions": False,
+    "seat_time": False,
     "certificate": True,
     "tags": False,
 }
@@ -798,6 +800,7 @@ def check_course(folder: Path) -> LoadedCourse:
     sequential = c.boolean(data, "sequential", (), True)
     pretest = c.boolean(data, "pretest", (), False)
     live_sessions = c.integer(data, "live_sessions", (), 0, 100, default=0)
+    seat_time = c.integer(data, "seat_time", (), 0, 100, default=0)
     certificate = check_certificate(c, data.get("certificate"))
 
     seen_ids: dict[str, str] = {}
@@ -857,6 +860,14 @@ def check_course(folder: Path) -> LoadedCourse:
             digest.update(b"evaluation.yaml\0" + evaluation_path.read_bytes() + b"\0")
             evaluation = check_evaluation(evaluation_doc, problems, dict(seen_ids))
 
+    asked = asked_hours(modules, final)
+    if hours and not problems and hours > asked:
+        c.error(
+            ("hours",),
+            f"is {hours:g}, but the course asks {asked:g} hours of a learner: its modules' "
+            f"minutes and its final's time limit (or 1 minute a question), rounded up to the "
+            f"quarter hour; lower hours or give the modules their real minutes",
+        )
     for sha in sorted(loaded.files):
         digest.update(b"file\0" + sha.encode())
     if problems or not (title and version and summary and hours and certificate and enrollment):
@@ -880,9 +891,21 @@ def check_course(folder: Path) -> LoadedCourse:
         final=final,
         evaluation=evaluation,
         pretest_form=pretest_form,
+        seat_time=seat_time or 0,
     )
     loaded.fingerprint = digest.hexdigest()
     return loaded
+
+
+def asked_hours(modules: list[Module], final: Quiz | None) -> float:
+    """The most `hours` a course may claim: the time it asks of a learner, to the quarter hour.
+
+    Live sessions in the number form have no minutes, so they add none.
+    """
+    minutes = sum(m.minutes for m in modules)
+    if final is not None:
+        minutes += final.time_limit_minutes or final.questions_per_attempt
+    return math.ceil(minutes / 15) / 4
 
 
 def check_assessment(

@@ -145,6 +145,7 @@ class MatrixRow:
     overdue: bool
     at_risk: bool
     html: Markup  # the row as the page shows it: 250 rows through the template cost 5x more
+    minutes_spent: int = 0  # reading time on the course's modules, by the idle rule
 
 
 OVERDUE = Markup('<span class="badge bad">Overdue</span>')
@@ -193,11 +194,13 @@ def matrix_row(
     at_risk: bool,
     width: int,
     zone: tzinfo,
+    seconds_spent: int = 0,
 ) -> MatrixRow:
     percent = summary.percent if summary else 0
     cells = summary.cells if summary else NO_CELL * width
     best = summary.best_final if summary else None
     final = "" if best is None else f"{round(best)}%"
+    minutes = round(seconds_spent / 60)
     badges = " ".join(f for f, on in ((OVERDUE, overdue), (AT_RISK, at_risk)) if on)
     # An f-string with escape() on every text: Markup.format is ten times slower. The link is
     # the address of the route cohorts.learner, written out here (services know no routes);
@@ -206,7 +209,8 @@ def matrix_row(
         f'<tr><th scope="row"><a href="/cohorts/{cohort_id}/learners/{learner.id}">'
         f'{escape(learner.name)}</a><br><span class="hint">{escape(county)}</span></th>'
         f'<td>{status}<br><span class="hint">{percent}%</span></td>{cells}<td>{final}</td>'
-        f"<td>{times.show_date(last, zone) if last else '—'}</td><td>{badges}</td></tr>\n"
+        f"<td>{minutes} min</td><td>{times.show_date(last, zone) if last else '—'}</td>"
+        f"<td>{badges}</td></tr>\n"
     )
     statuses = summary.statuses if summary else ("",) * width
     return MatrixRow(
@@ -222,6 +226,7 @@ def matrix_row(
         overdue,
         at_risk,
         html,
+        minutes,
     )
 
 
@@ -286,6 +291,12 @@ MEMBERS_QUERY = (
         .where(ModuleProgress.enrollment_id == Enrollment.id)
         .scalar_subquery()
         .label("last_read"),
+        # Reading time changes on every module view, without a new progress revision: read
+        # here, not among the cached facts.
+        select(func.sum(ModuleProgress.seconds_spent))
+        .where(ModuleProgress.enrollment_id == Enrollment.id)
+        .scalar_subquery()
+        .label("seconds_spent"),
     )
     .join(CohortMember, CohortMember.user_id == User.id)
     .outerjoin(County, County.id == User.county_id)
@@ -440,6 +451,7 @@ async def build_matrix(
                 at_risk,
                 width,
                 zone,
+                row.seconds_spent or 0,
             )
         rows.append(made)
     rows = [r for r in rows if FILTERS.get(show, FILTERS[""])(r)]

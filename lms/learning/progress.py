@@ -8,6 +8,7 @@ the quizzes all read progress here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -44,7 +45,7 @@ from lms.catalog.definition import CourseDefinition, Module
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Attendance, LiveSession
 from lms.db import table_of
-from lms.errors import NotFound
+from lms.errors import Forbidden, NotFound
 from lms.learning.models import COMPLETED, WITHDRAWN, Enrollment, EvaluationResponse, ModuleProgress
 from lms.links import Link
 from lms.quizzes.models import FINAL, PRETEST, Attempt
@@ -193,6 +194,34 @@ class Progress:
             and (self.course.evaluation is None or self.evaluation_done)
             and self.sessions_attended >= self.course.live_sessions
         )
+
+    def seat_seconds_left(self, module_id: str, now: datetime) -> int:
+        """Reading time still owed before the module can be completed (course seat_time)."""
+        module = self.module_state(module_id).module
+        needed = math.ceil(module.minutes * 60 * self.course.seat_time / 100)
+        row = self.rows.get(module_id)
+        spent = 0
+        if row is not None:
+            # The time since the last view counts too, as it would on the next view.
+            since = reading_seconds(row.last_seen_at, now) if row.last_seen_at else 0
+            spent = row.seconds_spent + since
+        return max(0, needed - spent)
+
+    def check_seat_time(self, module_id: str, now: datetime, doing: str) -> None:
+        """Refuse `doing` (finishing, or starting the knowledge check) before the seat time."""
+        left = self.seat_seconds_left(module_id, now)
+        if left:
+            module = self.module_state(module_id).module
+            raise Forbidden(
+                f"This course asks you to spend at least {self.course.seat_time}% of the "
+                f"module's {module.minutes} minutes reading it before you {doing}: about "
+                f"{math.ceil(left / 60)} more minute{'s' if left > 60 else ''} to go. "
+                "Time counts while the module page is open."
+            )
+
+    @property
+    def total_seconds_spent(self) -> int:
+        return sum(m.seconds_spent for m in self.modules)
 
     def module_state(self, module_id: str) -> ModuleState:
         for state in self.modules:

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 
 from lms.accounts.models import User
 from lms.auth import signed_in
@@ -20,7 +20,7 @@ from lms.inject import DB, AppSettings
 from lms.learning import service
 from lms.learning.models import ACTIVE
 from lms.learning.progress import of_person, progress_of
-from lms.pages import page, redirect_to
+from lms.pages import page, redirect_to, wants_json
 
 Req = Request[User, Any, Any]
 guards = [signed_in]
@@ -116,7 +116,25 @@ async def module_page(
         module=state.module,
         previous=modules[index - 1] if index > 0 else None,
         next=modules[index + 1] if index + 1 < len(modules) else None,
+        seat_seconds_left=progress.seat_seconds_left(module_id, utcnow()),
     )
+
+
+@post("/courses/{slug:str}/modules/{module_id:str}/reading", name="learning.reading", guards=guards)
+async def module_reading(
+    request: Req, db: DB, slug: FromPath[str], module_id: FromPath[str]
+) -> Any:
+    """The module page's script says, each minute it is in view, that it is still being read.
+
+    Time spent counts between two signs of reading no more than IDLE_LIMIT apart, so without
+    this a long read on one page view would count for nothing.
+    """
+    enrollment = await service.get_enrollment(db, request.user, slug)
+    progress = await service.open_module(db, enrollment, module_id)
+    if wants_json(request):
+        left = progress.seat_seconds_left(module_id, utcnow())
+        return Response({"seconds_left": left}, status_code=200)
+    return redirect_to("learning.module", slug=slug, module_id=module_id)
 
 
 @post("/courses/{slug:str}/modules/{module_id:str}/done", name="learning.done", guards=guards)
@@ -198,6 +216,7 @@ router = Router(
         enroll,
         withdraw,
         module_page,
+        module_reading,
         module_done,
         evaluation_page,
         evaluation_submit,

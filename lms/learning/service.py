@@ -267,6 +267,7 @@ async def mark_done(
     row = await db.get(ModuleProgress, (enrollment.id, module_id))
     if row is None or state.status == "locked":
         raise Forbidden("Open the module before marking it done.")
+    progress.check_seat_time(module_id, utcnow(), "mark it done")
     await complete_module(db, settings, enrollment, module_id)
 
 

@@ -17,7 +17,7 @@ from lms.forms import EVERY_FIELD, Answers, read_fields
 from lms.inject import DB, AppSettings, PathInt
 from lms.learning import service as learning
 from lms.learning.progress import module_target, progress_of
-from lms.pages import page, redirect_to
+from lms.pages import page, redirect_to, wants_json
 from lms.quizzes import service
 from lms.quizzes.models import FINAL, PRETEST
 
@@ -86,10 +86,6 @@ async def attempt_page(request: Req, db: DB, attempt_id: PathInt) -> Template:
     return page("quizzes/attempt.html", view=view, now=service.utcnow())
 
 
-def _wants_json(request: Req) -> bool:
-    return "application/json" in request.headers.get("accept", "")
-
-
 @post("/attempts/{attempt_id:int}/save", name="quizzes.save", guards=guards)
 async def save(request: Req, db: DB, attempt_id: PathInt) -> Any:
     view = await service.get_attempt_view(db, attempt_id, request.user.id, with_answers=False)
@@ -98,13 +94,13 @@ async def save(request: Req, db: DB, attempt_id: PathInt) -> Any:
         responses = service.parse_answers(view, form)
         saved = await service.save_answers(db, view, responses)
     except DomainError as exc:
-        if _wants_json(request):
+        if wants_json(request):
             return Response({"error": str(exc)}, status_code=exc.status_code)
         await service.load_answers(db, view)
         return page(
             "quizzes/attempt.html", exc.status_code, view=view, now=service.utcnow(), error=str(exc)
         )
-    if _wants_json(request):
+    if wants_json(request):
         return Response(
             # With its offset: a bare time would not say that it is UTC.
             {"saved": saved, "at": times.iso(service.utcnow(), UTC)},

@@ -75,6 +75,7 @@ async def _check_may_start(progress: Progress, quiz: Quiz, target: str, previous
             raise Forbidden("This module is locked: complete the modules before it first.")
         if state.status == "done":
             raise Conflict("You have already passed this knowledge check.")
+        progress.check_seat_time(state.module.id, utcnow(), "start its knowledge check")
     if quiz.max_attempts is not None and previous >= quiz.max_attempts:
         raise Forbidden(
             f"You have used all {quiz.max_attempts} attempts. Your trainer can tell you "

@@ -125,6 +125,7 @@ def matrix_table(matrix: Matrix, zone: tzinfo) -> Table:
         "Progress %",
         *[f"Module {i}: {m.title}" for i, m in enumerate(modules, start=1)],
         "Best final %",
+        "Minutes spent",
         "Last activity",
         "Due",
         "Overdue",
@@ -142,6 +143,7 @@ def matrix_table(matrix: Matrix, zone: tzinfo) -> Table:
                 row.percent,
                 *cells,
                 row.best_final,
+                row.minutes_spent,
                 row.last_activity,
                 # A due date is a day (the academy's): YYYY-MM-DD, not the moment it ends.
                 times.local_date(row.due_at, zone) if row.due_at else None,
