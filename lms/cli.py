@@ -144,12 +144,16 @@ def courses() -> None:
 
 @courses.command("check")
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
-def courses_check(path: Path | None) -> None:
+@click.option("--strict", is_flag=True, help="Treat item-writing warnings as errors.")
+def courses_check(path: Path | None, strict: bool) -> None:
     """Check every course folder under PATH (default: LMS_COURSES_DIR) against the format.
 
-    Prints each problem as `file:line: field: message`, then a one-line summary. Exits 1
-    when anything is wrong, 0 otherwise. Reads files only; the database is not touched.
+    Prints each problem as `file:line: field: message`, then each item-writing warning of the
+    courses that are valid (`warning: file:line: field: message`), then a summary. Exits 1
+    when anything is wrong (with --strict, when there is any warning too), 0 otherwise.
+    Reads files only; the database is not touched.
     """
+    from lms.catalog.lint import lint_course
     from lms.catalog.validate import check_catalog
 
     root = path or load_settings().courses_dir
@@ -161,14 +165,27 @@ def courses_check(path: Path | None) -> None:
         click.echo(f"warning: {warning}", err=True)
     for problem in check.problems:
         click.echo(str(problem))
+    counts: dict[str, int] = {}
+    for loaded in check.courses:
+        if loaded.ok and loaded.course is not None:
+            found = lint_course(loaded.course, loaded.places)
+            counts[loaded.slug] = len(found)
+            for item in found:
+                click.echo(f"{'error' if strict else 'warning'}: {item}")
     bad = [c for c in check.courses if not c.ok]
     good = len(check.courses) - len(bad)
     problems = len(check.problems)
+    warned = sum(counts.values())
+    per_course = ", ".join(f"{slug} {n}" for slug, n in counts.items() if n)
     click.echo(
         f"{len(check.courses)} course(s) checked: {good} valid, {len(bad)} with problems "
-        f"({problems} problem{'s' if problems != 1 else ''})."
+        f"({problems} problem{'s' if problems != 1 else ''}); "
+        f"{warned} item-writing warning{'s' if warned != 1 else ''}"
+        + (f" ({per_course})" if per_course else "")
+        + (", treated as errors (--strict)" if strict and warned else "")
+        + "."
     )
-    sys.exit(1 if bad else 0)
+    sys.exit(1 if bad or (strict and warned) else 0)
 
 
 @courses.command("sync")

@@ -38,6 +38,18 @@ class Problem:
         return f"{self.file}:{self.line}: {self.field}: {self.message}"
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where something is written: a question, a pool, an objective (for the lint's lines)."""
+
+    file: str
+    line: int
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
 @dataclass
 class Document:
     """Parsed YAML data plus the line number (1-based) of each field path in it."""

@@ -31,6 +31,7 @@ from lms.catalog.definition import (
 from lms.catalog.source import (
     Document,
     FieldPath,
+    Place,
     Problem,
     SourceError,
     format_field,
@@ -132,6 +133,9 @@ class LoadedCourse:
     fingerprint: str | None = None
     files: dict[str, FileBlob] = field(default_factory=dict)  # resources, by sha256
     prerequisites_line: tuple[str, int] = ("", 1)
+    # Where each question ("question:<id>"), pool ("pool:<module id>", "pool:final",
+    # "pool:pretest") and objective ("objective:<module id>:<n>") is written: for the lint.
+    places: dict[str, Place] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -341,7 +345,7 @@ def check_quiz(
     c: Checker,
     raw: Any,
     path: FieldPath,
-    seen_ids: dict[str, str],
+    seen_ids: dict[str, Place],
     needs_title: bool,
     measures: Measures,
     pretest_form: bool = False,
@@ -408,7 +412,11 @@ def check_quiz(
 
 
 def check_questions(
-    c: Checker, data: dict[str, Any], path: FieldPath, seen_ids: dict[str, str], measures: Measures
+    c: Checker,
+    data: dict[str, Any],
+    path: FieldPath,
+    seen_ids: dict[str, Place],
+    measures: Measures,
 ) -> list[Question]:
     raw_questions = data.get("questions")
     if not isinstance(raw_questions, list) or not raw_questions:
@@ -423,7 +431,7 @@ def check_questions(
 
 
 def check_group(
-    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, str], measures: Measures
+    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, Place], measures: Measures
 ) -> tuple[QuestionGroup, list[Question]] | None:
     data = c.mapping(raw, path, GROUP_FIELDS, "a question group")
     if data is None:
@@ -480,7 +488,7 @@ def check_measures(
 
 
 def check_question(
-    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, str], measures: Measures
+    c: Checker, raw: Any, path: FieldPath, seen_ids: dict[str, Place], measures: Measures
 ) -> Question | None:
     data = c.mapping(raw, path, QUESTION_FIELDS, "a question")
     if data is None:
@@ -488,7 +496,7 @@ def check_question(
     before = len(c.problems)
     qid = c.text(data, "id", path, 100)
     if qid is not None:
-        where = f"{c.doc.file}:{c.doc.line((*path, 'id'))}"
+        where = Place(c.doc.file, c.doc.line((*path, "id")), format_field(path))
         if qid in seen_ids:
             c.error((*path, "id"), f"duplicate question id '{qid}' (first used at {seen_ids[qid]})")
         else:
@@ -635,9 +643,10 @@ def check_module(
     folder: Path,
     module_id: str,
     problems: list[Problem],
-    seen_ids: dict[str, str],
+    seen_ids: dict[str, Place],
     files: dict[str, FileBlob],
     digest: Any,
+    places: dict[str, Place],
 ) -> Module | None:
     path = folder / "modules" / f"{module_id}.md"
     display = display_path(path)
@@ -660,6 +669,10 @@ def check_module(
     title = c.text(data, "title", (), 200)
     minutes = c.integer(data, "minutes", (), 1, 600)
     objectives = c.text_list(data, "objectives", ())
+    for i in range(len(objectives)):
+        places[f"objective:{module_id}:{i + 1}"] = Place(
+            display, doc.line(("objectives", i)), f"objectives[{i}]"
+        )
     resources = []
     if "resources" in data and data["resources"] is not None:
         if not isinstance(data["resources"], list):
@@ -673,6 +686,7 @@ def check_module(
     if data.get("quiz") is not None:
         own = Measures({module_id: len(objectives)}, own=module_id)
         quiz = check_quiz(c, data["quiz"], ("quiz",), seen_ids, needs_title=False, measures=own)
+        places[f"pool:{module_id}"] = Place(display, doc.line(("quiz",)), "quiz")
     for line_no, issue in _body_markup_issues(body, body_line):
         problems.append(Problem(display, line_no, "body", issue))
     if len(problems) > before or title is None or minutes is None:
@@ -707,7 +721,7 @@ def _body_markup_issues(body: str, first_line: int) -> list[tuple[int, str]]:
 
 
 def check_evaluation(
-    doc: Document, problems: list[Problem], seen: dict[str, str]
+    doc: Document, problems: list[Problem], seen: dict[str, Place]
 ) -> Evaluation | None:
     c = Checker(doc, problems)
     data = c.mapping(doc.data, (), EVALUATION_FIELDS, "an evaluation")
@@ -732,7 +746,7 @@ def check_evaluation(
                         (*path, "id"), f"duplicate question id '{qid}' (first used at {seen[qid]})"
                     )
                 else:
-                    seen[qid] = f"{doc.file}:{doc.line((*path, 'id'))}"
+                    seen[qid] = Place(doc.file, doc.line((*path, "id")), format_field(path))
             qtype = c.one_of(q, "type", path, ("likert", "text", "single"))
             prompt = c.text(q, "prompt", path, 2000)
             required = c.boolean(q, "required", path, True)
@@ -803,7 +817,7 @@ def check_course(folder: Path) -> LoadedCourse:
     seat_time = c.integer(data, "seat_time", (), 0, 100, default=0)
     certificate = check_certificate(c, data.get("certificate"))
 
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[str, Place] = {}
     modules: list[Module] = []
     module_ids = data.get("modules")
     if "modules" in data:
@@ -825,13 +839,15 @@ def check_course(folder: Path) -> LoadedCourse:
                 if not (folder / "modules" / f"{module_id}.md").is_file():
                     c.error(("modules", i), f"modules/{module_id}.md does not exist")
                     continue
-                module = check_module(folder, module_id, problems, seen_ids, loaded.files, digest)
+                module = check_module(
+                    folder, module_id, problems, seen_ids, loaded.files, digest, loaded.places
+                )
                 if module:
                     modules.append(module)
 
     measures = Measures({m.id: len(m.objectives) for m in modules})
     final_path = folder / "assessments" / "final.yaml"
-    final = check_assessment(final_path, problems, digest, seen_ids, measures)
+    final = check_assessment(final_path, problems, digest, seen_ids, measures, loaded.places)
     if not final_path.is_file() and pretest:
         c.error(
             ("pretest",),
@@ -840,7 +856,7 @@ def check_course(folder: Path) -> LoadedCourse:
         )
     pretest_path = folder / "assessments" / "pretest.yaml"
     pretest_form = check_assessment(
-        pretest_path, problems, digest, seen_ids, measures, pretest_form=True
+        pretest_path, problems, digest, seen_ids, measures, loaded.places, pretest_form=True
     )
     if pretest_path.is_file() and not pretest:
         problems.append(
@@ -894,6 +910,7 @@ def check_course(folder: Path) -> LoadedCourse:
         seat_time=seat_time or 0,
     )
     loaded.fingerprint = digest.hexdigest()
+    loaded.places.update({f"question:{qid}": place for qid, place in seen_ids.items()})
     return loaded
 
 
@@ -912,8 +929,9 @@ def check_assessment(
     path: Path,
     problems: list[Problem],
     digest: Any,
-    seen_ids: dict[str, str],
+    seen_ids: dict[str, Place],
     measures: Measures,
+    places: dict[str, Place],
     pretest_form: bool = False,
 ) -> Quiz | None:
     """assessments/final.yaml or pretest.yaml, when the file exists; it goes into the digest."""
@@ -923,6 +941,10 @@ def check_assessment(
     if doc is None:
         return None
     digest.update(f"{path.name}\0".encode() + path.read_bytes() + b"\0")
+    pool = "groups" if isinstance(doc.data, dict) and "groups" in doc.data else "questions"
+    places["pool:pretest" if pretest_form else "pool:final"] = Place(
+        doc.file, doc.line((pool,)), pool
+    )
     return check_quiz(
         Checker(doc, problems), doc.data, (), seen_ids, True, measures, pretest_form=pretest_form
     )
