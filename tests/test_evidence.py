@@ -14,7 +14,7 @@ from lms.db import utcnow
 from lms.learning.models import Enrollment
 from lms.quizzes import grading
 from lms.quizzes.models import Attempt
-from lms.reports import service as reports
+from lms.reports import items
 from tests.conftest import csrf_token, load_courses, post, sign_in
 from tests.course_factory import COURSE_YAML, FIRST_MODULE, write_course
 from tests.learning_helpers import answers, definition, take_quiz
@@ -326,10 +326,15 @@ async def test_gain_is_the_first_final_attempt_and_learners_without_a_pre_test_a
         ]
     )
     await db.commit()
-    gain = await reports.knowledge_gain(db, course)
-    assert (gain.learners, gain.without_pretest) == (2, 1)
+    gain = await items.gain_detail(db, items.Scope(course.id), course.current_version_id)
+    assert (gain.paired, gain.without_pretest) == (2, 1)
     assert (gain.pretest, gain.final, gain.best) == (45.0, 72.5, 87.5)
     assert gain.gain == 27.5
+    by_learner = {r.label: (r.pre, r.post, r.gain, r.best_percent) for r in gain.learners}
+    assert by_learner == {
+        people["learner"].name: (40.0, 60.0, 20.0, 90.0),
+        people["learner2"].name: (50.0, 85.0, 35.0, 85.0),
+    }
 
 
 PRETEST_FORM = """\

@@ -568,7 +568,7 @@ async def test_question_text_is_shown_as_markdown(client, db, settings, people, 
     # The evaluation statement and the knowledge-check question, in their tables.
     statements = by_id(root, "evaluation-statements-data")
     assert statements.inner_html_has("I can name the <strong>existing safety</strong> on a map.")
-    questions = next(sections(root)["Questions"].iter("table"))
+    questions = next(sections(root)["Item analysis"].iter("table"))
     assert questions.inner_html_has("Which is the <strong>existing safety</strong>?")
     # Inside the chart's SVG text the emphasis is plain text, not asterisks.
     chart = next(
@@ -651,13 +651,14 @@ async def test_each_section_opens_with_a_summary_and_hides_its_detail(
     html = await course_report(client, db, settings, people, tmp_path)
     root = parse(html)
     found = sections(root)
-    assert list(found) == ["Status", "Completions", "Knowledge gain", "Questions", "Evaluation"]
+    assert list(found) == ["Status", "Completions", "Knowledge gain", "Item analysis", "Evaluation"]
     summaries = {
         "Status": "6 learners: 6 completed.",
         "Completions": "6 of 6 learners have completed the course, the first on Nov 3, 2025 "
         "and the latest on Nov 8, 2025.",
-        "Questions": "2 questions; 0 of 6 answers (0%) were correct. The least often answered "
-        "correctly: “Which is the existing safety?” (0% of 6 answers).",
+        "Item analysis": "1 question, from 6 first graded attempts by 6 learners (retakes are "
+        "left out). No question is flagged. 1 question had fewer than 20 attempts: its "
+        "statistics are not yet reliable, so it is not flagged.",
         "Evaluation": "6 learners answered the evaluation.",
     }
     for name, section in found.items():

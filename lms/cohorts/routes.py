@@ -20,7 +20,7 @@ from lms.inject import DB, AppSettings, PathInt
 from lms.links import Link
 from lms.pages import carried, carry, confirm_page, page, redirect_to
 from lms.reports import completions as completions_report
-from lms.reports import exports
+from lms.reports import exports, items
 
 Req = Request[User, Any, Any]
 
@@ -432,7 +432,12 @@ async def learner_page(request: Req, db: DB, cohort_id: PathInt, user_id: PathIn
     )
 
 
-EXPORTS = {"matrix": "Progress", "completions": "Completions", "attendance": "Attendance"}
+EXPORTS = {
+    "matrix": "Progress",
+    "completions": "Completions",
+    "attendance": "Attendance",
+    "items": "Item analysis",
+}
 
 
 @get(
@@ -457,6 +462,11 @@ async def export(
         chosen = await service.course_of(db, cohort.id, course)
         matrix = await progress.build_matrix(db, cohort, chosen, zone=settings.zone)
         table = exports.matrix_table(matrix, settings.zone)
+        filename = f"{filename}-{chosen.slug}"
+    elif name == "items":
+        chosen = await service.course_of(db, cohort.id, course)
+        scope = items.Scope(chosen.id, cohort.id)
+        table = items.item_table(await items.item_analysis(db, scope, chosen.current_version_id))
         filename = f"{filename}-{chosen.slug}"
     elif name == "completions":
         members = [m.id for m in await service.members_of(db, cohort.id)]

@@ -20,7 +20,7 @@ from lms.errors import InvalidInput
 from lms.forms import parse_id
 from lms.inject import DB, AppSettings, PathInt
 from lms.pages import page
-from lms.reports import charts, exports, service
+from lms.reports import charts, exports, items, service
 from lms.reports import completions as completions_report
 
 Req = Request[User, Any, Any]
@@ -45,7 +45,7 @@ async def cohort_report(
     completion_chart = charts.cumulative_chart(
         "Completions over time", completed_days, len(matrix.rows), "completions-data"
     )
-    questions = await service.question_stats(db, chosen, cohort.id)
+    scope = items.Scope(chosen.id, cohort.id)
     responses, evaluation = await service.evaluation_results(db, chosen, cohort.id)
     # Every Likert statement in one chart: a bar each, under one legend.
     statements = [r for r in evaluation if r.type == "likert"]
@@ -74,9 +74,9 @@ async def cohort_report(
         completion_chart=completion_chart,
         completed=len(completed_days),
         completed_days=sorted(Counter(completed_days).items()),
-        questions=questions,
-        questions_summary=service.summarise_questions(questions),
-        gain=await service.knowledge_gain(db, chosen, cohort.id),
+        gain=await items.gain_detail(db, scope, chosen.current_version_id),
+        analysis=await items.item_analysis(db, scope, chosen.current_version_id),
+        reliable_from=items.RELIABLE_FROM,
         evaluation=evaluation,
         evaluation_summary=service.summarise_evaluation(responses, evaluation),
         statements=statements,

@@ -1,11 +1,11 @@
-"""Report queries: question statistics, knowledge gain, evaluation results, the audit log."""
+"""Report queries: evaluation results and the audit log (assessments are in items.py)."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from html import unescape
 from typing import Any
@@ -25,32 +25,11 @@ from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.cohorts.models import CohortMember
 from lms.learning.models import Enrollment, EvaluationResponse
-from lms.quizzes.models import FINAL, PRETEST, Attempt, AttemptAnswer
 
 
 def plain_text(html: str) -> str:
     """Rendered inline Markdown as plain text, for where markup cannot go (an SVG label)."""
     return unescape(re.sub(r"<[^>]*>", "", html))
-
-
-@dataclass
-class QuestionStat:
-    question_id: str
-    prompt: str
-    where: str
-    prompt_html: str = ""  # the prompt's inline Markdown, rendered and sanitised
-    answered: int = 0
-    correct: int = 0
-    # Wrong answers by their text as sanitised HTML (choice texts are Markdown too).
-    wrong_choices: Counter[str] = field(default_factory=Counter)
-
-    @property
-    def percent_correct(self) -> float | None:
-        return round(100 * self.correct / self.answered, 1) if self.answered else None
-
-    @property
-    def common_wrong(self) -> tuple[str, int] | None:
-        return self.wrong_choices.most_common(1)[0] if self.wrong_choices else None
 
 
 def _enrollment_scope(course_id: int, cohort_id: int | None) -> Any:
@@ -61,45 +40,6 @@ def _enrollment_scope(course_id: int, cohort_id: int | None) -> Any:
     return query
 
 
-async def question_stats(
-    db: AsyncSession, course: Course, cohort_id: int | None = None
-) -> list[QuestionStat]:
-    """Per question (followed by id across versions): share correct, most chosen wrong answer."""
-    definition = await catalog.current_definition(db, course)
-    stats: dict[str, QuestionStat] = {}
-    questions: dict[str, Any] = {}
-    for module in definition.modules:
-        for q in module.quiz.questions if module.quiz else ():
-            stats[q.id] = QuestionStat(q.id, q.prompt, module.title, q.prompt_html)
-            questions[q.id] = q
-    for q in definition.final.questions if definition.final else ():
-        stats[q.id] = QuestionStat(q.id, q.prompt, "Final assessment", q.prompt_html)
-        questions[q.id] = q
-    query = (
-        select(AttemptAnswer.question_id, AttemptAnswer.response, AttemptAnswer.correct)
-        .join(Attempt, Attempt.id == AttemptAnswer.attempt_id)
-        .where(
-            Attempt.enrollment_id.in_(_enrollment_scope(course.id, cohort_id)),
-            Attempt.submitted_at.is_not(None),
-            Attempt.target != PRETEST,
-        )
-    )
-    for question_id, response, correct in (await db.execute(query)).all():
-        stat = stats.get(question_id)
-        if stat is None:
-            continue  # a question no longer in the current version
-        stat.answered += 1
-        stat.correct += bool(correct)
-        question = questions[question_id]
-        if not correct and isinstance(response, list):
-            for index in response:
-                if index < len(question.choices) and not question.choices[index].correct:
-                    stat.wrong_choices[question.choices[index].text_html] += 1
-        elif not correct and isinstance(response, bool):
-            stat.wrong_choices["True" if response else "False"] += 1
-    return list(stats.values())
-
-
 # The progress matrix's statuses, in the order a report reads them.
 STATUSES = ["completed", "in progress", "not started", "withdrawn", "not enrolled"]
 
@@ -108,89 +48,6 @@ def by_status(counts: dict[str, int]) -> list[tuple[str, int]]:
     """Learners by status, in STATUSES order (any other status after them)."""
     order = {status: i for i, status in enumerate(STATUSES)}
     return sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
-
-
-@dataclass
-class QuestionsSummary:
-    questions: int
-    answers: int  # every answer to every question
-    correct: int
-    hardest: QuestionStat | None  # the lowest share correct, of those answered at all
-
-    @property
-    def percent_correct(self) -> float | None:
-        return round(100 * self.correct / self.answers) if self.answers else None
-
-
-def summarise_questions(stats: Sequence[QuestionStat]) -> QuestionsSummary:
-    answered = [s for s in stats if s.answered]
-    hardest = min(answered, key=lambda s: s.correct / s.answered, default=None)
-    return QuestionsSummary(
-        len(stats), sum(s.answered for s in stats), sum(s.correct for s in stats), hardest
-    )
-
-
-@dataclass
-class Gain:
-    """Pre-test against the first graded final attempt, over the learners who took both.
-
-    The best final attempt is averaged too, to be shown beside it, never as gain: retakes of
-    the same pool measure the pool, not what was learned. Learners with a final but no
-    pre-test are counted and left out of both averages.
-    """
-
-    learners: int
-    pretest: float | None
-    final: float | None  # the first graded final attempt
-    best: float | None = None
-    without_pretest: int = 0
-
-    @property
-    def gain(self) -> float | None:
-        if self.pretest is None or self.final is None:
-            return None
-        return round(self.final - self.pretest, 1)
-
-
-def _average(values: Sequence[float]) -> float:
-    return round(sum(values) / len(values), 1)
-
-
-async def knowledge_gain(db: AsyncSession, course: Course, cohort_id: int | None = None) -> Gain:
-    """Average pre-test against the average first final attempt, over learners who took both."""
-    scope = _enrollment_scope(course.id, cohort_id)
-    rows = (
-        await db.execute(
-            select(Attempt.enrollment_id, Attempt.target, Attempt.percent)
-            .where(
-                Attempt.enrollment_id.in_(scope),
-                Attempt.target.in_([PRETEST, FINAL]),
-                Attempt.submitted_at.is_not(None),
-                Attempt.percent.is_not(None),
-            )
-            .order_by(Attempt.enrollment_id, Attempt.number)
-        )
-    ).all()
-    pretests: dict[int, float] = {}
-    finals: dict[int, list[float]] = defaultdict(list)
-    for enrollment_id, target, percent in rows:
-        if percent is None:  # excluded by the query; this tells the type checker
-            continue
-        if target == PRETEST:
-            pretests[enrollment_id] = percent
-        else:
-            finals[enrollment_id].append(percent)  # in attempt order: the first comes first
-    paired = [e for e in finals if e in pretests]
-    without = len(finals) - len(paired)
-    if not paired:
-        return Gain(0, None, None, None, without)
-    return Gain(
-        len(paired),
-        _average([pretests[e] for e in paired]),
-        _average([finals[e][0] for e in paired]),
-        _average([max(finals[e]) for e in paired]),
-        without,
-    )
 
 
 LIKERT = ["Strongly disagree", "Disagree", "Neither", "Agree", "Strongly agree"]
