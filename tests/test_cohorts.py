@@ -691,6 +691,11 @@ async def test_course_report_and_admin_completions(client, db, settings, courses
         and "That one: 1 (top 0, bottom 0)" in report.text
     )
     assert "<svg" in report.text and "Learners by status" in report.text
+    assert f"/cohorts/{cohort_id}/export/items.csv?course=online" in report.text
+    item_rows = await client.get(f"/cohorts/{cohort_id}/export/items.csv?course=online")
+    lines = item_rows.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Question,Where,Module measured,Objective,Prompt,First attempts")
+    assert lines[1].startswith("q1,The first module,The first module,,Which is right?,1,0.0,")
     await sign_in(client, "admin@example.org")
     by_county = await client.get("/admin/completions?by=county")
     assert "Shasta" in by_county.text and "Learner" in by_county.text

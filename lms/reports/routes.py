@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Request, Router, get
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from lms import times
 from lms.accounts.models import User
 from lms.auth import requires, requires_any
+from lms.catalog import service as catalog
 from lms.cohorts import progress
 from lms.cohorts import service as cohorts
 from lms.errors import InvalidInput
@@ -197,4 +198,51 @@ async def audit_log(
     )
 
 
-router = Router(path="/", route_handlers=[cohort_report, completions, audit_log])
+@get("/admin/courses/{slug:str}/report", name="reports.course", guards=admin_only)
+async def course_report(
+    db: DB,
+    settings: AppSettings,
+    slug: FromPath[str],
+    version: FromQuery[str] = "",
+    cohort: FromQuery[str] = "",
+    since: FromQuery[str] = "",
+    until: FromQuery[str] = "",
+    fmt: FromQuery[str] = "",
+) -> Any:
+    """A course's assessments across cohorts, for one version or all, over a date range."""
+    course = await catalog.get_course(db, slug)
+    versions = await catalog.versions_of(db, course.id)
+    cohort_list = await cohorts.all_cohorts(db)
+    version_id, cohort_id = _choice_id(version), _choice_id(cohort)
+    start, end = _month(since, "From"), _month(until, "To")
+    scope = items.Scope(
+        course.id,
+        cohort_id if any(c.id == cohort_id for c in cohort_list) else None,
+        version_id if any(v.id == version_id for v in versions) else None,
+        # From the start of the first day to the end of the last, where the academy is.
+        times.to_utc(start, settings.zone) if start else None,
+        times.to_utc(end + timedelta(days=1), settings.zone) if end else None,
+    )
+    analysis = await items.item_analysis(db, scope, course.current_version_id)
+    if fmt in ("csv", "xlsx"):
+        table = items.item_table(analysis)
+        return exports.download(f"items-{course.slug}", fmt, "Item analysis", *table, settings.zone)
+    filters = {"version": version, "cohort": cohort, "since": since, "until": until}
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return page(
+        "reports/course.html",
+        course=course,
+        definition=await catalog.current_definition(db, course),
+        versions=versions,
+        cohorts=cohort_list,
+        scope=scope,
+        since=since,
+        until=until,
+        query=query,
+        gain=await items.gain_detail(db, scope, course.current_version_id),
+        analysis=analysis,
+        reliable_from=items.RELIABLE_FROM,
+    )
+
+
+router = Router(path="/", route_handlers=[cohort_report, course_report, completions, audit_log])
