@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -46,6 +47,30 @@ def answer_page(page: Page, course: CourseDefinition, right: bool) -> None:
             page.locator(f"input[name='{name}'][value='{value}']").check()
 
 
+def shown_questions(page: Page, course: CourseDefinition) -> list[Question]:
+    by_id = questions(course)
+    names = page.locator("input[name^='q:']").evaluate_all(
+        "inputs => [...new Set(inputs.map(i => i.name))]"
+    )
+    return [by_id[name[2:]] for name in names]
+
+
+def assert_reveals_no_answer(received: list[str], shown: list[Question]) -> None:
+    """No page or script response of the pre-test says which answer is right, or why."""
+    bodies = [html.unescape(body) for body in received]
+    assert "Pre-test recorded" in bodies[-1]
+    assert '"saved"' in bodies[1]  # the autosave's JSON
+    for body in bodies:
+        assert "correct answer" not in body
+        assert 'class="explanation"' not in body and 'class="feedback"' not in body
+        for question in shown:
+            explanation = re.sub(r"<[^>]+>", "", html.unescape(question.explanation_html))
+            assert not explanation or explanation[:60] not in body, question.id
+            for choice in question.choices:
+                feedback = re.sub(r"<[^>]+>", "", html.unescape(choice.feedback_html))
+                assert not feedback or feedback[:60] not in body, question.id
+
+
 def make_learner(server: Server, email: str) -> None:
     server.lms(
         "users",
@@ -75,11 +100,18 @@ def test_a_new_learner_completes_sop_intro(page, live_server):
     page.get_by_role("button", name="Enroll").click()
     expect(page.get_by_role("status")).to_contain_text("You are enrolled")
 
+    # What the browser holds while taking the pre-test: the pages and the autosave's JSON.
     page.get_by_role("link", name="Take the pre-test").click()
     page.get_by_role("button", name="Start").click()
-    answer_page(page, course, right=False)
+    shown = shown_questions(page, course)
+    received = [page.content()]
+    with page.expect_response(lambda r: r.url.endswith("/save")) as saved:
+        answer_page(page, course, right=False)
+    received.append(saved.value.text())
     page.get_by_role("button", name="Submit answers").click()
     expect(page.get_by_text("Pre-test recorded")).to_be_visible()
+    received.append(page.content())
+    assert_reveals_no_answer(received, shown)
 
     for number, module in enumerate(course.modules, start=1):
         page.get_by_role("link", name=re.compile(f"Module {number}, ")).click()
