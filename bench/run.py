@@ -74,6 +74,9 @@ TARGETS = {
     "quiz save": 0.8,
     "trainer matrix (250)": 0.25,
     "completions report": 0.25,
+    # Issue 15: with question groups and review rules, and the report with item analysis.
+    "quiz start + submit": 0.5,
+    "course report (250)": 0.25,
 }
 MEMORY_LIMIT_MB = 200
 FLOOR_B = "floor (b): 3 SELECTs + page"
@@ -568,6 +571,8 @@ def scenarios(url: str, plan: Plan, servers: Servers) -> list[Scenario]:
     )
     matrix = f"/cohorts/{plan.cohort_id}/progress"
     add(f"trainer matrix ({plan.cohort_size})", app, as_each([plan.trainer], matrix), "Progress:")
+    report = f"/cohorts/{plan.cohort_id}/report"
+    add(f"course report ({plan.cohort_size})", app, as_each([plan.trainer], report), "Item")
     add("completions report", app, as_each([plan.admin], "/admin/completions"), "Completions")
     add(
         "certificate verification",

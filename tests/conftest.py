@@ -23,6 +23,7 @@ from lms.app import create_app
 from lms.catalog.models import Course
 from lms.catalog.service import forget_definitions, sync_courses
 from lms.catalog.validate import CatalogCheck, check_catalog
+from lms.reports.items import forget_reports
 from lms.settings import Settings
 
 # Browser fixtures are registered here once, so every browser test shares one Chromium.
@@ -122,6 +123,7 @@ async def client(app: Litestar, settings: Settings) -> AsyncIterator[AsyncTestCl
         yield test_client
     await empty_tables(settings.database_url)
     forget_definitions()
+    forget_reports()
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ statements whatever the number of learners: the answers come in one joined query
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.accounts.models import User
@@ -54,6 +54,46 @@ def _in_scope(query: Select[*tuple[Any, ...]], scope: Scope) -> Select[*tuple[An
     if scope.version_id is not None:
         query = query.where(Enrollment.version_id == scope.version_id)
     return query
+
+
+# Reports are read far more often than attempts are submitted, and reading every answer of a
+# 250-learner cohort costs a few hundred milliseconds. Each process keeps its latest analyses;
+# one cheap statement (how many graded attempts the scope has, the newest id and submission)
+# says whether a kept one still holds.
+T = TypeVar("T")
+_kept: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
+KEEP = 64
+
+
+def forget_reports() -> None:
+    """Drop the kept analyses (tests, whose ids restart for each test, call this)."""
+    _kept.clear()
+
+
+async def _kept_or(
+    db: AsyncSession,
+    kind: str,
+    scope: Scope,
+    version_id: int | None,
+    compute: Callable[[], Awaitable[T]],
+) -> T:
+    query = _in_scope(
+        select(func.count(Attempt.id), func.max(Attempt.id), func.max(Attempt.submitted_at))
+        .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
+        .where(Attempt.submitted_at.is_not(None), Attempt.percent.is_not(None)),
+        scope,
+    )
+    mark = tuple((await db.execute(query)).one())
+    key = (kind, scope, version_id)
+    kept = _kept.get(key)
+    if kept is not None and kept[0] == mark:
+        _kept.move_to_end(key)
+        return kept[1]
+    value = await compute()
+    _kept[key] = (mark, value)
+    while len(_kept) > KEEP:
+        _kept.popitem(last=False)
+    return value
 
 
 def _in_dates(moment: datetime | None, scope: Scope) -> bool:
@@ -292,6 +332,19 @@ def _choice_counts(question: Question) -> list[ChoiceCount]:
 async def item_analysis(
     db: AsyncSession, scope: Scope, current_version_id: int | None
 ) -> ItemAnalysis:
+    """The item analysis of the scope: kept while no attempt in it is submitted."""
+    return await _kept_or(
+        db,
+        "items",
+        scope,
+        current_version_id,
+        lambda: _item_analysis(db, scope, current_version_id),
+    )
+
+
+async def _item_analysis(
+    db: AsyncSession, scope: Scope, current_version_id: int | None
+) -> ItemAnalysis:
     """Per question: difficulty, point-biserial against the rest of the attempt, the upper and
     lower 27% and each choice's pull, over first graded attempts at module checks and the
     final (the pre-test is ungraded and measures something else)."""
@@ -516,6 +569,15 @@ def _scores_row(label: str, detail: str, pairs: Sequence[Pair]) -> GainRow:
 
 
 async def gain_detail(db: AsyncSession, scope: Scope, current_version_id: int | None) -> GainDetail:
+    """Knowledge gain in detail for the scope: kept while no attempt in it is submitted."""
+    return await _kept_or(
+        db, "gain", scope, current_version_id, lambda: _gain_detail(db, scope, current_version_id)
+    )
+
+
+async def _gain_detail(
+    db: AsyncSession, scope: Scope, current_version_id: int | None
+) -> GainDetail:
     """Pre-test against the first graded final attempt, per learner, module, objective,
     question, course version and cohort. Learners without a pre-test are counted and left
     out; the date range picks learners by when they first took the final."""
