@@ -507,6 +507,40 @@ async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(
     assert states["Member 001"] == "done" and states["Member 000"] == "available"
 
 
+async def test_the_reports_status_counts_agree_with_the_matrix(client, db, settings, courses, people):
+    """The cohort report counts statuses without building the matrix, by the same rule."""
+    from lms.learning import service as learning
+
+    cohort = Cohort(name="Mixed cohort")
+    db.add(cohort)
+    await db.flush()
+    kinds = ["not enrolled", "not started", "in progress", "completed", "withdrawn", "in progress"]
+    for i, kind in enumerate(kinds):
+        user = await make_person(db, settings, f"mix{i}@example.org", name=f"Mixed {i}")
+        db.add(CohortMember(cohort_id=cohort.id, user_id=user.id))
+        if kind == "not enrolled":
+            continue
+        enrollment, _ = await learning.enroll(db, user, courses["online"])
+        await db.flush()
+        if kind != "not started":
+            await learning.complete_module(db, settings, enrollment, "first")
+        if kind == "completed":
+            enrollment.status, enrollment.completed_at = "completed", utcnow()
+        if kind == "withdrawn":
+            enrollment.status = "withdrawn"
+    await db.commit()
+    matrix = await progress.build_matrix(db, cohort, courses["online"], zone=settings.zone)
+    counted = await progress.status_counts(db, cohort, courses["online"])
+    assert counted.counts == matrix.counts() == {
+        "not enrolled": 1,
+        "not started": 1,
+        "in progress": 2,
+        "completed": 1,
+        "withdrawn": 1,
+    }
+    assert counted.members == 6 and len(counted.completed_at) == 1
+
+
 async def test_matrix_seen_again_shows_what_changed_since(client, db, settings, courses, people):
     """A worker keeps the rows it has worked out; none may outlive a change to their facts."""
     from lms.learning import service as learning

@@ -273,3 +273,49 @@ async def test_a_kept_analysis_gives_way_to_new_attempts(client, db, settings, c
     assert later.attempts == 5 and later is not first
     gain = await items.gain_detail(db, scope, course.current_version_id)
     assert gain.paired == 5
+
+
+async def test_a_kept_cohort_report_gives_way_to_a_new_evaluation(db, settings, tmp_path):
+    """The cohort report keeps its evaluation results with the item analysis: one statement
+    must notice a new evaluation response as it notices a new attempt."""
+    from lms.learning.models import EvaluationResponse
+
+    courses = await add_courses(
+        db,
+        tmp_path / "evaluated",
+        {
+            "evaluated": {
+                "course.yaml": COURSE_YAML + "pretest: true\n",
+                "assessments/final.yaml": FINAL,
+                "assessments/evaluation.yaml": (
+                    "title: Evaluation\nquestions:\n"
+                    "  - {id: e1, type: likert, prompt: The course was clear.}\n"
+                ),
+            }
+        },
+    )
+    course = courses["evaluated"]
+    cohort = Cohort(name="Evaluated cohort")
+    db.add(cohort)
+    await db.flush()
+    finals = await crowd(db, settings, course, learners=2)
+    for attempt in finals:
+        enrollment = await db.get(Enrollment, attempt.enrollment_id)
+        db.add(CohortMember(cohort_id=cohort.id, user_id=enrollment.user_id))
+    await db.flush()
+    scope = items.Scope(course.id, cohort.id)
+    first = await items.evidence(db, scope, course, with_evaluation=True)
+    assert first.responses == 0 and first.analysis.attempts == 2
+    assert await items.evidence(db, scope, course, with_evaluation=True) is first
+    db.add(
+        EvaluationResponse(
+            enrollment_id=finals[0].enrollment_id,
+            version_id=course.current_version_id,
+            answers={"e1": 4},
+        )
+    )
+    await db.flush()
+    later = await items.evidence(db, scope, course, with_evaluation=True)
+    assert later is not first and later.responses == 1
+    [statement] = later.evaluation
+    assert dict(statement.counts)["Agree"] == 1

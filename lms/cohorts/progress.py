@@ -387,6 +387,84 @@ async def _summaries_of(
     return made
 
 
+# What the cohort report needs of each member: the status alone, without the reading time
+# and last activity that cost MEMBERS_QUERY its two subqueries.
+STATUS_QUERY = (
+    select(
+        User.id.label("user_id"),
+        Enrollment.id.label("enrollment_id"),
+        Enrollment.status,
+        Enrollment.version_id,
+        Enrollment.completed_at,
+        Enrollment.progress_revision,
+    )
+    .join(CohortMember, CohortMember.user_id == User.id)
+    .outerjoin(
+        Enrollment,
+        (Enrollment.user_id == User.id) & (Enrollment.course_id == bindparam("course_id")),
+    )
+    .where(CohortMember.cohort_id == bindparam("cohort_id"))
+    .order_by(Enrollment.id)
+)
+
+
+async def _latest_summaries(
+    db: AsyncSession, query: Select[*tuple[Any, ...]], cohort: Cohort, course: Course
+) -> tuple[list[Any], dict[int, Summary | None], CourseDefinition]:
+    """Each member's latest enrollment in the course (a row of `query`), its summary (by
+    enrollment id) and the course's current definition. Summaries this worker has not
+    worked out are read in one more statement."""
+    params = {"cohort_id": cohort.id, "course_id": course.id}
+    found = (await db.execute(query, params)).all()
+    latest = list({row.user_id: row for row in found}.values())
+    current = await catalog.current_definition(db, course)
+    width = len(current.modules)
+    if len(_summaries) > MAX_SUMMARIES:
+        _summaries.clear()
+
+    def summary_key(row: Any) -> tuple[int, int, int, int]:
+        return (row.enrollment_id, row.progress_revision, row.version_id, width)
+
+    wanted = {
+        row.enrollment_id: row.version_id
+        for row in latest
+        if row.enrollment_id is not None and summary_key(row) not in _summaries
+    }
+    fresh: dict[int, Summary] = {}
+    if wanted:
+        definitions = await catalog.get_definitions(db, set(wanted.values()))
+        fresh = await _summaries_of(db, wanted, definitions, width)
+    summaries: dict[int, Summary | None] = {}
+    for row in latest:
+        if row.enrollment_id is not None:
+            # Changed again between the two queries: the newer facts, from the second.
+            summaries[row.enrollment_id] = fresh.get(row.enrollment_id) or _summaries.get(
+                summary_key(row)
+            )
+    return latest, summaries, current
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    """What the cohort report shows of progress: members by status and when each finished."""
+
+    definition: CourseDefinition
+    members: int
+    counts: dict[str, int]
+    completed_at: list[datetime]
+
+
+async def status_counts(db: AsyncSession, cohort: Cohort, course: Course) -> StatusCounts:
+    """The matrix's statuses counted, by the same rule (row_status), without its rows."""
+    latest, summaries, current = await _latest_summaries(db, STATUS_QUERY, cohort, course)
+    counts: dict[str, int] = {}
+    for row in latest:
+        shown = row_status(row.status, summaries.get(row.enrollment_id))
+        counts[shown] = counts.get(shown, 0) + 1
+    completed = [row.completed_at for row in latest if row.completed_at]
+    return StatusCounts(current, len(latest), counts, completed)
+
+
 async def build_matrix(
     db: AsyncSession,
     cohort: Cohort,
@@ -398,39 +476,18 @@ async def build_matrix(
 ) -> Matrix:
     """Progress of every member in one course: one query, and one more for the enrollments
     whose progress changed since this worker last saw them, for any cohort size."""
-    params = {"cohort_id": cohort.id, "course_id": course.id}
-    found = (await db.execute(MEMBERS_QUERY, params)).all()
-    latest = {row.user_id: row for row in found}  # each member's latest enrollment in it
-    current = await catalog.current_definition(db, course)
-    definitions = await catalog.get_definitions(
-        db, {row.version_id for row in latest.values() if row.enrollment_id}
-    )
+    latest, summaries, current = await _latest_summaries(db, MEMBERS_QUERY, cohort, course)
     width = len(current.modules)
-    if len(_summaries) > MAX_SUMMARIES:
-        _summaries.clear()
     if len(_rows) > MAX_SUMMARIES:
         _rows.clear()
-
-    def summary_key(row: Any) -> tuple[int, int, int, int]:  # a row of MEMBERS_QUERY
-        return (row.enrollment_id, row.progress_revision, row.version_id, width)
-
-    wanted = {
-        row.enrollment_id: row.version_id
-        for row in latest.values()
-        if row.enrollment_id is not None and summary_key(row) not in _summaries
-    }
-    fresh = await _summaries_of(db, wanted, definitions, width) if wanted else {}
     assigned_due = None
-    if found and found[0].due_on is not None:  # the cohort's due date: the same on every row
-        assigned_due = times.end_of_day(found[0].due_on, zone)
+    if latest and latest[0].due_on is not None:  # the cohort's due date: the same on every row
+        assigned_due = times.end_of_day(latest[0].due_on, zone)
     now = utcnow()
     rows = []
-    for row in latest.values():
+    for row in latest:
         last = later(row.last_activity_at, row.last_read)
-        summary = None
-        if row.enrollment_id is not None:
-            # Changed again between the two queries: the newer facts, from the second.
-            summary = fresh.get(row.enrollment_id) or _summaries.get(summary_key(row))
+        summary = summaries.get(row.enrollment_id) if row.enrollment_id is not None else None
         due = row.due_at or assigned_due
         shown = row_status(row.status, summary)
         overdue, at_risk = flags(shown, summary, last, due, now)

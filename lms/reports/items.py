@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.accounts.models import User
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Question
+from lms.catalog.models import Course
 from lms.cohorts.models import Cohort, CohortMember
-from lms.learning.models import Enrollment
+from lms.learning.models import Enrollment, EvaluationResponse
 from lms.quizzes.models import FINAL, PRETEST, Attempt, AttemptAnswer
+from lms.reports import service
+from lms.reports.service import SurveyResult
 
 # Below this many attempts at a question its statistics move too much from one learner to
 # the next to judge the question by: the report says so instead of flagging it.
@@ -58,8 +61,8 @@ def _in_scope(query: Select[*tuple[Any, ...]], scope: Scope) -> Select[*tuple[An
 
 # Reports are read far more often than attempts are submitted, and reading every answer of a
 # 250-learner cohort costs a few hundred milliseconds. Each process keeps its latest analyses;
-# one cheap statement (how many graded attempts the scope has, the newest id and submission)
-# says whether a kept one still holds.
+# one cheap statement (how many graded attempts and evaluation responses the scope has, the
+# newest of each) says whether a kept one still holds.
 T = TypeVar("T")
 _kept: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
 KEEP = 64
@@ -77,12 +80,20 @@ async def _kept_or(
     version_id: int | None,
     compute: Callable[[], Awaitable[T]],
 ) -> T:
-    query = _in_scope(
+    attempts = _in_scope(
         select(func.count(Attempt.id), func.max(Attempt.id), func.max(Attempt.submitted_at))
         .join(Enrollment, Enrollment.id == Attempt.enrollment_id)
         .where(Attempt.submitted_at.is_not(None), Attempt.percent.is_not(None)),
         scope,
-    )
+    ).subquery()
+    responses = _in_scope(
+        select(func.count(), func.max(EvaluationResponse.submitted_at))
+        .select_from(EvaluationResponse)
+        .join(Enrollment, Enrollment.id == EvaluationResponse.enrollment_id),
+        scope,
+    ).subquery()
+    # Two one-row tables side by side: one row, one statement.
+    query = select(attempts, responses).select_from(attempts.join(responses, true()))
     mark = tuple((await db.execute(query)).one())
     key = (kind, scope, version_id)
     kept = _kept.get(key)
@@ -566,6 +577,41 @@ def _scores_row(label: str, detail: str, pairs: Sequence[Pair]) -> GainRow:
         row.final_percent = round(sum(f.percent for _, f, _ in pairs) / count, 1)
         row.best_percent = round(sum(b for _, _, b in pairs) / count, 1)
     return row
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a report page shows of its assessments: knowledge gain and the item analysis,
+    and, for a cohort's report, its course evaluation (responses and results)."""
+
+    gain: GainDetail
+    analysis: ItemAnalysis
+    responses: int = 0
+    evaluation: list[SurveyResult] = field(default_factory=list)
+    # Its sections as a page renders them, kept with it (the template global `kept`).
+    shown: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+async def evidence(
+    db: AsyncSession, scope: Scope, course: Course, *, with_evaluation: bool = False
+) -> Evidence:
+    """Gain and item analysis of the scope (and its evaluation), kept together: one statement
+    says they all hold."""
+    version_id = course.current_version_id
+
+    async def found() -> Evidence:
+        responses, results = 0, list[SurveyResult]()
+        if with_evaluation:
+            responses, results = await service.evaluation_results(db, course, scope.cohort_id)
+        return Evidence(
+            await _gain_detail(db, scope, version_id),
+            await _item_analysis(db, scope, version_id),
+            responses,
+            results,
+        )
+
+    kind = "evidence+evaluation" if with_evaluation else "evidence"
+    return await _kept_or(db, kind, scope, version_id, found)
 
 
 async def gain_detail(db: AsyncSession, scope: Scope, current_version_id: int | None) -> GainDetail:

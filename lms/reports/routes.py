@@ -34,20 +34,21 @@ async def cohort_report(
     request: Req, db: DB, settings: AppSettings, cohort_id: PathInt, course: FromQuery[str] = ""
 ) -> Template:
     cohort = await cohorts.get_cohort(db, request.user, cohort_id)
-    chosen = await cohorts.course_of(db, cohort.id, course)
-    matrix = await progress.build_matrix(db, cohort, chosen, zone=settings.zone)
-    counts = service.by_status(matrix.counts())
+    courses = await cohorts.courses_of(db, cohort.id)
+    chosen = cohorts.chosen_course(courses, course)
+    progress_of = await progress.status_counts(db, cohort, chosen)
+    counts = service.by_status(progress_of.counts)
     # Each chart is described by its table (the template gives the table these ids).
     status_chart = charts.bar_chart("Learners by status", counts, described_by="status-data")
     # The academy's days: a 7:30 PM completion in California counts that day, not the next.
-    completed_days = [
-        times.local_date(r.completed_at, settings.zone) for r in matrix.rows if r.completed_at
-    ]
+    completed_days = [times.local_date(at, settings.zone) for at in progress_of.completed_at]
     completion_chart = charts.cumulative_chart(
-        "Completions over time", completed_days, len(matrix.rows), "completions-data"
+        "Completions over time", completed_days, progress_of.members, "completions-data"
     )
-    scope = items.Scope(chosen.id, cohort.id)
-    responses, evaluation = await service.evaluation_results(db, chosen, cohort.id)
+    assessed = await items.evidence(
+        db, items.Scope(chosen.id, cohort.id), chosen, with_evaluation=True
+    )
+    responses, evaluation = assessed.responses, assessed.evaluation
     # Every Likert statement in one chart: a bar each, under one legend.
     statements = [r for r in evaluation if r.type == "likert"]
     statements_chart = charts.likert_chart(
@@ -67,16 +68,15 @@ async def cohort_report(
         "reports/cohort.html",
         cohort=cohort,
         course=chosen,
-        definition=matrix.definition,
-        info=await cohorts.detail(db, cohort),
-        learners=len(matrix.rows),
+        definition=progress_of.definition,
+        courses=courses,
+        learners=progress_of.members,
         counts=counts,
         status_chart=status_chart,
         completion_chart=completion_chart,
         completed=len(completed_days),
         completed_days=sorted(Counter(completed_days).items()),
-        gain=await items.gain_detail(db, scope, chosen.current_version_id),
-        analysis=await items.item_analysis(db, scope, chosen.current_version_id),
+        assessed=assessed,
         reliable_from=items.RELIABLE_FROM,
         evaluation=evaluation,
         evaluation_summary=service.summarise_evaluation(responses, evaluation),
@@ -223,9 +223,9 @@ async def course_report(
         times.to_utc(start, settings.zone) if start else None,
         times.to_utc(end + timedelta(days=1), settings.zone) if end else None,
     )
-    analysis = await items.item_analysis(db, scope, course.current_version_id)
+    assessed = await items.evidence(db, scope, course)
     if fmt in ("csv", "xlsx"):
-        table = items.item_table(analysis)
+        table = items.item_table(assessed.analysis)
         return exports.download(f"items-{course.slug}", fmt, "Item analysis", *table, settings.zone)
     filters = {"version": version, "cohort": cohort, "since": since, "until": until}
     query = urlencode({k: v for k, v in filters.items() if v})
@@ -239,8 +239,7 @@ async def course_report(
         since=since,
         until=until,
         query=query,
-        gain=await items.gain_detail(db, scope, course.current_version_id),
-        analysis=analysis,
+        assessed=assessed,
         reliable_from=items.RELIABLE_FROM,
     )
 
