@@ -507,7 +507,9 @@ async def test_matrix_shows_status_and_uses_a_fixed_number_of_queries(
     assert states["Member 001"] == "done" and states["Member 000"] == "available"
 
 
-async def test_the_reports_status_counts_agree_with_the_matrix(client, db, settings, courses, people):
+async def test_the_reports_status_counts_agree_with_the_matrix(
+    client, db, settings, courses, people
+):
     """The cohort report counts statuses without building the matrix, by the same rule."""
     from lms.learning import service as learning
 
@@ -531,13 +533,17 @@ async def test_the_reports_status_counts_agree_with_the_matrix(client, db, setti
     await db.commit()
     matrix = await progress.build_matrix(db, cohort, courses["online"], zone=settings.zone)
     counted = await progress.status_counts(db, cohort, courses["online"])
-    assert counted.counts == matrix.counts() == {
-        "not enrolled": 1,
-        "not started": 1,
-        "in progress": 2,
-        "completed": 1,
-        "withdrawn": 1,
-    }
+    assert (
+        counted.counts
+        == matrix.counts()
+        == {
+            "not enrolled": 1,
+            "not started": 1,
+            "in progress": 2,
+            "completed": 1,
+            "withdrawn": 1,
+        }
+    )
     assert counted.members == 6 and len(counted.completed_at) == 1
 
 
