@@ -297,7 +297,9 @@ class Academy:
                 break
             opened = moment
             done = index < done_modules
-            seconds = rng.randint(15, 60) * module.minutes
+            # Half to all of the module's minutes, read: enough for the courses' seat time
+            # (50%), so the learners the benchmark picks can start a knowledge check.
+            seconds = rng.randint(30, 66) * module.minutes
             moment += timedelta(days=pace * rng.uniform(0.5, 1.5))
             moment = min(moment, self.now - timedelta(hours=1))
             target = f"module:{module.id}"
