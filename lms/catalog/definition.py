@@ -95,6 +95,69 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A timed part of a live session's agenda, as the curriculum writes it."""
+
+    title: str
+    minutes: int
+    module: str | None = None  # the module and objective it teaches, if any
+    objective: int | None = None
+    materials_html: str = ""  # for the trainer
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A session of the course as written; a cohort's scheduled session delivers one."""
+
+    id: str
+    title: str
+    minutes: int
+    required: bool = True
+    segments: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Level:
+    score: int
+    label: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Criterion:
+    id: str
+    text: str
+    levels: tuple[Level, ...]  # lowest score first
+
+
+@dataclass(frozen=True)
+class Skill:
+    """A skills rubric a trainer scores during or after a live session."""
+
+    id: str
+    title: str
+    criteria: tuple[Criterion, ...]
+    pass_score: int  # the total score needed
+    session: str | None = None  # the live session where it is usually observed
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A field activity: done on the job, signed off by the learner's supervisor (or trainer)."""
+
+    id: str
+    title: str
+    minutes: int
+    instructions_html: str
+    evidence: str = "reflection"  # reflection, file or both
+    signed_off_by: str = "supervisor"  # or trainer
+    rubric: tuple[Criterion, ...] = ()
+    after: str | None = None  # a module id: it opens once that module is complete
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class Certificate:
     title: str
     issuer: str
@@ -128,6 +191,11 @@ class CourseDefinition:
     pretest_form: Quiz | None = None
     # Percent of a module's minutes a learner must have spent reading it before completing it.
     seat_time: int = 0
+    # The live sessions as written (the list form of `live_sessions`; the number form has
+    # none, and `live_sessions` counts the required ones either way).
+    sessions: tuple[LiveSession, ...] = ()
+    skills: tuple[Skill, ...] = ()
+    activities: tuple[Activity, ...] = ()
 
     def module(self, module_id: str) -> Module | None:
         return next((m for m in self.modules if m.id == module_id), None)
@@ -154,7 +222,14 @@ def _quiz(data: dict[str, Any] | None) -> Quiz | None:
     return Quiz(**{**data, "questions": questions, "groups": groups})
 
 
+def _criteria(data: list[dict[str, Any]]) -> tuple[Criterion, ...]:
+    return tuple(
+        Criterion(c["id"], c["text"], tuple(Level(**level) for level in c["levels"])) for c in data
+    )
+
+
 def course_from_json(data: dict[str, Any]) -> CourseDefinition:
+    """A stored definition back as objects; versions stored before a field existed lack it."""
     modules = tuple(
         Module(
             **{
@@ -186,5 +261,17 @@ def course_from_json(data: dict[str, Any]) -> CourseDefinition:
             "final": _quiz(data["final"]),
             "pretest_form": _quiz(data.get("pretest_form")),
             "evaluation": evaluation,
+            "sessions": tuple(
+                LiveSession(**{**ls, "segments": tuple(Segment(**seg) for seg in ls["segments"])})
+                for ls in data.get("sessions", ())
+            ),
+            "skills": tuple(
+                Skill(**{**sk, "criteria": _criteria(sk["criteria"])})
+                for sk in data.get("skills", ())
+            ),
+            "activities": tuple(
+                Activity(**{**a, "rubric": _criteria(a["rubric"])})
+                for a in data.get("activities", ())
+            ),
         }
     )

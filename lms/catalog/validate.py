@@ -17,15 +17,21 @@ from typing import Any
 
 from lms.catalog import markdown
 from lms.catalog.definition import (
+    Activity,
     Certificate,
     Choice,
     CourseDefinition,
+    Criterion,
     Evaluation,
+    Level,
+    LiveSession,
     Module,
     Question,
     QuestionGroup,
     Quiz,
     Resource,
+    Segment,
+    Skill,
     SurveyQuestion,
 )
 from lms.catalog.source import (
@@ -61,6 +67,8 @@ COURSE_FIELDS = {
     "seat_time": False,
     "certificate": True,
     "tags": False,
+    "skills": False,
+    "activities": False,
 }
 CERTIFICATE_FIELDS = {
     "title": False,
@@ -104,6 +112,42 @@ QUESTION_FIELDS = {
     "objective": False,
 }
 CHOICE_FIELDS = {"text": True, "correct": False, "feedback": False}
+LIVE_SESSION_FIELDS = {
+    "id": True,
+    "title": True,
+    "minutes": True,
+    "required": False,
+    "segments": False,
+}
+SEGMENT_FIELDS = {
+    "title": True,
+    "minutes": True,
+    "module": False,
+    "objective": False,
+    "materials": False,
+}
+SKILL_FIELDS = {
+    "id": True,
+    "title": True,
+    "session": False,
+    "criteria": True,
+    "pass": False,
+    "required": False,
+}
+CRITERION_FIELDS = {"id": True, "text": True, "levels": True}
+LEVEL_FIELDS = {"score": True, "label": True, "description": False}
+ACTIVITY_FIELDS = {
+    "id": True,
+    "title": True,
+    "minutes": True,
+    "evidence": False,
+    "signed_off_by": False,
+    "rubric": False,
+    "after": False,
+    "required": False,
+}
+EVIDENCE_KINDS = ("reflection", "file", "both")
+REVIEWERS = ("supervisor", "trainer")
 EVALUATION_FIELDS = {"title": True, "questions": True}
 # Fields the format allows to be `null` on purpose.
 NULLABLE = {"max_attempts"}
@@ -813,7 +857,6 @@ def check_course(folder: Path) -> LoadedCourse:
             c.error(("prerequisites", i), "a course cannot be its own prerequisite")
     sequential = c.boolean(data, "sequential", (), True)
     pretest = c.boolean(data, "pretest", (), False)
-    live_sessions = c.integer(data, "live_sessions", (), 0, 100, default=0)
     seat_time = c.integer(data, "seat_time", (), 0, 100, default=0)
     certificate = check_certificate(c, data.get("certificate"))
 
@@ -845,6 +888,10 @@ def check_course(folder: Path) -> LoadedCourse:
                 if module:
                     modules.append(module)
 
+    by_id = {m.id: m for m in modules}
+    live_sessions, sessions = check_live_sessions(c, data, by_id)
+    skills = check_skills(c, data, _session_ids(data))
+    activities = check_activities(c, data, folder, by_id, digest)
     measures = Measures({m.id: len(m.objectives) for m in modules})
     final_path = folder / "assessments" / "final.yaml"
     final = check_assessment(final_path, problems, digest, seen_ids, measures, loaded.places)
@@ -876,13 +923,14 @@ def check_course(folder: Path) -> LoadedCourse:
             digest.update(b"evaluation.yaml\0" + evaluation_path.read_bytes() + b"\0")
             evaluation = check_evaluation(evaluation_doc, problems, dict(seen_ids))
 
-    asked = asked_hours(modules, final)
+    asked = asked_hours(modules, final, sessions, activities)
     if hours and not problems and hours > asked:
         c.error(
             ("hours",),
             f"is {hours:g}, but the course asks {asked:g} hours of a learner: its modules' "
-            f"minutes and its final's time limit (or 1 minute a question), rounded up to the "
-            f"quarter hour; lower hours or give the modules their real minutes",
+            f"minutes, its live sessions' and activities' minutes and its final's time limit "
+            f"(or 1 minute a question), rounded up to the quarter hour; lower hours or give "
+            f"the modules their real minutes",
         )
     for sha in sorted(loaded.files):
         digest.update(b"file\0" + sha.encode())
@@ -901,25 +949,34 @@ def check_course(folder: Path) -> LoadedCourse:
         sequential=sequential,
         modules=tuple(modules),
         pretest=pretest,
-        live_sessions=live_sessions or 0,
+        live_sessions=live_sessions,
         certificate=certificate,
         tags=tuple(tags),
         final=final,
         evaluation=evaluation,
         pretest_form=pretest_form,
         seat_time=seat_time or 0,
+        sessions=sessions,
+        skills=skills,
+        activities=activities,
     )
     loaded.fingerprint = digest.hexdigest()
     loaded.places.update({f"question:{qid}": place for qid, place in seen_ids.items()})
     return loaded
 
 
-def asked_hours(modules: list[Module], final: Quiz | None) -> float:
+def asked_hours(
+    modules: list[Module],
+    final: Quiz | None,
+    sessions: Iterable[LiveSession] = (),
+    activities: Iterable[Activity] = (),
+) -> float:
     """The most `hours` a course may claim: the time it asks of a learner, to the quarter hour.
 
     Live sessions in the number form have no minutes, so they add none.
     """
     minutes = sum(m.minutes for m in modules)
+    minutes += sum(s.minutes for s in sessions) + sum(a.minutes for a in activities)
     if final is not None:
         minutes += final.time_limit_minutes or final.questions_per_attempt
     return math.ceil(minutes / 15) / 4
@@ -1060,3 +1117,275 @@ def find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
         if node not in state:
             visit(node)
     return cycles
+
+
+# --- Second edition: live sessions as written, skills rubrics, field activities ------------
+
+
+def _listed(c: Checker, raw: Any, path: FieldPath, what: str) -> list[Any]:
+    """A list field of at least one item, or an error (and nothing)."""
+    if not isinstance(raw, list) or not raw:
+        c.error(path, f"must be a list of at least one {what}, found {_describe(raw)}")
+        return []
+    return raw
+
+
+def check_live_sessions(
+    c: Checker, data: dict[str, Any], modules: dict[str, Module]
+) -> tuple[int, tuple[LiveSession, ...]]:
+    """`live_sessions`: a number of required sessions without agendas, or the sessions as
+    written. Returns how many are required, and the written ones."""
+    raw = data.get("live_sessions")
+    if not isinstance(raw, list):
+        return c.integer(data, "live_sessions", (), 0, 100, default=0) or 0, ()
+    sessions: list[LiveSession] = []
+    seen: set[str] = set()
+    for i, item in enumerate(_listed(c, raw, ("live_sessions",), "session")):
+        path: FieldPath = ("live_sessions", i)
+        entry = c.mapping(item, path, LIVE_SESSION_FIELDS, "a live session")
+        if entry is None:
+            continue
+        before = len(c.problems)
+        sid = c.text(entry, "id", path, 100)
+        if sid is not None and not MODULE_ID.match(sid):
+            c.error((*path, "id"), f"an id is letters, digits, '-' and '_' (found {sid!r})")
+        elif sid is not None and sid in seen:
+            c.error((*path, "id"), f"live session '{sid}' is listed twice")
+        title = c.text(entry, "title", path, 200)
+        minutes = c.integer(entry, "minutes", path, 15, 600)
+        required = c.boolean(entry, "required", path, True)
+        segments = []
+        if entry.get("segments") is not None:
+            for j, raw_segment in enumerate(
+                _listed(c, entry["segments"], (*path, "segments"), "segment")
+            ):
+                segment = check_segment(c, raw_segment, (*path, "segments", j), modules)
+                if segment is not None:
+                    segments.append(segment)
+            planned = sum(s.minutes for s in segments)
+            if minutes is not None and planned > minutes:
+                c.error(
+                    (*path, "segments"),
+                    f"the segments add up to {planned} minutes, more than the session's "
+                    f"{minutes}; shorten them or lengthen the session",
+                )
+        if sid is None or title is None or minutes is None or len(c.problems) > before:
+            continue
+        seen.add(sid)
+        sessions.append(LiveSession(sid, title, minutes, required, tuple(segments)))
+    return sum(1 for s in sessions if s.required), tuple(sessions)
+
+
+def check_segment(
+    c: Checker, raw: Any, path: FieldPath, modules: dict[str, Module]
+) -> Segment | None:
+    entry = c.mapping(raw, path, SEGMENT_FIELDS, "a segment")
+    if entry is None:
+        return None
+    before = len(c.problems)
+    title = c.text(entry, "title", path, 200)
+    minutes = c.integer(entry, "minutes", path, 1, 600)
+    module_id, objective = check_teaches(c, entry, path, modules)
+    materials = c.text(entry, "materials", path, 20_000, default="")
+    c.markup(materials, (*path, "materials"))
+    if title is None or minutes is None or len(c.problems) > before:
+        return None
+    return Segment(title, minutes, module_id, objective, markdown.render(materials or ""))
+
+
+def check_teaches(
+    c: Checker, entry: dict[str, Any], path: FieldPath, modules: dict[str, Module]
+) -> tuple[str | None, int | None]:
+    """A segment's optional `module` and `objective` (an index into that module's)."""
+    module_id = c.text(entry, "module", path, 100)
+    objective = c.integer(entry, "objective", path, 1)
+    if module_id is not None and module_id not in modules:
+        known = ", ".join(modules) or "none loaded"
+        c.error((*path, "module"), f"'{module_id}' is not a module of this course ({known})")
+        return None, None
+    if objective is not None:
+        if module_id is None:
+            c.error((*path, "objective"), "an objective needs the 'module' it belongs to")
+            return None, None
+        count = len(modules[module_id].objectives)
+        if objective > count:
+            c.error(
+                (*path, "objective"),
+                f"module '{module_id}' has {count} objective{'s' if count != 1 else ''}, "
+                f"not {objective}",
+            )
+            return None, None
+    return module_id, objective
+
+
+def check_criteria(c: Checker, raw: Any, path: FieldPath) -> tuple[Criterion, ...] | None:
+    """A rubric: criteria, each with 2-5 levels of distinct scores (kept lowest first)."""
+    criteria: list[Criterion] = []
+    seen: set[str] = set()
+    before = len(c.problems)
+    for i, item in enumerate(_listed(c, raw, path, "criterion")):
+        here: FieldPath = (*path, i)
+        entry = c.mapping(item, here, CRITERION_FIELDS, "a criterion")
+        if entry is None:
+            continue
+        cid = c.text(entry, "id", here, 100)
+        if cid is not None and cid in seen:
+            c.error((*here, "id"), f"criterion '{cid}' is listed twice")
+        text = c.text(entry, "text", here, 1000)
+        levels: list[Level] = []
+        raw_levels = entry.get("levels")
+        if "levels" in entry and (
+            not isinstance(raw_levels, list) or not 2 <= len(raw_levels) <= 5
+        ):
+            c.error(
+                (*here, "levels"), f"must be a list of 2 to 5 levels, found {_describe(raw_levels)}"
+            )
+        elif isinstance(raw_levels, list):
+            for j, raw_level in enumerate(raw_levels):
+                level_path: FieldPath = (*here, "levels", j)
+                level = c.mapping(raw_level, level_path, LEVEL_FIELDS, "a level")
+                if level is None:
+                    continue
+                score = c.integer(level, "score", level_path, 0, 100)
+                label = c.text(level, "label", level_path, 100)
+                description = c.text(level, "description", level_path, 1000, default="")
+                if score is not None and any(lv.score == score for lv in levels):
+                    c.error((*level_path, "score"), f"score {score} is given twice; scores differ")
+                elif score is not None and label is not None:
+                    levels.append(Level(score, label, description or ""))
+        if cid is not None and text is not None:
+            seen.add(cid)
+            criteria.append(Criterion(cid, text, tuple(sorted(levels, key=lambda lv: lv.score))))
+    return tuple(criteria) if len(c.problems) == before else None
+
+
+def _session_ids(data: dict[str, Any]) -> list[str]:
+    """The ids the live_sessions list gives, those with problems too: a skill naming one is
+    not wrong for it."""
+    raw = data.get("live_sessions")
+    entries = raw if isinstance(raw, list) else []
+    return [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+
+
+def check_skills(c: Checker, data: dict[str, Any], session_ids: list[str]) -> tuple[Skill, ...]:
+    if data.get("skills") is None:
+        return ()
+    skills: list[Skill] = []
+    seen: set[str] = set()
+    for i, item in enumerate(_listed(c, data["skills"], ("skills",), "skill")):
+        path: FieldPath = ("skills", i)
+        entry = c.mapping(item, path, SKILL_FIELDS, "a skill")
+        if entry is None:
+            continue
+        before = len(c.problems)
+        sid = c.text(entry, "id", path, 100)
+        if sid is not None and sid in seen:
+            c.error((*path, "id"), f"skill '{sid}' is listed twice")
+        title = c.text(entry, "title", path, 200)
+        session = c.text(entry, "session", path, 100)
+        if session is not None and session not in session_ids:
+            known = ", ".join(session_ids) or "none: give live_sessions as a list"
+            c.error((*path, "session"), f"'{session}' is not a live session id ({known})")
+        criteria = check_criteria(c, entry.get("criteria"), (*path, "criteria"))
+        required = c.boolean(entry, "required", path, False)
+        pass_score = c.integer(entry, "pass", path, 0)
+        if criteria:
+            lowest = sum(cr.levels[0].score for cr in criteria)
+            highest = sum(cr.levels[-1].score for cr in criteria)
+            if pass_score is None:
+                pass_score = sum(cr.levels[1].score for cr in criteria)
+            elif not lowest < pass_score <= highest:
+                c.error(
+                    (*path, "pass"),
+                    f"must be above the lowest total ({lowest}) and at most the highest "
+                    f"({highest}) (found {pass_score})",
+                )
+        if sid is None or title is None or not criteria or len(c.problems) > before:
+            continue
+        seen.add(sid)
+        skills.append(Skill(sid, title, criteria, pass_score or 0, session, required))
+    return tuple(skills)
+
+
+def check_activities(
+    c: Checker,
+    data: dict[str, Any],
+    folder: Path,
+    modules: dict[str, Module],
+    digest: Any,
+) -> tuple[Activity, ...]:
+    """course.yaml `activities`: ids of activities/<id>.md files, each checked."""
+    if data.get("activities") is None:
+        return ()
+    activities: list[Activity] = []
+    listed: set[str] = set()
+    for i, activity_id in enumerate(_listed(c, data["activities"], ("activities",), "activity")):
+        path: FieldPath = ("activities", i)
+        if not isinstance(activity_id, str) or not MODULE_ID.match(activity_id):
+            c.error(path, f"an activity id is letters, digits, '-' and '_' (found {activity_id!r})")
+            continue
+        if activity_id in listed:
+            c.error(path, f"activity '{activity_id}' is listed twice")
+            continue
+        listed.add(activity_id)
+        file = folder / "activities" / f"{activity_id}.md"
+        if not file.is_file():
+            c.error(path, f"activities/{activity_id}.md does not exist")
+            continue
+        activity = check_activity(file, activity_id, c.problems, modules, digest)
+        if activity is not None:
+            activities.append(activity)
+    return tuple(activities)
+
+
+def check_activity(
+    path: Path, activity_id: str, problems: list[Problem], modules: dict[str, Module], digest: Any
+) -> Activity | None:
+    display = display_path(path)
+    try:
+        text = read_text(path, display)
+        digest.update(f"activities/{activity_id}.md\0".encode() + text.encode() + b"\0")
+        front, body, body_line = split_front_matter(text)
+        doc = parse_yaml(front, display, line_offset=1)
+    except SourceError as exc:
+        problems.append(Problem(display, exc.line, "(file)", exc.message))
+        return None
+    c = Checker(doc, problems)
+    data = c.mapping(doc.data, (), ACTIVITY_FIELDS, "activity front matter")
+    if data is None:
+        return None
+    before = len(problems)
+    aid = c.text(data, "id", (), 100)
+    if aid is not None and aid != activity_id:
+        c.error(("id",), f"id '{aid}' must equal the file name '{activity_id}'")
+    title = c.text(data, "title", (), 200)
+    minutes = c.integer(data, "minutes", (), 5, 2400)
+    evidence = c.one_of(data, "evidence", (), EVIDENCE_KINDS, "reflection")
+    reviewer = c.one_of(data, "signed_off_by", (), REVIEWERS, "supervisor")
+    rubric: tuple[Criterion, ...] | None = ()
+    if data.get("rubric") is not None:
+        rubric = check_criteria(c, data["rubric"], ("rubric",))
+    after = c.text(data, "after", (), 100)
+    if after is not None and after not in modules:
+        known = ", ".join(modules) or "none loaded"
+        c.error(("after",), f"'{after}' is not a module of this course ({known})")
+    required = c.boolean(data, "required", (), True)
+    if not _without_title_heading(body, title or "").strip():
+        problems.append(
+            Problem(display, body_line, "body", "write the instructions below the front matter")
+        )
+    for line_no, issue in _body_markup_issues(body, body_line):
+        problems.append(Problem(display, line_no, "body", issue))
+    if len(problems) > before or title is None or minutes is None or rubric is None:
+        return None
+    return Activity(
+        id=activity_id,
+        title=title,
+        minutes=minutes,
+        instructions_html=markdown.render(_without_title_heading(body, title)),
+        evidence=evidence or "reflection",
+        signed_off_by=reviewer or "supervisor",
+        rubric=rubric,
+        after=after,
+        required=required,
+    )
