@@ -152,11 +152,11 @@ BROKEN = [
     ),
     (
         broken("module: first\n", "module: third\n"),
-        "live_sessions[0].segments[1].module: 'third' is not a module",
+        "live_sessions[0].segments[1].module: no module 'third' in this course",
     ),
     (
         broken("objective: 1\n", "objective: 4\n"),
-        "live_sessions[0].segments[1].objective: module 'first' has 1 objective, not 4",
+        "live_sessions[0].segments[1].objective: module 'first' has 1 objective, so there is no objective 4",
     ),
     (
         broken("  - id: follow-up", "  - id: opening"),

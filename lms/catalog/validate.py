@@ -683,6 +683,51 @@ def resolve_resource(c: Checker, name: str, path: FieldPath, folder: Path) -> Pa
     return candidate
 
 
+def listed_files(c: Checker, raw: Any, key: str, folder: Path, what: str) -> list[str]:
+    """The ids a course.yaml list gives (`modules`, `activities`), each naming <key>/<id>.md:
+    well formed, listed once, the file there. The rest are reported."""
+    if not isinstance(raw, list) or not raw:
+        c.error((key,), f"must be a list of at least one {what} id")
+        return []
+    found: list[str] = []
+    seen: set[str] = set()
+    for i, item in enumerate(raw):
+        if not isinstance(item, str) or not MODULE_ID.match(item):
+            c.error((key, i), f"a {what} id is letters, digits, '-' and '_' (found {item!r})")
+        elif item in seen:
+            c.error((key, i), f"{what} '{item}' is listed twice")
+        else:
+            seen.add(item)
+            if (folder / key / f"{item}.md").is_file():
+                found.append(item)
+            else:
+                c.error((key, i), f"{key}/{item}.md does not exist")
+    return found
+
+
+def read_front_matter(
+    folder: Path, relative: str, problems: list[Problem], digest: Any
+) -> tuple[Document, str, int] | None:
+    """A Markdown file with YAML front matter (a module, an activity), into the digest: its
+    front matter parsed, its body and the body's first line."""
+    path = folder / relative
+    display = display_path(path)
+    try:
+        text = read_text(path, display)
+        digest.update(f"{relative}\0".encode() + text.encode() + b"\0")
+        front, body, body_line = split_front_matter(text)
+        return parse_yaml(front, display, line_offset=1), body, body_line
+    except SourceError as exc:
+        problems.append(Problem(display, exc.line, "(file)", exc.message))
+        return None
+
+
+def check_file_id(c: Checker, data: dict[str, Any], expected: str) -> None:
+    found = c.text(data, "id", (), 100)
+    if found is not None and found != expected:
+        c.error(("id",), f"id '{found}' must equal the file name '{expected}'")
+
+
 def check_module(
     folder: Path,
     module_id: str,
@@ -692,24 +737,17 @@ def check_module(
     digest: Any,
     places: dict[str, Place],
 ) -> Module | None:
-    path = folder / "modules" / f"{module_id}.md"
-    display = display_path(path)
-    try:
-        text = read_text(path, display)
-        digest.update(f"modules/{module_id}.md\0".encode() + text.encode() + b"\0")
-        front, body, body_line = split_front_matter(text)
-        doc = parse_yaml(front, display, line_offset=1)
-    except SourceError as exc:
-        problems.append(Problem(display, exc.line, "(file)", exc.message))
+    found = read_front_matter(folder, f"modules/{module_id}.md", problems, digest)
+    if found is None:
         return None
+    doc, body, body_line = found
+    display = doc.file
     c = Checker(doc, problems)
     data = c.mapping(doc.data, (), MODULE_FIELDS, "module front matter")
     if data is None:
         return None
     before = len(problems)
-    mid = c.text(data, "id", (), 100)
-    if mid is not None and mid != module_id:
-        c.error(("id",), f"id '{mid}' must equal the file name '{module_id}'")
+    check_file_id(c, data, module_id)
     title = c.text(data, "title", (), 200)
     minutes = c.integer(data, "minutes", (), 1, 600)
     objectives = c.text_list(data, "objectives", ())
@@ -862,37 +900,18 @@ def check_course(folder: Path) -> LoadedCourse:
 
     seen_ids: dict[str, Place] = {}
     modules: list[Module] = []
-    module_ids = data.get("modules")
     if "modules" in data:
-        if not isinstance(module_ids, list) or not module_ids:
-            c.error(("modules",), "must be a list of at least one module id")
-        else:
-            listed: set[str] = set()
-            for i, module_id in enumerate(module_ids):
-                if not isinstance(module_id, str) or not MODULE_ID.match(module_id):
-                    c.error(
-                        ("modules", i),
-                        f"a module id is letters, digits, '-' and '_' (found {module_id!r})",
-                    )
-                    continue
-                if module_id in listed:
-                    c.error(("modules", i), f"module '{module_id}' is listed twice")
-                    continue
-                listed.add(module_id)
-                if not (folder / "modules" / f"{module_id}.md").is_file():
-                    c.error(("modules", i), f"modules/{module_id}.md does not exist")
-                    continue
-                module = check_module(
-                    folder, module_id, problems, seen_ids, loaded.files, digest, loaded.places
-                )
-                if module:
-                    modules.append(module)
+        for module_id in listed_files(c, data["modules"], "modules", folder, "module"):
+            module = check_module(
+                folder, module_id, problems, seen_ids, loaded.files, digest, loaded.places
+            )
+            if module:
+                modules.append(module)
 
-    by_id = {m.id: m for m in modules}
-    live_sessions, sessions = check_live_sessions(c, data, by_id)
-    skills = check_skills(c, data, _session_ids(data))
-    activities = check_activities(c, data, folder, by_id, digest)
     measures = Measures({m.id: len(m.objectives) for m in modules})
+    live_sessions, sessions = check_live_sessions(c, data, measures)
+    skills = check_skills(c, data, _session_ids(data))
+    activities = check_activities(c, data, folder, measures, digest)
     final_path = folder / "assessments" / "final.yaml"
     final = check_assessment(final_path, problems, digest, seen_ids, measures, loaded.places)
     if not final_path.is_file() and pretest:
@@ -1131,7 +1150,7 @@ def _listed(c: Checker, raw: Any, path: FieldPath, what: str) -> list[Any]:
 
 
 def check_live_sessions(
-    c: Checker, data: dict[str, Any], modules: dict[str, Module]
+    c: Checker, data: dict[str, Any], measures: Measures
 ) -> tuple[int, tuple[LiveSession, ...]]:
     """`live_sessions`: a number of required sessions without agendas, or the sessions as
     written. Returns how many are required, and the written ones."""
@@ -1159,7 +1178,7 @@ def check_live_sessions(
             for j, raw_segment in enumerate(
                 _listed(c, entry["segments"], (*path, "segments"), "segment")
             ):
-                segment = check_segment(c, raw_segment, (*path, "segments", j), modules)
+                segment = check_segment(c, raw_segment, (*path, "segments", j), measures)
                 if segment is not None:
                     segments.append(segment)
             planned = sum(s.minutes for s in segments)
@@ -1176,46 +1195,19 @@ def check_live_sessions(
     return sum(1 for s in sessions if s.required), tuple(sessions)
 
 
-def check_segment(
-    c: Checker, raw: Any, path: FieldPath, modules: dict[str, Module]
-) -> Segment | None:
+def check_segment(c: Checker, raw: Any, path: FieldPath, measures: Measures) -> Segment | None:
     entry = c.mapping(raw, path, SEGMENT_FIELDS, "a segment")
     if entry is None:
         return None
     before = len(c.problems)
     title = c.text(entry, "title", path, 200)
     minutes = c.integer(entry, "minutes", path, 1, 600)
-    module_id, objective = check_teaches(c, entry, path, modules)
+    module_id, objective = check_measures(c, entry, path, measures)
     materials = c.text(entry, "materials", path, 20_000, default="")
     c.markup(materials, (*path, "materials"))
     if title is None or minutes is None or len(c.problems) > before:
         return None
     return Segment(title, minutes, module_id, objective, markdown.render(materials or ""))
-
-
-def check_teaches(
-    c: Checker, entry: dict[str, Any], path: FieldPath, modules: dict[str, Module]
-) -> tuple[str | None, int | None]:
-    """A segment's optional `module` and `objective` (an index into that module's)."""
-    module_id = c.text(entry, "module", path, 100)
-    objective = c.integer(entry, "objective", path, 1)
-    if module_id is not None and module_id not in modules:
-        known = ", ".join(modules) or "none loaded"
-        c.error((*path, "module"), f"'{module_id}' is not a module of this course ({known})")
-        return None, None
-    if objective is not None:
-        if module_id is None:
-            c.error((*path, "objective"), "an objective needs the 'module' it belongs to")
-            return None, None
-        count = len(modules[module_id].objectives)
-        if objective > count:
-            c.error(
-                (*path, "objective"),
-                f"module '{module_id}' has {count} objective{'s' if count != 1 else ''}, "
-                f"not {objective}",
-            )
-            return None, None
-    return module_id, objective
 
 
 def check_criteria(c: Checker, raw: Any, path: FieldPath) -> tuple[Criterion, ...] | None:
@@ -1308,56 +1300,33 @@ def check_skills(c: Checker, data: dict[str, Any], session_ids: list[str]) -> tu
 
 
 def check_activities(
-    c: Checker,
-    data: dict[str, Any],
-    folder: Path,
-    modules: dict[str, Module],
-    digest: Any,
+    c: Checker, data: dict[str, Any], folder: Path, measures: Measures, digest: Any
 ) -> tuple[Activity, ...]:
     """course.yaml `activities`: ids of activities/<id>.md files, each checked."""
     if data.get("activities") is None:
         return ()
-    activities: list[Activity] = []
-    listed: set[str] = set()
-    for i, activity_id in enumerate(_listed(c, data["activities"], ("activities",), "activity")):
-        path: FieldPath = ("activities", i)
-        if not isinstance(activity_id, str) or not MODULE_ID.match(activity_id):
-            c.error(path, f"an activity id is letters, digits, '-' and '_' (found {activity_id!r})")
-            continue
-        if activity_id in listed:
-            c.error(path, f"activity '{activity_id}' is listed twice")
-            continue
-        listed.add(activity_id)
-        file = folder / "activities" / f"{activity_id}.md"
-        if not file.is_file():
-            c.error(path, f"activities/{activity_id}.md does not exist")
-            continue
-        activity = check_activity(file, activity_id, c.problems, modules, digest)
+    activities = []
+    for activity_id in listed_files(c, data["activities"], "activities", folder, "activity"):
+        activity = check_activity(folder, activity_id, c.problems, measures, digest)
         if activity is not None:
             activities.append(activity)
     return tuple(activities)
 
 
 def check_activity(
-    path: Path, activity_id: str, problems: list[Problem], modules: dict[str, Module], digest: Any
+    folder: Path, activity_id: str, problems: list[Problem], measures: Measures, digest: Any
 ) -> Activity | None:
-    display = display_path(path)
-    try:
-        text = read_text(path, display)
-        digest.update(f"activities/{activity_id}.md\0".encode() + text.encode() + b"\0")
-        front, body, body_line = split_front_matter(text)
-        doc = parse_yaml(front, display, line_offset=1)
-    except SourceError as exc:
-        problems.append(Problem(display, exc.line, "(file)", exc.message))
+    found = read_front_matter(folder, f"activities/{activity_id}.md", problems, digest)
+    if found is None:
         return None
+    doc, body, body_line = found
+    display = doc.file
     c = Checker(doc, problems)
     data = c.mapping(doc.data, (), ACTIVITY_FIELDS, "activity front matter")
     if data is None:
         return None
     before = len(problems)
-    aid = c.text(data, "id", (), 100)
-    if aid is not None and aid != activity_id:
-        c.error(("id",), f"id '{aid}' must equal the file name '{activity_id}'")
+    check_file_id(c, data, activity_id)
     title = c.text(data, "title", (), 200)
     minutes = c.integer(data, "minutes", (), 5, 2400)
     evidence = c.one_of(data, "evidence", (), EVIDENCE_KINDS, "reflection")
@@ -1366,8 +1335,8 @@ def check_activity(
     if data.get("rubric") is not None:
         rubric = check_criteria(c, data["rubric"], ("rubric",))
     after = c.text(data, "after", (), 100)
-    if after is not None and after not in modules:
-        known = ", ".join(modules) or "none loaded"
+    if after is not None and after not in measures.objectives:
+        known = ", ".join(measures.objectives) or "none loaded"
         c.error(("after",), f"'{after}' is not a module of this course ({known})")
     required = c.boolean(data, "required", (), True)
     if not _without_title_heading(body, title or "").strip():
