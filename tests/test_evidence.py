@@ -326,7 +326,7 @@ async def test_gain_is_the_first_final_attempt_and_learners_without_a_pre_test_a
         ]
     )
     await db.commit()
-    gain = await items.gain_detail(db, items.Scope(course.id), course.current_version_id)
+    gain = (await items.evidence(db, items.Scope(course.id), course)).gain
     assert (gain.paired, gain.without_pretest) == (2, 1)
     assert (gain.pretest, gain.final, gain.best) == (45.0, 72.5, 87.5)
     assert gain.gain == 27.5

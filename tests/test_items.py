@@ -177,7 +177,7 @@ async def test_with_fewer_than_twenty_attempts_nothing_is_flagged(db, settings, 
 
 async def test_gain_by_module_objective_and_question(db, settings, course):
     await crowd(db, settings, course)
-    gain = await items.gain_detail(db, items.Scope(course.id), course.current_version_id)
+    gain = (await items.evidence(db, items.Scope(course.id), course)).gain
     assert gain.paired == LEARNERS and gain.without_pretest == 0
     questions = {r.label: r for r in gain.by_question}
     # Learners right on good2 at the first final: abilities 10 to 24, 15 of 25.
@@ -271,7 +271,7 @@ async def test_a_kept_analysis_gives_way_to_new_attempts(client, db, settings, c
     await crowd(db, settings, course, learners=2, first=3)
     later = await items.item_analysis(db, scope, course.current_version_id)
     assert later.attempts == 5 and later is not first
-    gain = await items.gain_detail(db, scope, course.current_version_id)
+    gain = (await items.evidence(db, scope, course)).gain
     assert gain.paired == 5
 
 

@@ -614,13 +614,6 @@ async def evidence(
     return await _kept_or(db, kind, scope, version_id, found)
 
 
-async def gain_detail(db: AsyncSession, scope: Scope, current_version_id: int | None) -> GainDetail:
-    """Knowledge gain in detail for the scope: kept while no attempt in it is submitted."""
-    return await _kept_or(
-        db, "gain", scope, current_version_id, lambda: _gain_detail(db, scope, current_version_id)
-    )
-
-
 async def _gain_detail(
     db: AsyncSession, scope: Scope, current_version_id: int | None
 ) -> GainDetail:

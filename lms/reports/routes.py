@@ -36,14 +36,14 @@ async def cohort_report(
     cohort = await cohorts.get_cohort(db, request.user, cohort_id)
     courses = await cohorts.courses_of(db, cohort.id)
     chosen = cohorts.chosen_course(courses, course)
-    progress_of = await progress.status_counts(db, cohort, chosen)
-    counts = service.by_status(progress_of.counts)
+    statuses = await progress.status_counts(db, cohort, chosen)
+    counts = service.by_status(statuses.counts)
     # Each chart is described by its table (the template gives the table these ids).
     status_chart = charts.bar_chart("Learners by status", counts, described_by="status-data")
     # The academy's days: a 7:30 PM completion in California counts that day, not the next.
-    completed_days = [times.local_date(at, settings.zone) for at in progress_of.completed_at]
+    completed_days = [times.local_date(at, settings.zone) for at in statuses.completed_at]
     completion_chart = charts.cumulative_chart(
-        "Completions over time", completed_days, progress_of.members, "completions-data"
+        "Completions over time", completed_days, statuses.members, "completions-data"
     )
     assessed = await items.evidence(
         db, items.Scope(chosen.id, cohort.id), chosen, with_evaluation=True
@@ -68,9 +68,9 @@ async def cohort_report(
         "reports/cohort.html",
         cohort=cohort,
         course=chosen,
-        definition=progress_of.definition,
+        definition=statuses.definition,
         courses=courses,
-        learners=progress_of.members,
+        learners=statuses.members,
         counts=counts,
         status_chart=status_chart,
         completion_chart=completion_chart,
