@@ -24,7 +24,7 @@ from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
 from lms.cohorts.models import LiveSession
-from lms.demo import DEMO_PASSWORD, FRESH_LEARNER, _advance, _pass, load_demo
+from lms.demo import DEMO_PASSWORD, FRESH_LEARNER, _advance, _pass, _read, load_demo
 from lms.learning import service as learning
 from lms.learning.progress import module_target, progress_of
 from lms.mail.models import OutboxMessage
@@ -203,14 +203,17 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
     )
     progress = await progress_of(db, enrollment)
     first = progress.course.modules[0]
+    rng = random.Random(1)
+    await _read(db, enrollment, first.id, first.minutes, rng)  # the course's seat time
+    await db.commit()
     await walk.submit(
         "quizzes.module_start",
         f"/courses/sop-intro/modules/{first.id}",
         slug="sop-intro",
         module_id=first.id,
     )
-    rng = random.Random(1)
     for module in progress.course.modules:  # the modules passed, as if read and answered
+        await _read(db, enrollment, module.id, module.minutes, rng)
         await _pass(db, settings, enrollment, progress.course, module_target(module.id), rng, 1.0)
     await db.commit()
     await walk.submit("quizzes.final_start", "/courses/sop-intro/final", slug="sop-intro")
