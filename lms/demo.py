@@ -233,10 +233,11 @@ async def _advance(
     modules = len(course.modules) if stage in ("final", "done") else int(stage)
     for module in course.modules[:modules]:
         target = module_target(module.id)
+        # Marking a module done is held to the seat time as much as starting its check.
+        await _read(db, enrollment, module.id, module.minutes, rng)
         if module.quiz is None:
             await learning.complete_module(db, settings, enrollment, module.id)
             continue
-        await _read(db, enrollment, module.id, module.minutes, rng)
         await _pass(db, settings, enrollment, course, target, rng, skill=0.85)
     if stage not in ("final", "done"):
         next_module = course.modules[modules]
