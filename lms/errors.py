@@ -18,6 +18,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
 )
 
+from lms.links import Link
 from lms.pages import page, redirect_to
 
 log = logging.getLogger("lms")
@@ -27,6 +28,9 @@ class DomainError(Exception):
     """A rule was broken; the message is meant for the person who broke it."""
 
     status_code = 400
+    title: str | None = None  # the page's heading, when the status's own would mislead
+    back: Link | None = None  # where to go on from the error page, when not the home page
+    back_label = ""
 
 
 class InvalidInput(DomainError):
@@ -43,6 +47,17 @@ class NotFound(DomainError):
 
 class Forbidden(DomainError):
     status_code = 403
+
+
+class NotYet(Forbidden):
+    """Allowed later, not now (a module's reading time is not spent yet): says how to get there."""
+
+    title = "Not yet"
+
+    def __init__(self, message: str, back: Link, back_label: str) -> None:
+        super().__init__(message)
+        self.back = back
+        self.back_label = back_label
 
 
 class Conflict(DomainError):
@@ -84,17 +99,26 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def error_page(request: Request, status: int, detail: str | None) -> Response:
+def error_page(
+    request: Request, status: int, detail: str | None, exc: DomainError | None = None
+) -> Response:
     detail = detail or DEFAULT_DETAILS.get(status, "")
     if _is_api(request):
         return Response({"status": status, "detail": detail}, status_code=status)
+    title = (exc.title if exc else None) or TITLES.get(status, "Error")
     return page(
-        "errors/error.html", status, status=status, title=TITLES.get(status, "Error"), detail=detail
+        "errors/error.html",
+        status,
+        status=status,
+        title=title,
+        detail=detail,
+        back=exc.back if exc else None,
+        back_label=exc.back_label if exc else "",
     )
 
 
 def handle_domain_error(request: Request, exc: DomainError) -> Response:
-    return error_page(request, exc.status_code, str(exc))
+    return error_page(request, exc.status_code, str(exc), exc)
 
 
 def _names_nothing(exc: HTTPException) -> bool:

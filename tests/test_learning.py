@@ -435,6 +435,9 @@ async def test_resource_library_filters_and_downloads(client, db, shipped, peopl
     assert download.headers["content-type"] == "application/pdf"
     assert download.headers["content-disposition"].startswith('attachment; filename="')
     assert download.content.startswith(b"%PDF")
+    # The digest with a name no course gives that file is not an address we handed out.
+    renamed = await client.get(link.rsplit("/", 1)[0] + "/payroll.pdf")
+    assert renamed.status_code == 404 and not renamed.content.startswith(b"%PDF")
 
 
 async def test_downloads_resist_path_tricks(client, db, shipped, people):
@@ -482,6 +485,9 @@ async def test_a_seat_time_module_cannot_be_completed_early(client, db, seat_tim
     )
     assert refused.status_code == 403
     assert "at least 50% of the module&#39;s 90 minutes" in refused.text
+    # Not a permissions error: a "not yet" with the way back to the reading.
+    assert "<h1>Not yet</h1>" in refused.text and "do not have access" not in refused.text
+    assert 'href="/courses/test-course/modules/first">Back to the module' in refused.text
     assert await db.scalar(select(func.count()).select_from(Attempt)) == 0
 
     # The page's script says it is still being read: 20 minutes since the last sign count.

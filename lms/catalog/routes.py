@@ -105,8 +105,8 @@ async def resource_library(
 # The file name is only for the browser; `file_name`, as route_reverse takes `name` itself.
 @get("/resources/{sha256:str}/{file_name:str}", name="catalog.download", guards=[signed_in])
 async def download(db: DB, sha256: FromPath[str], file_name: FromPath[str]) -> Response[bytes]:
-    stored = await service.get_file(db, sha256)
-    filename = download_name(stored.name)
+    stored = await service.get_file(db, sha256, file_name)
+    filename = download_name(file_name)
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     return Response(
         stored.content,

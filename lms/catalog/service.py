@@ -217,11 +217,24 @@ async def version_counts(db: AsyncSession) -> dict[int, int]:
     return {course_id: count for course_id, count in (await db.execute(query)).all()}
 
 
-async def get_file(db: AsyncSession, sha256: str) -> CourseFile:
+async def get_file(db: AsyncSession, sha256: str, name: str) -> CourseFile:
+    """The stored file with this digest, under a name a course gives it.
+
+    Files are kept once per content, under the name they were first stored with; another
+    course may offer the same bytes under its own name, and its links carry that name. Any
+    other name is not an address we gave out.
+    """
     found = await db.get(CourseFile, sha256) if len(sha256) == 64 else None
-    if found is None:
+    if found is None or (name != found.name and not await _offered_as(db, sha256, name)):
         raise NotFound("There is no such file.")
     return found
+
+
+async def _offered_as(db: AsyncSession, sha256: str, name: str) -> bool:
+    return any(
+        i.resource.sha256 == sha256 and (i.resource.file or "").split("/")[-1] == name
+        for i in await library(db)
+    )
 
 
 @dataclass

@@ -45,7 +45,7 @@ from lms.catalog.definition import CourseDefinition, Module
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Attendance, LiveSession
 from lms.db import table_of
-from lms.errors import Forbidden, NotFound
+from lms.errors import NotFound, NotYet
 from lms.learning.models import COMPLETED, WITHDRAWN, Enrollment, EvaluationResponse, ModuleProgress
 from lms.links import Link
 from lms.quizzes.models import FINAL, PRETEST, Attempt
@@ -212,11 +212,13 @@ class Progress:
         left = self.seat_seconds_left(module_id, now)
         if left:
             module = self.module_state(module_id).module
-            raise Forbidden(
+            raise NotYet(
                 f"This course asks you to spend at least {self.course.seat_time}% of the "
                 f"module's {module.minutes} minutes reading it before you {doing}: about "
                 f"{math.ceil(left / 60)} more minute{'s' if left > 60 else ''} to go. "
-                "Time counts while the module page is open."
+                "Time counts while the module page is open.",
+                back=Link("learning.module", {"slug": self.course.slug, "module_id": module_id}),
+                back_label=f"Back to the module: {module.title}",
             )
 
     @property
