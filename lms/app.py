@@ -45,6 +45,7 @@ from lms.pages import NOTICES
 from lms.quizzes.routes import router as quizzes_router
 from lms.reports.routes import router as reports_router
 from lms.settings import SITE_NAME, Settings
+from lms.supervision.routes import router as supervision_router
 
 STATIC_DIR = Path(__file__).parent / "static"
 CONTROL_IN_PATH = re.compile(r"[\x00-\x1f\x7f]")
@@ -192,6 +193,7 @@ def create_app(
             cohorts_router,
             reports_router,
             mail_router,
+            supervision_router,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], name="site.static"
             ),

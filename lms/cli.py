@@ -442,7 +442,7 @@ def demo() -> None:
 
 def demo_sign_ins() -> list[str]:
     """What `make run` prints: every demo account, the fresh learner first among learners."""
-    from lms.demo import DEMO_PEOPLE, DEMO_PROGRESS, FRESH_LEARNER
+    from lms.demo import DEMO_PEOPLE, DEMO_PROGRESS, DEMO_SUPERVISOR, DEMO_TEAM, FRESH_LEARNER
 
     lines = []
     staff = [p for p in DEMO_PEOPLE if set(p[2]) - {"learner"}]
@@ -459,6 +459,8 @@ def demo_sign_ins() -> list[str]:
         f"  {'learners':<17} {', '.join(e.removesuffix('@example.org') for e in others)} "
         f"(@example.org; {started} of them part-way through or done)"
     )
+    team = ", ".join(e.removesuffix("@example.org") for e in DEMO_TEAM)
+    lines.append(f"  {'supervisor':<17} {DEMO_SUPERVISOR:<34} My team: {team}")
     return lines
 
 

@@ -43,6 +43,10 @@ DEMO_PEOPLE: list[tuple[str, str, tuple[str, ...], str]] = [
     ("new.learner@example.org", "Sam Rivera", ("learner",), "Shasta"),
 ]
 
+# The supervisor's team, on "My team": Grace Okafor supervises the Shasta and Butte workers.
+DEMO_SUPERVISOR = "supervisor@example.org"
+DEMO_TEAM = [f"learner{n}@example.org" for n in range(1, 6)]
+
 # A learner in no cohort who has started nothing: a newcomer takes a course from the start.
 FRESH_LEARNER = "new.learner@example.org"
 
@@ -77,11 +81,22 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
         )
         created += 1
     await db.flush()
+    await _demo_team(db)
     await _demo_learning(db, settings)
     await _demo_cohorts(db, settings)
     await _demo_revoked(db)
     await _demo_reading_time(db, random.Random(2027))  # noqa: S311  (repeatable demo data)
     return created
+
+
+async def _demo_team(db: AsyncSession) -> None:
+    supervisor = await db.scalar(select(User).where(User.email == DEMO_SUPERVISOR))
+    assert supervisor is not None
+    team = await db.scalars(
+        select(User).where(User.email.in_(DEMO_TEAM), User.supervisor_id.is_(None))
+    )
+    for person in team:
+        person.supervisor_id = supervisor.id
 
 
 DEMO_COHORTS = [

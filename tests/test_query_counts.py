@@ -11,8 +11,9 @@ import itertools
 import re
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 
+from lms.accounts.models import User
 from lms.cohorts.models import Cohort, CohortCourse, CohortMember, CohortTrainer
 from lms.db import utcnow
 from lms.learning import service as learning
@@ -220,3 +221,24 @@ async def test_learner_pages_settle_on_one_plan_on_postgresql(client, app, db, c
     assert any(s.startswith("WITH seen AS") and g + c >= 10 for g, c, s in plans), plans
     replanned = [s for g, c, s in plans if c > 5 and g == 0]
     assert replanned == [], replanned
+
+
+async def test_my_team_costs_the_same_for_a_bigger_team(
+    client, db, settings, courses, people, statements
+):
+    supervisor = people["learner2"]
+    people["learner"].supervisor_id = supervisor.id
+    await learning.enroll(db, people["learner"], courses["online"])
+    await db.commit()
+    await sign_in(client, "learner2@example.org")
+    small = await count(statements, client.get("/team"))
+    await crowd(db, settings, courses, 12)
+    await db.execute(
+        update(User).where(User.email.like("crowd%")).values(supervisor_id=supervisor.id)
+    )
+    await db.commit()
+    page = await client.get("/team")
+    assert page.text.count("<h2 ") == 13
+    assert await count(statements, client.get("/team")) == small
+    # The person and their session; the team; their enrollments with modules done.
+    assert small <= 3, statements

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, exists
+from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from lms.db import Base, utcnow
 
@@ -43,6 +43,10 @@ class User(Base):
     is_trainer: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"), index=True)
+    # Whose "My team" this person is on (see lms/supervision); not a role, a link.
+    supervisor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -56,6 +60,16 @@ class User(Base):
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+
+# Whether anyone active names this person as supervisor: the nav shows "My team" then. It is
+# read with the signed-in person (accounts.service._SESSION_USER undefers it), so no page pays
+# a query for it; deferred everywhere else.
+_supervisee = aliased(User)
+User.leads_team = column_property(  # set after the class: it refers to User itself
+    exists().where(_supervisee.supervisor_id == User.id, _supervisee.active.is_(True)),
+    deferred=True,
+)
 
 
 class WebSession(Base):

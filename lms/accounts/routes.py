@@ -168,11 +168,13 @@ async def _person_form_page(
     )
 
 
-def _values_of(user: User) -> dict[str, Any]:
+async def _values_of(db: DB, user: User) -> dict[str, Any]:
+    supervisor = await service.supervisor_of(db, user)
     return {
         "email": user.email,
         "name": user.name,
         "county_id": str(user.county_id or ""),
+        "supervisor_email": supervisor.email if supervisor else "",
         **{f"role_{role}": user.has_role(role) for role in ROLES},
     }
 
@@ -197,7 +199,7 @@ async def person_create(request: Request[Any, Any, Any], db: DB, settings: AppSe
 @get("/admin/people/{person_id:int}", name="accounts.person", guards=admin_only)
 async def person_page(db: DB, person_id: PathInt) -> Template:
     person = await service.get_person(db, person_id)
-    return await _person_form_page(db, person, _values_of(person))
+    return await _person_form_page(db, person, await _values_of(db, person))
 
 
 @post("/admin/people/{person_id:int}", name="accounts.person_update", guards=admin_only)
@@ -255,7 +257,7 @@ async def person_password(
     try:
         await service.set_temporary_password(db, settings, person, password, request.user)
     except InvalidInput as exc:
-        return await _person_form_page(db, person, _values_of(person), str(exc), 400)
+        return await _person_form_page(db, person, await _values_of(db, person), str(exc), 400)
     return redirect_to("accounts.person", "temporary-password-set", person_id=person.id)
 
 

@@ -13,7 +13,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -21,7 +21,7 @@ import bcrypt
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute, raiseload
+from sqlalchemy.orm import InstrumentedAttribute, raiseload, undefer
 
 from lms import audit
 from lms.accounts.models import (
@@ -195,7 +195,7 @@ _SESSION_USER = (
         WebSession.expires_at > bindparam("now"),
         User.active.is_(True),
     )
-    .options(raiseload(User.county))
+    .options(raiseload(User.county), undefer(User.leads_team))  # type: ignore[attr-defined]  # see accounts.models
 )
 
 
@@ -286,6 +286,8 @@ class PersonForm:
     name: str
     roles: Sequence[str]
     county_id: int | None
+    supervisor_email: str = ""  # blank: no supervisor
+    supervisor_id: int | None = None  # set by check_person_form from supervisor_email
 
     @classmethod
     def from_form(cls, data: Fields) -> PersonForm:
@@ -293,19 +295,41 @@ class PersonForm:
         if not roles:
             raise InvalidInput("Give the person at least one role.", "roles")
         county_id = optional_id(data, "county_id", "Choose a county from the list.")
+        supervisor = text(data, "supervisor_email")
         return cls(
             email=normalise_email(text(data, "email")),
             name=check_name(text(data, "name")),
             roles=roles,
             county_id=county_id,
+            supervisor_email=normalise_email(supervisor) if supervisor else "",
         )
 
 
 async def check_person_form(db: AsyncSession, form: PersonForm) -> PersonForm:
-    """The form, if its county exists."""
+    """The form, if its county exists, with its supervisor's id when it names one."""
     if form.county_id is not None and await db.get(County, form.county_id) is None:
         raise InvalidInput("Choose a county from the list.", "county_id")
-    return form
+    if not form.supervisor_email:
+        return replace(form, supervisor_id=None)
+    supervisor = await find_supervisor(db, form.supervisor_email)
+    if supervisor.email == form.email:
+        raise InvalidInput("A person cannot be their own supervisor.", "supervisor_email")
+    return replace(form, supervisor_id=supervisor.id)
+
+
+async def find_supervisor(db: AsyncSession, email: str) -> User:
+    """The existing, active person with this address, to be someone's supervisor."""
+    found = await db.scalar(select(User).where(User.email == email, User.active.is_(True)))
+    if found is None:
+        raise InvalidInput(
+            f"There is no active account for {email}; add the supervisor as a person first.",
+            "supervisor_email",
+        )
+    return found
+
+
+async def supervisor_of(db: AsyncSession, user: User) -> User | None:
+    return await db.get(User, user.supervisor_id) if user.supervisor_id else None
 
 
 async def parse_person_form(db: AsyncSession, data: Fields) -> PersonForm:
@@ -365,6 +389,7 @@ def person_snapshot(user: User) -> dict[str, object]:
         "name": user.name,
         "roles": user.roles,
         "county_id": user.county_id,
+        "supervisor_id": user.supervisor_id,
         "active": user.active,
     }
 
@@ -384,6 +409,7 @@ async def create_person(
         email=form.email,
         name=form.name,
         county_id=form.county_id,
+        supervisor_id=form.supervisor_id,
         password_hash=await hash_password(password, settings.bcrypt_rounds),
         must_change_password=must_change_password,
         **{f"is_{role}": role in form.roles for role in ROLES},
@@ -410,6 +436,7 @@ async def update_person(db: AsyncSession, user: User, form: PersonForm, actor: U
     ):
         raise Conflict(f"There is already an account for {form.email}.")
     user.email, user.name, user.county_id = form.email, form.name, form.county_id
+    user.supervisor_id = form.supervisor_id
     for role in ROLES:
         setattr(user, f"is_{role}", role in form.roles)
     audit.record(db, actor, "person.update", "user", user.id, before, person_snapshot(user))

@@ -26,7 +26,7 @@ from lms.settings import Settings
 
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 5000
-COLUMNS = ("email", "name", "county")
+COLUMNS = ("email", "name", "county", "supervisor_email")
 
 
 @dataclass
@@ -35,7 +35,9 @@ class RosterRow:
     email: str
     name: str
     county: str
+    supervisor_email: str = ""
     county_id: int | None = None
+    supervisor: User | None = None  # an existing person; set only on accounts the file creates
     user: User | None = None
     action: str = ""  # new account, new member, no change
     # For an existing account: the fields where the file differs and which are kept as they are.
@@ -84,7 +86,8 @@ def read_csv(raw: bytes) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
     missing = [c for c in ("email", "name") if c not in header]
     if missing:
         raise InvalidInput(
-            "Line 1 must name the columns email, name and county (county is optional); "
+            "Line 1 must name the columns email and name, and may add county and "
+            "supervisor_email; "
             f"missing: {', '.join(missing)}."
         )
     rows, problems = [], []
@@ -120,8 +123,14 @@ async def plan(db: AsyncSession, cohort: Cohort, raw: bytes) -> RosterPlan:
     records, problems = read_csv(raw)
     counties = {c.name.lower(): c for c in (await db.scalars(select(County))).all()}
     emails = [accounts.normalise_email(r["email"]) for _, r in records if _valid_email(r["email"])]
+    supervisor_emails = [
+        accounts.normalise_email(r["supervisor_email"])
+        for _, r in records
+        if r.get("supervisor_email") and _valid_email(r["supervisor_email"])
+    ]
+    wanted = set(emails) | set(supervisor_emails)
     users = {
-        u.email: u for u in (await db.scalars(select(User).where(User.email.in_(emails)))).all()
+        u.email: u for u in (await db.scalars(select(User).where(User.email.in_(wanted)))).all()
     }
     members = set(
         await db.scalars(select(CohortMember.user_id).where(CohortMember.cohort_id == cohort.id))
@@ -130,14 +139,32 @@ async def plan(db: AsyncSession, cohort: Cohort, raw: bytes) -> RosterPlan:
     rows = []
     for line, record in records:
         row = RosterRow(
-            line, record.get("email", ""), record.get("name", ""), record.get("county", "")
+            line,
+            record.get("email", ""),
+            record.get("name", ""),
+            record.get("county", ""),
+            record.get("supervisor_email", ""),
         )
         try:
             row.email = accounts.normalise_email(row.email)
             row.name = accounts.check_name(row.name) if row.name else ""
+            if row.supervisor_email:
+                row.supervisor_email = accounts.normalise_email(row.supervisor_email)
         except DomainError as exc:
             problems.append(f"Line {line}: {exc}")
             continue
+        if row.supervisor_email:
+            # Someone already in the system, so that nobody supervises by a typo.
+            row.supervisor = users.get(row.supervisor_email)
+            if row.supervisor is None or not row.supervisor.active:
+                problems.append(
+                    f"Line {line}: the supervisor {row.supervisor_email} has no active account; "
+                    "an administrator adds them first."
+                )
+                continue
+            if row.supervisor_email == row.email:
+                problems.append(f"Line {line}: a person cannot be their own supervisor.")
+                continue
         if row.email in seen:
             problems.append(f"Line {line}: {row.email} is already on line {seen[row.email]}.")
             continue
@@ -162,6 +189,8 @@ async def plan(db: AsyncSession, cohort: Cohort, raw: bytes) -> RosterPlan:
                 row.kept.append("name")
             if row.county_id and row.county_id != row.user.county_id:
                 row.kept.append("county")
+            if row.supervisor and row.supervisor.id != row.user.supervisor_id:
+                row.kept.append("supervisor")
             row.action = "new member" if row.user.id not in members else "no change"
         rows.append(row)
     return RosterPlan(rows, problems)
@@ -196,7 +225,14 @@ async def apply(
     for row in roster.rows:
         if row.action in ("new account", "new member"):
             added = await service.add_member(
-                db, settings, cohort, by, row.email, row.name, row.county_id
+                db,
+                settings,
+                cohort,
+                by,
+                row.email,
+                row.name,
+                row.county_id,
+                row.supervisor.id if row.supervisor else None,
             )
             if added.invite_token:
                 invitations.append(

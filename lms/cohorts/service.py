@@ -379,8 +379,12 @@ async def add_member(
     email: str,
     name: str,
     county_id: int | None,
+    supervisor_id: int | None = None,
 ) -> Added:
-    """Add a person to the roster, creating an account with an invitation link if needed."""
+    """Add a person to the roster, creating an account with an invitation link if needed.
+
+    An existing account is never changed (see cohorts.roster): its supervisor included.
+    """
     normalised = accounts.normalise_email(email)
     user = await db.scalar(select(User).where(User.email == normalised))
     created, token = False, None
@@ -391,6 +395,7 @@ async def add_member(
             email=form.email,
             name=form.name,
             county_id=county_id,
+            supervisor_id=supervisor_id,
             password_hash=None,
             is_learner=True,
             is_trainer=False,

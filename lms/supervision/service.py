@@ -1,0 +1,93 @@
+"""My team: a supervisor's supervisees and where each stands in their courses.
+
+A supervisor is anyone another person names (users.supervisor_id); the page shows only
+those people, so what a supervisor can see is decided by one query's WHERE clause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms.accounts.models import User
+from lms.catalog import service as catalog
+from lms.learning.models import ACTIVE, COMPLETED, Enrollment, ModuleProgress
+
+
+@dataclass(frozen=True)
+class CourseLine:
+    """One enrollment of a supervisee, as the team page shows it."""
+
+    course_title: str
+    status: str
+    modules_done: int
+    modules: int
+    due_at: datetime | None
+    completed_at: datetime | None
+    overdue: bool
+
+
+@dataclass
+class Supervisee:
+    person: User
+    courses: list[CourseLine] = field(default_factory=list)
+
+    @property
+    def overdue(self) -> int:
+        return sum(1 for c in self.courses if c.overdue)
+
+
+async def has_team(db: AsyncSession, supervisor: User) -> bool:
+    found = await db.scalar(
+        select(User.id).where(User.supervisor_id == supervisor.id, User.active.is_(True)).limit(1)
+    )
+    return found is not None
+
+
+async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Supervisee]:
+    """The supervisor's active supervisees with their enrollments, in three statements."""
+    people = (
+        await db.scalars(
+            select(User)
+            .where(User.supervisor_id == supervisor.id, User.active.is_(True))
+            .order_by(User.name, User.id)
+        )
+    ).all()
+    rows = {p.id: Supervisee(p) for p in people}
+    if not rows:
+        return []
+    done = (
+        select(ModuleProgress.enrollment_id, func.count().label("done"))
+        .where(ModuleProgress.status == "done")
+        .group_by(ModuleProgress.enrollment_id)
+        .subquery()
+    )
+    found = (
+        await db.execute(
+            select(Enrollment, func.coalesce(done.c.done, 0))
+            .outerjoin(done, and_(done.c.enrollment_id == Enrollment.id))
+            .where(Enrollment.user_id.in_(rows))
+            .order_by(Enrollment.enrolled_at.desc())
+        )
+    ).all()
+    definitions = await catalog.get_definitions(db, {e.version_id for e, _ in found})
+    for enrollment, modules_done in found:
+        course = definitions[enrollment.version_id]
+        overdue = bool(
+            enrollment.status == ACTIVE and enrollment.due_at and enrollment.due_at < now
+        )
+        rows[enrollment.user_id].courses.append(
+            CourseLine(
+                course.title,
+                enrollment.status,
+                min(modules_done, len(course.modules)),
+                len(course.modules),
+                enrollment.due_at,
+                enrollment.completed_at if enrollment.status == COMPLETED else None,
+                overdue,
+            )
+        )
+    return list(rows.values())
