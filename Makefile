@@ -30,6 +30,7 @@ test: install
 	bash scripts/system-packages.sh test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lms courses check --strict courses
 	$(BIN)/pytest
 
 ## bench: seed a statewide academy into a throwaway PostgreSQL database, load every page (minutes)
@@ -38,7 +39,7 @@ bench: install
 	$(BIN)/python bench/run.py
 
 check-courses: install
-	$(BIN)/lms courses check
+	$(BIN)/lms courses check --strict
 
 lint: install
 	$(BIN)/ruff check .

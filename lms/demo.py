@@ -85,7 +85,7 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
     await _demo_learning(db, settings)
     await _demo_cohorts(db, settings)
     await _demo_revoked(db)
-    await _demo_reading_time(db, random.Random(2027))  # noqa: S311  (repeatable demo data)
+    await _demo_reading_time(db, settings, random.Random(2027))  # noqa: S311  (repeatable demo data)
     return created
 
 
@@ -213,7 +213,7 @@ async def _demo_revoked(db: AsyncSession) -> None:
 READING_ER = "learner1@example.org"
 
 
-async def _demo_reading_time(db: AsyncSession, rng: random.Random) -> None:
+async def _demo_reading_time(db: AsyncSession, settings: Settings, rng: random.Random) -> None:
     """Reading time as real learners leave it: about a module's minutes where it is done, a
     part of them where it is begun (the demo's progress is made in seconds, not minutes)."""
     er = await db.scalar(select(Course).where(Course.slug == "emergency-response"))
@@ -221,8 +221,10 @@ async def _demo_reading_time(db: AsyncSession, rng: random.Random) -> None:
     if er is not None and learner is not None:
         enrollment = await learning.find_enrollment(db, learner.id, er.id)
         if enrollment is not None and enrollment.status == "active":
-            first = (await progress_of(db, enrollment)).course.modules[0].id
-            await learning.open_module(db, enrollment, first)
+            progress = await progress_of(db, enrollment)
+            if progress.pretest_needed:  # the course asks for it before the first module
+                await _answer(db, settings, enrollment, progress.course, PRETEST, rng, 0.5)
+            await learning.open_module(db, enrollment, progress.course.modules[0].id)
             await db.flush()
     rows = (await db.scalars(select(ModuleProgress).where(ModuleProgress.seconds_spent == 0))).all()
     courses: dict[int, CourseDefinition] = {}

@@ -39,10 +39,17 @@ def answer_for(question: Question, right: bool) -> list[str]:
     return wrong[:1]
 
 
-def answers(course: CourseDefinition, html: str, right: bool = True) -> dict[str, list[str]]:
+def questions_by_id(course: CourseDefinition) -> dict[str, Question]:
+    """Every question of the course: module quizzes, the final and the pre-test form."""
     by_id = {q.id: q for m in course.modules if m.quiz for q in m.quiz.questions}
-    if course.final:
-        by_id.update({q.id: q for q in course.final.questions})
+    for pool in (course.final, course.pretest_form):
+        if pool:
+            by_id.update({q.id: q for q in pool.questions})
+    return by_id
+
+
+def answers(course: CourseDefinition, html: str, right: bool = True) -> dict[str, list[str]]:
+    by_id = questions_by_id(course)
     return {f"q:{qid}": answer_for(by_id[qid], right) for qid in question_ids(html)}
 
 

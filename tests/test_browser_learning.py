@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from lms.catalog.definition import CourseDefinition, Question
 from lms.catalog.validate import check_course
 from tests.browser import assert_accessible, read_through, sign_in_as
+from tests.learning_helpers import questions_by_id
 from tests.servers import Server
 
 pytestmark = pytest.mark.browser
@@ -25,8 +26,7 @@ def sop_intro() -> CourseDefinition:
 
 
 def questions(course: CourseDefinition) -> dict[str, Question]:
-    found = {q.id: q for m in course.modules if m.quiz for q in m.quiz.questions}
-    return found | {q.id: q for q in course.final.questions}
+    return questions_by_id(course)
 
 
 def answer_page(page: Page, course: CourseDefinition, right: bool) -> None:

@@ -38,9 +38,21 @@ def test_the_shipped_courses_are_valid():
     assert sup.audience == ("supervisor",) and sup.prerequisites == ("sop-intro",)
     assert sup.certificate.issue == "admin" and sup.certificate.valid_for_months == 24
     for course in (intro, er, sup):
-        assert (
-            course.final and course.final.draw and course.final.draw < len(course.final.questions)
-        )
+        # Every attempt covers every module: a group each, two drawn from a larger pool.
+        final, pretest = course.final, course.pretest_form
+        assert course.pretest and final and pretest, course.slug
+        modules = [m.id for m in course.modules]
+        for form, size in ((final, 3), (pretest, 2)):
+            by_id = {q.id: q for q in form.questions}
+            groups = [[by_id[i] for i in g.question_ids] for g in form.groups]
+            assert [{q.module for q in g} for g in groups] == [{m} for m in modules], form.title
+            assert all(g.pick == 2 for g in form.groups), form.title
+            assert all(len(g) >= size for g in groups), form.title
+            assert all(q.objective for q in form.questions), form.title
+        # The pre-test is a parallel form: each item measures what a final item measures.
+        measured = {(q.module, q.objective) for q in final.questions}
+        assert {(q.module, q.objective) for q in pretest.questions} <= measured, course.slug
+        assert not {q.id for q in pretest.questions} & {q.id for q in final.questions}
         assert course.evaluation and len(course.evaluation.questions) >= 5
         for module in course.modules:
             assert module.objectives, module.id

@@ -17,7 +17,7 @@ from lms.quizzes.models import Attempt
 from lms.reports import items
 from tests.conftest import csrf_token, load_courses, post, sign_in
 from tests.course_factory import COURSE_YAML, FIRST_MODULE, write_course
-from tests.learning_helpers import answers, definition, take_quiz
+from tests.learning_helpers import answers, definition, questions_by_id, take_quiz
 
 # A final written only from the contract's second edition: a group per module, each question
 # saying which module (and objective) it measures.
@@ -268,7 +268,7 @@ async def test_the_pre_test_shows_the_score_and_no_answer(client, db, people):
     page = result.text
     assert "Pre-test recorded" in page and "answers are not shown" in page
     (taken,) = (await db.scalars(select(Attempt).where(Attempt.target == "pretest"))).all()
-    by_id = {q.id: q for q in course.final.questions}
+    by_id = questions_by_id(course)
     for item in taken.layout:
         question = by_id[item["q"]]
         assert question.prompt_html not in page

@@ -6,7 +6,7 @@ import asyncio
 import re
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
@@ -25,7 +25,6 @@ from lms.quizzes.models import Attempt, AttemptAnswer
 from lms.reports import charts
 from lms.reports import completions as service
 from lms.reports.models import CompletionCount
-from lms.settings import Settings
 from tests.conftest import add_courses, load_courses, make_person, postgres_admin_dsn, sign_in
 from tests.course_factory import COURSE_YAML, write_course
 
@@ -43,6 +42,25 @@ ENROLLMENTS_0007 = table(
     *(column(name) for name in ("user_id", "course_id", "version_id", "status", "enrolled_at")),
     column("completed_at"),
 )
+USERS_0007 = table(
+    "users",
+    *(column(name) for name in ("id", "email", "name", "county_id", "created_at")),
+    *(column(name) for name in ("is_learner", "is_trainer", "is_admin", "active")),
+    column("must_change_password"),
+)
+
+
+async def person_0007(db, email: str, county: str | None) -> User:
+    """A learner as migration 0007's users table holds one (no supervisor yet)."""
+    county_id = await db.scalar(select(County.id).where(County.name == county)) if county else None
+    values = {"email": email, "name": email, "county_id": county_id, "created_at": BASE}
+    flags = {"is_learner": True, "is_trainer": False, "is_admin": False, "active": True}
+    found = await db.execute(
+        insert(USERS_0007)
+        .values(**values, **flags, must_change_password=False)
+        .returning(USERS_0007.c.id)
+    )
+    return User(id=found.scalar_one(), email=email)
 
 
 def completed(user: User, course: Course, at: datetime | None, status: str = "completed"):
@@ -342,13 +360,12 @@ async def migrate(url: str, revision: str, down: bool = False) -> None:
 async def test_the_migration_counts_the_completions_already_there(blank_database, tmp_path):
     url = blank_database
     await migrate(url, "0007")
-    settings = replace(Settings(), database_url=url, bcrypt_rounds=4, environment="test")
     engine = database.create_engine(url)
     try:
         async with database.create_sessionmaker(engine)() as db:
             courses = await add_courses(db, tmp_path / "courses", COURSES)
             for i, county in enumerate(["Shasta", "Butte", None]):
-                person = await make_person(db, settings, f"p{i}@example.org", county=county)
+                person = await person_0007(db, f"p{i}@example.org", county)
                 for day in range(i + 1):
                     row = completed(person, courses["online"], BASE + timedelta(days=40 * day))
                     values = {c.name: getattr(row, c.name) for c in ENROLLMENTS_0007.columns}

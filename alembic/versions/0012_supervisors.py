@@ -8,8 +8,7 @@ not a role: it is a link from the supervisee to the supervisor, set by an admin 
 roster import that creates the account). A supervisor sees only the people who name them.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
@@ -22,38 +21,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    column = sa.Column(
-        "supervisor_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
     if op.get_bind().dialect.name == "sqlite":
-        with _sqlite_triggers_kept("users"), op.batch_alter_table("users") as batch:
-            batch.add_column(column)
+        # SQLite takes REFERENCES in ADD COLUMN, but not the ALTER ... ADD CONSTRAINT that
+        # Alembic sends; a batch rebuild instead would drop users under the foreign keys of
+        # every table that names a person, which SQLite refuses once there is data.
+        # A database downgraded past here keeps the column (see downgrade): use it again.
+        if "supervisor_id" not in {
+            c["name"] for c in sa.inspect(op.get_bind()).get_columns("users")
+        }:
+            op.execute("ALTER TABLE users ADD COLUMN supervisor_id INTEGER REFERENCES users (id)")
     else:
-        op.add_column("users", column)
+        op.add_column("users", sa.Column("supervisor_id", sa.Integer(), sa.ForeignKey("users.id")))
     op.create_index("ix_users_supervisor_id", "users", ["supervisor_id"])
-
-
-@contextmanager
-def _sqlite_triggers_kept(table: str) -> Iterator[None]:
-    """SQLite adds a foreign key only by rebuilding the table, which drops the table's own
-    triggers and is refused while other tables' triggers name it (0008's completion counts):
-    set them aside for the rebuild and create them again after."""
-    found = op.get_bind().execute(
-        sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE :t"),
-        {"t": f"%{table}%"},
-    )
-    triggers = list(found)
-    for name, _ in triggers:
-        op.execute(f'DROP TRIGGER "{name}"')
-    yield
-    for _, sql in triggers:
-        op.execute(sql)
 
 
 def downgrade() -> None:
     op.drop_index("ix_users_supervisor_id", "users")
-    kept = (
-        _sqlite_triggers_kept("users") if op.get_bind().dialect.name == "sqlite" else nullcontext()
-    )
-    with kept, op.batch_alter_table("users") as batch:
-        batch.drop_column("supervisor_id")
+    # DROP COLUMN (SQLite 3.35 and later) refuses a column with a foreign key, so on SQLite
+    # the column stays, unused and emptied, and the earlier code never reads it.
+    op.execute("UPDATE users SET supervisor_id = NULL")
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_column("users", "supervisor_id")

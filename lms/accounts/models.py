@@ -44,9 +44,7 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     county_id: Mapped[int | None] = mapped_column(ForeignKey("counties.id"), index=True)
     # Whose "My team" this person is on (see lms/supervision); not a role, a link.
-    supervisor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
