@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import timedelta
@@ -152,6 +153,20 @@ async def upload(client, cohort_id: int, content: str):
     )
 
 
+def preview_rows(preview) -> dict[str, str]:
+    """The preview table's rows, keyed by their email cell ("<td>ana@example.org")."""
+    return {r.split("</td>")[1]: r for r in preview.text.split("<tr>") if "@example.org" in r}
+
+
+async def apply_previewed(client, cohort_id: int, preview):
+    """Press "Apply these changes": post the file the preview carries, as the browser does."""
+    content = re.search(r'name="content" value="([^"]*)"', preview.text, re.S).group(1)
+    return await client.post(
+        f"/cohorts/{cohort_id}/roster/apply",
+        data={"_csrf_token": csrf_token(preview.text), "content": html.unescape(content)},
+    )
+
+
 async def test_roster_import_previews_then_applies(client, db, courses, people):
     await sign_in(client, "trainer@example.org")
     cohort_id = await new_cohort(client, courses)
@@ -159,13 +174,7 @@ async def test_roster_import_previews_then_applies(client, db, courses, people):
     preview = await upload(client, cohort_id, GOOD_CSV)
     assert "2 new accounts, 1 existing account added to the roster" in preview.text
     assert await db.scalar(select(func.count()).select_from(CohortMember)) == 1  # nothing yet
-    content = re.search(r'name="content" value="([^"]*)"', preview.text, re.S).group(1)
-    import html
-
-    done = await client.post(
-        f"/cohorts/{cohort_id}/roster/apply",
-        data={"_csrf_token": csrf_token(preview.text), "content": html.unescape(content)},
-    )
+    done = await apply_previewed(client, cohort_id, preview)
     assert "Roster imported" in done.text and done.text.count("/account/set-password/") == 2
     emails = set(
         (
@@ -237,15 +246,12 @@ async def test_a_roster_import_never_changes_an_existing_person(client, db, cour
     )
     preview = await upload(client, cohort_id, content)
     assert preview.status_code == 200
-    rows = {r.split("</td>")[1]: r for r in preview.text.split("<tr>") if "@example.org" in r}
+    rows = preview_rows(preview)
     assert "new member (exists: name not changed)" in rows["<td>admin@example.org"]
     assert "exists: name not changed, county not changed" in rows["<td>learner2@example.org"]
     assert "update" not in preview.text
 
-    done = await client.post(
-        f"/cohorts/{cohort_id}/roster/apply",
-        data={"_csrf_token": csrf_token(preview.text), "content": content},
-    )
+    done = await apply_previewed(client, cohort_id, preview)
     assert done.status_code == 200 and "2 added from existing accounts" in done.text
     for key in ("admin", "learner2"):
         assert await person_fields(db, people[key].id) == before[key], key

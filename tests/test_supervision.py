@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import html
-import re
-
 from sqlalchemy import select
 
 from lms.accounts.models import User
 from lms.audit import AuditEvent
 from lms.learning import service as learning
 from tests.conftest import make_person, post, sign_in
-from tests.test_cohorts import COURSES, new_cohort, upload
+from tests.test_cohorts import COURSES, apply_previewed, new_cohort, preview_rows, upload
 
 __all__ = ["COURSES"]  # the courses fixture loads the module's COURSES
 
@@ -100,17 +97,10 @@ async def test_a_roster_import_sets_the_supervisor_of_new_accounts_only(
     )
     preview = await upload(client, cohort_id, content)
     assert preview.status_code == 200
-    rows = {r.split("</td>")[1]: r for r in preview.text.split("<tr>") if "@example.org" in r}
+    rows = preview_rows(preview)
     assert "(learner2@example.org)" in rows["<td>ana@example.org"]
     assert "supervisor not changed" in rows["<td>learner@example.org"]
-    shown = re.search(r'name="content" value="([^"]*)"', preview.text, re.S).group(1)
-    done = await client.post(
-        f"/cohorts/{cohort_id}/roster/apply",
-        data={
-            "_csrf_token": re.search(r'name="_csrf_token" value="([^"]+)"', preview.text)[1],
-            "content": html.unescape(shown),
-        },
-    )
+    done = await apply_previewed(client, cohort_id, preview)
     assert done.status_code == 200
     ana = await db.scalar(select(User).where(User.email == "ana@example.org"))
     assert ana is not None and ana.supervisor_id == people["learner2"].id

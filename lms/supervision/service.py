@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.accounts.models import User
@@ -40,13 +40,6 @@ class Supervisee:
         return sum(1 for c in self.courses if c.overdue)
 
 
-async def has_team(db: AsyncSession, supervisor: User) -> bool:
-    found = await db.scalar(
-        select(User.id).where(User.supervisor_id == supervisor.id, User.active.is_(True)).limit(1)
-    )
-    return found is not None
-
-
 async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Supervisee]:
     """The supervisor's active supervisees with their enrollments, in three statements."""
     people = (
@@ -68,7 +61,7 @@ async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Superv
     found = (
         await db.execute(
             select(Enrollment, func.coalesce(done.c.done, 0))
-            .outerjoin(done, and_(done.c.enrollment_id == Enrollment.id))
+            .outerjoin(done, done.c.enrollment_id == Enrollment.id)
             .where(Enrollment.user_id.in_(rows))
             .order_by(Enrollment.enrolled_at.desc())
         )
