@@ -30,6 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms import db as database
 from lms import times
 from lms.accounts.routes import router as accounts_router
+from lms.activities.models import STATUS_LABELS as ACTIVITY_LABELS
+from lms.activities.routes import router as activities_router
 from lms.auth import SessionMiddleware
 from lms.catalog import markdown
 from lms.catalog.routes import router as catalog_router
@@ -128,6 +130,7 @@ def template_environment(settings: Settings) -> Environment:
     )
     env.globals["notices"] = NOTICES
     env.globals["site_name"] = SITE_NAME
+    env.globals["activity_labels"] = ACTIVITY_LABELS
     # Every time on a page in the academy's zone, in one style (lms.times).
     env.filters.update(times.filters(settings.zone))
     env.globals["time_zone"] = settings.time_zone  # named beside times typed into a form
@@ -194,6 +197,7 @@ def create_app(
             reports_router,
             mail_router,
             supervision_router,
+            activities_router,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], name="site.static"
             ),

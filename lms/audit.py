@@ -80,6 +80,11 @@ ACTIONS = {
     "session.schedule": "Scheduled a live session",
     "session.attendance": "Recorded attendance",
     "courses.sync": "Synced the courses",
+    "session.fidelity": "Logged a session's delivery",
+    "session.skills": "Scored skills",
+    "activity.submit": "Sent a field activity",
+    "activity.sign_off": "Signed off a field activity",
+    "activity.return": "Returned a field activity",
 }
 FIELDS = {
     "email": "Email",
@@ -105,6 +110,11 @@ FIELDS = {
     "rows": "Rows",
     "members": "Members",
     "bulk": "Issued in bulk",
+    "activity": "Field activity",
+    "revision": "Step",
+    "file": "File",
+    "scores": "Rubric scores",
+    "status": "Status",
 }
 # The kind of record an entity, or the ids in a field, point to (a field's ids are its
 # value, the items of its list or the keys of its dict). "course" holds a slug.

@@ -345,9 +345,12 @@ def reminders_send() -> None:
     A learner with an active enrollment that has a due date gets one reminder 7 days
     before, one the day before, and one once it is overdue (up to 30 days late). Nobody
     who has completed or withdrawn, or whose account is deactivated, gets one, and running
-    it again the same day queues nothing new. The reminders go into the outbox; the server
-    (or `lms mail send`) delivers them.
+    it again the same day queues nothing new. Reviewers are reminded of field activities
+    waiting 3 and 7 days for their sign-off, never once decided. The reminders go into the
+    outbox; the server (or `lms mail send`) delivers them.
     """
+    from lms.activities.service import queue_signoff_reminders
+    from lms.db import utcnow
     from lms.mail.reminders import queue_reminders
 
     settings = load_settings()
@@ -356,6 +359,10 @@ def reminders_send() -> None:
         f"Queued {report.total} reminder(s): {report.due_in_7_days} due within 7 days, "
         f"{report.due_in_1_day} due tomorrow or today, {report.overdue} overdue."
     )
+    signoffs = run_with_session(
+        settings, lambda db: queue_signoff_reminders(db, settings, utcnow())
+    )
+    click.echo(f"Queued {signoffs} reminder(s) of field activities waiting for sign-off.")
 
 
 @main.group()
@@ -460,7 +467,10 @@ def demo_sign_ins() -> list[str]:
         f"(@example.org; {started} of them part-way through or done)"
     )
     team = ", ".join(e.removesuffix("@example.org") for e in DEMO_TEAM)
-    lines.append(f"  {'supervisor':<17} {DEMO_SUPERVISOR:<34} My team: {team}")
+    lines.append(
+        f"  {'supervisor':<17} {DEMO_SUPERVISOR:<34} My team: {team}; Sign-offs: a field "
+        "activity waiting, one returned, three signed off"
+    )
     return lines
 
 

@@ -9,11 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.accounts import service
 from lms.accounts.models import County, User
+from lms.activities import service as activities
 from lms.catalog.definition import CourseDefinition, Question
 from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
-from lms.forms import Answers
+from lms.cohorts.models import LiveSession
+from lms.forms import Answers, Upload
 from lms.learning import service as learning
 from lms.learning.models import Enrollment, ModuleProgress
 from lms.learning.progress import module_target, progress_of
@@ -47,6 +49,26 @@ DEMO_PEOPLE: list[tuple[str, str, tuple[str, ...], str]] = [
 DEMO_SUPERVISOR = "supervisor@example.org"
 DEMO_TEAM = [f"learner{n}@example.org" for n in range(1, 6)]
 
+# Field activities in every state, beside the default for a course done: signed off at once.
+DEMO_FIELD_WORK: dict[str, str] = {
+    "learner2@example.org": "submitted",  # waiting in Grace Okafor's sign-offs
+    "learner3@example.org": "returned",  # returned with a comment, to send again
+    "learner4@example.org": "returned, then signed off",
+}
+DEMO_REFLECTION = (
+    "I used the three questions with a mother at a follow-up visit. She named what was "
+    "working first: her sister comes by every evening and the children's school attendance "
+    "is back up. Her worry was money for rent; mine was the nights she drinks. We agreed "
+    "the next step together: a network meeting with her sister next week."
+)
+# A one-page PDF, for activities that ask for a file (its first bytes make it a PDF).
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
 # A learner in no cohort who has started nothing: a newcomer takes a course from the start.
 FRESH_LEARNER = "new.learner@example.org"
 
@@ -54,7 +76,7 @@ FRESH_LEARNER = "new.learner@example.org"
 DEMO_PROGRESS: dict[str, str] = {
     "learner1@example.org": "done",
     "learner2@example.org": "3",
-    "learner3@example.org": "pretest",
+    "learner3@example.org": "4",
     "learner4@example.org": "done",
     "learner5@example.org": "done",
     "learner6@example.org": "5",
@@ -97,6 +119,10 @@ async def _demo_team(db: AsyncSession) -> None:
     )
     for person in team:
         person.supervisor_id = supervisor.id
+    # Grace's own field activities are signed off by her manager, the academy's admin.
+    admin = await db.scalar(select(User).where(User.email == "admin@example.org"))
+    if admin is not None and supervisor.supervisor_id is None:
+        supervisor.supervisor_id = admin.id
 
 
 DEMO_COHORTS = [
@@ -159,13 +185,48 @@ async def _demo_cohorts(db: AsyncSession, settings: Settings) -> None:
                 course_id=courses["emergency-response"].id,
                 title="First-contact simulation (classroom)",
                 starts_at=three_days_ago.replace(hour=9, minute=0, second=0, microsecond=0),
-                minutes=180,
+                minutes=None,
                 place="Regional training center, room 2",
                 webinar_url=None,
+                course_session="first-contact-simulation",
             )
             session = await cohorts.schedule_session(db, cohort, simulation, trainer, settings.zone)
-            present = {people[f"{h}@example.org"].id for h in learners[:3]}
+            attended = [people[f"{h}@example.org"] for h in learners[:3]]
+            present = {p.id for p in attended}
             await cohorts.record_attendance(db, settings, cohort, session, present, trainer)
+            await _demo_delivery(db, settings, session, trainer, attended)
+
+
+async def _demo_delivery(
+    db: AsyncSession, settings: Settings, session: LiveSession, trainer: User, attended: list[User]
+) -> None:
+    """The session's delivery log (one segment adapted) and the attendees' skills scores."""
+    from lms.delivery import service as delivery
+    from lms.delivery.models import ADAPTED, AS_WRITTEN, DELIVERY
+
+    course = await delivery.course_of(db, session)
+    written = delivery.written_session(course, session)
+    if written is None:
+        return
+    reports = tuple(
+        delivery.SegmentReport(AS_WRITTEN, segment.minutes, "")
+        if i != 2
+        else delivery.SegmentReport(
+            ADAPTED, max(segment.minutes - 10, 5), "Cut short: the room was needed at noon."
+        )
+        for i, segment in enumerate(written.segments)
+    )
+    form = delivery.FidelityForm(DELIVERY, reports, {}, "A full room; good energy in role plays.")
+    await delivery.record_fidelity(db, course, session, trainer, form)
+    for n, learner in enumerate(attended):
+        scores: dict[str, dict[str, int]] = {}
+        for skill in delivery.skills_for(course, session):
+            # The first two pass, the third is scored low on every criterion: "not yet".
+            pick = -1 if n < 2 else 0
+            scores[skill.id] = {c.id: c.levels[pick].score for c in skill.criteria}
+        await delivery.score_learner(
+            db, settings, course, session, learner, trainer, delivery.SkillsForm(scores)
+        )
 
 
 async def _demo_learning(db: AsyncSession, settings: Settings) -> None:
@@ -181,6 +242,9 @@ async def _demo_learning(db: AsyncSession, settings: Settings) -> None:
         enrollment, _ = await learning.enroll(db, learner, intro)
         await db.flush()
         await _advance(db, settings, enrollment, stage, rng)
+        plan = DEMO_FIELD_WORK.get(email, "signed off" if stage == "done" else "")
+        if plan:
+            await _field_work(db, settings, enrollment, learner, plan)
     supervisor_core = await db.scalar(select(Course).where(Course.slug == "supervisor-core"))
     grace = people["supervisor@example.org"]
     if supervisor_core and not await learning.find_enrollment(db, grace.id, supervisor_core.id):
@@ -269,6 +333,39 @@ async def _advance(
             elif q.type == "single":
                 answers[q.id] = [q.choices[0]]
         await learning.submit_evaluation(db, settings, enrollment, Answers(answers))
+
+
+async def _field_work(
+    db: AsyncSession, settings: Settings, enrollment: Enrollment, learner: User, plan: str
+) -> None:
+    """Send each open field activity, and have the reviewer decide on it as `plan` says."""
+    progress = await progress_of(db, enrollment)
+    for activity in progress.course.activities:
+        if not progress.activity_open(activity):
+            continue
+        upload = None
+        if activity.evidence in ("file", "both"):
+            upload = Upload("de-identified-map.pdf", DEMO_PDF)
+        form = activities.SubmissionForm(DEMO_REFLECTION, 0)
+        record = await activities.submit(
+            db, settings, enrollment, learner, activity.id, form, upload
+        )
+        [reviewer, *_] = await activities.reviewers_of(db, enrollment, record.reviewer)
+        top = {c.id: c.levels[-1].score for c in activity.rubric}
+        if plan.startswith("returned"):
+            comment = "Good start. Add what the children said, in their words, and send it again."
+            decision = activities.DecisionForm(activities.RETURN, comment, {}, record.revision)
+            await activities.decide(db, settings, reviewer, record.id, decision)
+        if plan == "returned, then signed off":
+            again = activities.SubmissionForm(DEMO_REFLECTION + " Her son said: 'Auntie helps.'", 2)
+            await activities.submit(db, settings, enrollment, learner, activity.id, again, upload)
+        if plan.endswith("signed off"):
+            await db.refresh(record)
+            decision = activities.DecisionForm(
+                activities.SIGN_OFF, "Signed off: clear and respectful.", top, record.revision
+            )
+            await activities.decide(db, settings, reviewer, record.id, decision)
+        await db.flush()
 
 
 async def _read(

@@ -96,14 +96,34 @@ async def read_fields(
     return fields
 
 
-async def read_upload(request: Request[Any, Any, Any], name: str) -> bytes | None:
-    """The file uploaded as `name`, or None when none was sent (Litestar parses the form once)."""
+@dataclass(frozen=True)
+class Upload:
+    """A file sent with a form: the name the sender's computer gave it, and its bytes."""
+
+    filename: str
+    content: bytes
+
+
+async def read_upload(request: Request[Any, Any, Any], name: str) -> Upload | None:
+    """The file uploaded as `name`, or None when none was sent (Litestar parses the form once).
+
+    The name is only what the sender says: code that keeps a file decides its type from
+    its bytes.
+    """
     from litestar.datastructures import UploadFile
 
     upload = (await request.form()).get(name)
     if not isinstance(upload, UploadFile) or not upload.filename:
         return None  # a file input left empty still sends a part, with no file name
-    return await upload.read()
+    return Upload(upload.filename, await upload.read())
+
+
+def safe_file_name(name: str, default: str = "file") -> str:
+    """A file name fit for a header and a page: the last part of a path, in letters, digits,
+    dot, dash and underscore (what a sender's computer called a file is not trusted)."""
+    base = re.split(r"[\\/]", name)[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-")
+    return cleaned[:120] or default
 
 
 def text(data: Fields, field: str, default: str = "") -> str:

@@ -9,6 +9,7 @@ from lms.accounts.models import (
     User,
     WebSession,
 )
+from lms.activities.models import ActivityFile, ActivityStep, FieldActivity
 from lms.audit import AuditEvent
 from lms.catalog.models import Course, CourseFile, CourseVersion
 from lms.certificates.models import Certificate
@@ -21,6 +22,7 @@ from lms.cohorts.models import (
     CohortTrainer,
     LiveSession,
 )
+from lms.delivery.models import FidelityLog, SkillScore
 from lms.learning.models import Enrollment, EvaluationResponse, ModuleProgress
 from lms.mail.models import OutboxMessage
 from lms.quizzes.models import Attempt, AttemptAnswer
@@ -28,6 +30,8 @@ from lms.reports.models import CompletionCount
 
 __all__ = [
     "AccountToken",
+    "ActivityFile",
+    "ActivityStep",
     "Attempt",
     "AttemptAnswer",
     "Attendance",
@@ -45,12 +49,15 @@ __all__ = [
     "CourseVersion",
     "Enrollment",
     "EvaluationResponse",
+    "FidelityLog",
+    "FieldActivity",
     "LiveSession",
     "ModuleProgress",
     "OutboxMessage",
     "PasswordResetRequest",
     "Region",
     "SignInFailure",
+    "SkillScore",
     "User",
     "WebSession",
 ]

@@ -8,7 +8,7 @@ from urllib.parse import urlencode, urlsplit
 
 from litestar import Request
 from litestar.enums import MediaType
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.links import Link
@@ -52,6 +52,12 @@ NOTICES = {
     "session-scheduled": "The session is scheduled. Record attendance here after it happens.",
     "attendance-saved": "Attendance has been recorded.",
     "answers-saved": "Your answers are saved. You can come back and finish later.",
+    "fidelity-saved": "The delivery log is saved; the session's fidelity is shown beside it.",
+    "skills-saved": "The skills scores are saved.",
+    "activity-submitted": "Your work has been sent for sign-off. You will get an email when it "
+    "is signed off or returned.",
+    "activity-signed-off": "The activity is signed off; the learner has been told.",
+    "activity-returned": "The activity is returned with your comment; the learner has been told.",
 }
 
 
@@ -143,6 +149,20 @@ def redirect_to(
 ) -> Redirect:
     """Redirect after a successful POST to the route `name`, optionally with a notice key."""
     return RouteRedirect(name, notice, query, path_parameters)
+
+
+def attachment(content: bytes, media_type: str, file_name: str, cache: str) -> Response[bytes]:
+    """A file to download, under a name made safe for the header."""
+    from lms.forms import safe_file_name  # here: lms.forms needs lms.errors, which needs this
+
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{safe_file_name(file_name)}"',
+            "Cache-Control": cache,
+        },
+    )
 
 
 def safe_next(raw: str | None, default: str = "/") -> str:

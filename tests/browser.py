@@ -77,3 +77,16 @@ def read_through(server: Server, email: str, module_id: str, minutes: int) -> No
             (minutes * 60, module_id, email),
         ).rowcount
     assert changed == 1, f"{email} should have opened {module_id}"
+
+
+def set_supervisor(server: Server, email: str, supervisor_email: str) -> None:
+    """Name a person's supervisor on the live server's SQLite file (an admin's form does it
+    in the app; the tests of that form are elsewhere)."""
+    path = server.env["LMS_DATABASE_URL"].split("///", 1)[1]
+    with sqlite3.connect(path) as connection:
+        changed = connection.execute(
+            "UPDATE users SET supervisor_id = (SELECT id FROM users WHERE email = ?)"
+            " WHERE email = ?",
+            (supervisor_email, email),
+        ).rowcount
+    assert changed == 1, email

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from lms.catalog.definition import CourseDefinition, Question
 from lms.catalog.validate import check_course
-from tests.browser import assert_accessible, read_through, sign_in_as
+from tests.browser import assert_accessible, read_through, set_supervisor, sign_in_as
 from tests.learning_helpers import questions_by_id
 from tests.servers import Server
 
@@ -152,6 +152,41 @@ def test_a_new_learner_completes_sop_intro(page, live_server):
             page.locator(f"input[name='{q.id}']").first.check()
     page.get_by_role("button", name="Submit the evaluation").click()
     expect(page.get_by_role("status")).to_contain_text("your evaluation has been recorded")
+
+    # The field activity: sent, returned by the supervisor, sent again, signed off.
+    [activity] = course.activities
+    set_supervisor(live_server, "rosa@example.org", "supervisor@example.org")
+    page.get_by_role("link", name=f"Do the field activity: {activity.title}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(activity.title)
+    assert_accessible(page)
+    page.get_by_label("Your reflection").fill("The mother named her sister's daily visits.")
+    page.get_by_role("button", name="Send for sign-off").click()
+    expect(page.get_by_role("status")).to_contain_text("Your work has been sent for sign-off")
+
+    supervisor = page.context.browser.new_context().new_page()
+    sign_in_as(supervisor, live_server, "supervisor@example.org", "sop-demo-2026")
+    supervisor.get_by_role("link", name="Sign-offs").click()
+    assert_accessible(supervisor)
+    supervisor.get_by_role("link", name="Rosa Delgado-Núñez").click()
+    expect(supervisor.get_by_text("The mother named her sister")).to_be_visible()
+    assert_accessible(supervisor)
+    supervisor.get_by_label("Comment for Rosa Delgado-Núñez").fill("Add the children's words.")
+    supervisor.get_by_role("button", name="Return for changes").click()
+    expect(supervisor.get_by_role("status")).to_contain_text("The activity is returned")
+
+    page.reload()
+    expect(page.get_by_text("Add the children's words.")).to_be_visible()
+    page.get_by_label("Your reflection").fill("Her son said: 'Auntie helps us.'")
+    page.get_by_role("button", name="Send it again").click()
+    expect(page.get_by_role("status")).to_contain_text("Your work has been sent for sign-off")
+
+    supervisor.get_by_role("link", name="Sign-offs").click()
+    supervisor.get_by_role("link", name="Rosa Delgado-Núñez").first.click()
+    for criterion in activity.rubric:
+        supervisor.locator(f"input[name='score-{criterion.id}']").last.check()
+    supervisor.get_by_role("button", name="Sign off").click()
+    expect(supervisor.get_by_role("status")).to_contain_text("The activity is signed off")
+    supervisor.context.close()
 
     page.get_by_role("link", name="My learning").click()
     completed = page.get_by_role("region", name="Completed")

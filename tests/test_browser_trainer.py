@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -49,6 +50,25 @@ def test_trainer_imports_a_roster_records_attendance_and_exports(page, live_serv
     page.get_by_role("button", name="Save attendance").click()
     expect(page.get_by_role("status")).to_contain_text("Attendance has been recorded")
     expect(page.get_by_label("Rosa Núñez")).to_be_checked()
+
+    # Skills scored for an attendee, criterion by criterion; the delivery log changed.
+    expect(page.get_by_role("heading", name="Agenda as written")).to_be_visible()
+    assert_accessible(page)
+    rosa = page.locator("form", has=page.get_by_role("heading", name="Rosa Núñez"))
+    for criterion in rosa.locator("fieldset").all():
+        criterion.get_by_role("radio").last.check()
+    rosa.get_by_role("button", name="Save Rosa Núñez's scores").click()
+    expect(page.get_by_role("status")).to_contain_text("The skills scores are saved")
+    rosa = page.locator("form", has=page.get_by_role("heading", name="Rosa Núñez"))
+    expect(rosa).to_contain_text("passed")
+    expect(page.get_by_text(re.compile(r"Fidelity \d+%"))).to_be_visible()
+    log = page.locator("form", has=page.get_by_role("button", name="Save the log"))
+    log.get_by_role("group").nth(1).get_by_label("Skipped", exact=True).check()
+    log.get_by_role("group").nth(1).get_by_label("If adapted or skipped").fill("Fire drill.")
+    log.get_by_role("button", name="Save the log").click()
+    expect(page.get_by_role("status")).to_contain_text("The delivery log is saved")
+    expect(page.get_by_text("Fire drill.")).to_be_visible()
+    assert_accessible(page)
 
     page.get_by_role("link", name="Shasta and Butte, spring 2026").click()
     page.get_by_role("link", name="Introduction to Safety Organized Practice").first.click()

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from lms.activities.models import FieldActivity
 from lms.db import utcnow
 from lms.learning.models import Enrollment, ModuleProgress
 from lms.quizzes.models import Attempt, AttemptAnswer
@@ -54,7 +55,7 @@ async def test_course_page_shows_what_a_learner_needs(client, shipped, people):
     await sign_in(client, "learner@example.org")
     page = await client.get("/courses/supervisor-core")
     assert page.status_code == 200
-    assert "8.75 training hours" in page.text
+    assert "5.25 training hours" in page.text
     assert "Introduction to Safety Organized Practice</a>: not completed yet" in page.text
     assert "valid for 24 months" in page.text and "issued by an administrator" in page.text
     assert (await client.get("/courses/no-such-course")).status_code == 404
@@ -365,10 +366,39 @@ async def test_a_learner_completes_sop_intro(client, db, shipped, people):
     )
     assert bad.status_code == 400
     done = await client.post("/courses/sop-intro/evaluation", data=data)
-    assert "your evaluation has been recorded" in done.text and "Completed" in done.text
+    assert "your evaluation has been recorded" in done.text
+    # What is left is the field activity, which the learner's supervisor signs off.
+    [activity] = course.activities
+    assert f"Do the field activity: {activity.title}" in done.text
     (enrollment,) = await enrollments(db)
+    assert enrollment.status == "active"
+    people["learner"].supervisor_id = people["learner2"].id
+    await db.commit()
+    path = f"/courses/sop-intro/activities/{activity.id}"
+    form = await client.get(path)
+    sent = await client.post(
+        path,
+        data={
+            "_csrf_token": csrf_token(form.text),
+            "revision": "0",
+            "reflection": "The mother named what was working: her sister's daily visits.",
+        },
+    )
+    assert "Waiting for sign-off" in sent.text
+    record = await db.scalar(select(FieldActivity))
+    await post(client, "/sign-out", {}, token_from="/")
+    await sign_in(client, "learner2@example.org")
+    top = {f"score-{c.id}": str(c.levels[-1].score) for c in activity.rubric}
+    signed = await post(
+        client,
+        f"/sign-offs/{record.id}",
+        {"decision": "sign_off", "revision": "1", "comment": "Well done.", **top},
+    )
+    assert "The activity is signed off" in signed.text
     await db.refresh(enrollment)
     assert enrollment.status == "completed"
+    await post(client, "/sign-out", {}, token_from="/")
+    await sign_in(client, "learner@example.org")
     home = await client.get("/")
     assert "Completed" in home.text and "Introduction to Safety Organized Practice" in home.text
     # Completion opens the courses that need it.

@@ -20,12 +20,22 @@ from sqlalchemy import select, update
 
 from lms.accounts import service as accounts
 from lms.accounts.models import User
+from lms.activities.models import FieldActivity
 from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
-from lms.cohorts.models import LiveSession
-from lms.demo import DEMO_PASSWORD, FRESH_LEARNER, _advance, _pass, _read, load_demo
+from lms.cohorts.models import Attendance, LiveSession
+from lms.demo import (
+    DEMO_PASSWORD,
+    FRESH_LEARNER,
+    _advance,
+    _field_work,
+    _pass,
+    _read,
+    load_demo,
+)
 from lms.learning import service as learning
+from lms.learning.models import Enrollment
 from lms.learning.progress import module_target, progress_of
 from lms.mail.models import OutboxMessage
 from tests.conftest import SHIPPED, load_courses
@@ -161,6 +171,7 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
     enrolled, _ = await learning.enroll(db, learner1, supervisor_core)
     await db.flush()
     await _advance(db, settings, enrolled, "done", random.Random(1))
+    await _field_work(db, settings, enrolled, learner1, "signed off")
     await db.commit()
     people = {u.email: u for u in (await db.scalars(select(User))).all()}
     walk = Walk(client)
@@ -245,6 +256,32 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
     )
     await walk.submit("accounts.sign_out", "/")
 
+    # A learner sends a returned field activity again; the supervisor signs it off.
+    await walk.sign_in("learner3@example.org")
+    [activity] = progress.course.activities
+    activity_page = f"/courses/sop-intro/activities/{activity.id}"
+    await walk.submit(
+        "activities.submit",
+        activity_page,
+        {"reflection": "Sent again, with the children's words."},
+        slug="sop-intro",
+        activity_id=activity.id,
+    )
+    await walk.submit("accounts.sign_out", "/")
+    await walk.sign_in("supervisor@example.org")
+    record = await db.scalar(
+        select(FieldActivity)
+        .join(Enrollment, Enrollment.id == FieldActivity.enrollment_id)
+        .where(Enrollment.user_id == people["learner3@example.org"].id)
+    )
+    await walk.submit(
+        "activities.decide",
+        f"/sign-offs/{record.id}",
+        {"decision": "sign_off"},
+        record_id=record.id,
+    )
+    await walk.submit("accounts.sign_out", "/")
+
     # A trainer.
     await walk.sign_in("trainer1@example.org")
     intro = await _course_id(db, "sop-intro")
@@ -304,6 +341,7 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
         "cohorts.schedule",
         f"/cohorts/{live.cohort_id}",
         {
+            "course_session": f"{live.course_id}/case-consultation-webinar",
             "title": "Walk session",
             "starts_at": "2027-02-01T09:00",
             "minutes": "90",
@@ -311,11 +349,24 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
         },
         cohort_id=live.cohort_id,
     )
+    session_page = f"/cohorts/{live.cohort_id}/sessions/{live.id}"
     await walk.submit(
-        "cohorts.attendance",
-        f"/cohorts/{live.cohort_id}/sessions/{live.id}",
+        "cohorts.attendance", session_page, cohort_id=live.cohort_id, session_id=live.id
+    )
+    attendee = await db.scalar(
+        select(Attendance.user_id).where(
+            Attendance.session_id == live.id, Attendance.present.is_(True)
+        )
+    )
+    await walk.submit(
+        "cohorts.skills",
+        session_page,
         cohort_id=live.cohort_id,
         session_id=live.id,
+        user_id=attendee,
+    )
+    await walk.submit(
+        "cohorts.fidelity", session_page, cohort_id=live.cohort_id, session_id=live.id
     )
     await walk.submit("accounts.sign_out", "/")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from litestar import Request, Response, Router, get, post
@@ -12,8 +11,9 @@ from litestar.response import Template
 from lms import audit
 from lms.auth import requires, signed_in
 from lms.catalog import service
+from lms.forms import safe_file_name
 from lms.inject import DB, AppSettings
-from lms.pages import page, redirect_to
+from lms.pages import attachment, page, redirect_to
 
 admin_only = [requires("admin")]
 
@@ -69,12 +69,6 @@ KIND_LABELS = {
 }
 
 
-def download_name(name: str) -> str:
-    """A file name safe to put in a header: letters, digits, dot, dash and underscore."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip(".-") or "resource"
-    return cleaned[:120]
-
-
 @get("/resources", name="catalog.library", guards=[signed_in])
 async def resource_library(
     db: DB, kind: FromQuery[str] = "", course: FromQuery[str] = "", audience: FromQuery[str] = ""
@@ -106,16 +100,10 @@ async def resource_library(
 @get("/resources/{sha256:str}/{file_name:str}", name="catalog.download", guards=[signed_in])
 async def download(db: DB, sha256: FromPath[str], file_name: FromPath[str]) -> Response[bytes]:
     stored = await service.get_file(db, sha256, file_name)
-    filename = download_name(file_name)
+    filename = safe_file_name(file_name, "resource")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    return Response(
-        stored.content,
-        media_type=CONTENT_TYPES.get(extension, "application/octet-stream"),
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, max-age=86400, immutable",
-        },
-    )
+    media_type = CONTENT_TYPES.get(extension, "application/octet-stream")
+    return attachment(stored.content, media_type, filename, "private, max-age=86400, immutable")
 
 
 router = Router(

@@ -103,7 +103,7 @@ async def verify_file(request: Req, db: DB, settings: AppSettings, serial: FromP
     upload = await read_upload(request, "file")
     if upload is None:
         return await _verify_page(db, settings, serial, "no-file", 400)
-    checked = service.file_digest(upload)
+    checked = service.file_digest(upload.content)
     return redirect_to("certificates.verify", query={"file": checked}, serial=certificate.serial)
 
 

@@ -72,6 +72,8 @@ class LiveSession(Base):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohorts.id", ondelete="CASCADE"))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
     title: Mapped[str] = mapped_column(String(200))
+    # The course's session as written (course.yaml live_sessions id) this one delivers.
+    course_session: Mapped[str | None] = mapped_column(String(100))
     starts_at: Mapped[datetime] = mapped_column(DateTime)
     minutes: Mapped[int] = mapped_column(Integer, default=120)
     place: Mapped[str | None] = mapped_column(String(300))

@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import times
 from lms.accounts.models import County, User
+from lms.activities.models import FieldActivity
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.cohorts.models import Attendance, Cohort, CohortCourse, CohortMember, LiveSession
 from lms.db import among, dialect_name, utcnow
+from lms.delivery.models import SkillScore
 from lms.learning.models import COMPLETED, Enrollment, EvaluationResponse, ModuleProgress
 from lms.learning.progress import (
     STATE_LABELS,
@@ -91,15 +93,21 @@ def summarize(
     modules: str | None,
     attempts: str | None,
     evaluated: bool,
-    attended: int,
+    attended: str | None,
+    activities: str | None = None,
+    skills: str | None = None,
 ) -> Summary:
+    sessions = attended.split(_SEP) if attended else []
     progress = build_progress(
         enrollment,
         definition,
         _module_rows(modules),
         _scores(enrollment.id, attempts),
         evaluated,
-        attended,
+        len(sessions),
+        _activity_states(activities),
+        {s for s in sessions if s != _NO_COURSE_SESSION},
+        _skill_totals(skills),
     )
     states = progress.modules[:width]  # an older version may have fewer modules
     statuses = tuple(s.status for s in states) + ("",) * (width - len(states))
@@ -116,6 +124,24 @@ def _module_rows(joined: str | None) -> dict[str, ModuleRow]:
         module_id, _, status = item.partition(_ITEM)
         rows[module_id] = ModuleRow(status, 0, None)
     return rows
+
+
+def _skill_totals(joined: str | None) -> dict[tuple[str, int], tuple[int, int]]:
+    """(skill id, session id) -> (total score, criteria scored), from "skill session score"."""
+    totals: dict[tuple[str, int], tuple[int, int]] = {}
+    for item in joined.split(_SEP) if joined else ():
+        skill_id, session, score = item.split(_ITEM)
+        total, count = totals.get((skill_id, int(session)), (0, 0))
+        totals[(skill_id, int(session))] = (total + int(score), count + 1)
+    return totals
+
+
+def _activity_states(joined: str | None) -> dict[str, str]:
+    states = {}
+    for item in joined.split(_SEP) if joined else ():
+        activity_id, _, status = item.partition(_ITEM)
+        states[activity_id] = status
+    return states
 
 
 def _scores(enrollment_id: int, joined: str | None) -> list[AttemptScore]:
@@ -270,6 +296,7 @@ FILTERS = {
 # cost more to transfer and decode than to find, so the database joins each enrollment's into
 # two short strings: one row per enrollment.
 _SEP, _ITEM = ",", " "
+_NO_COURSE_SESSION = "-"  # a session attended that names no course session as written
 
 
 MEMBERS_QUERY = (
@@ -338,12 +365,44 @@ def _facts_query(dialect: str) -> Select[Any]:
     )
     evaluated = exists().where(EvaluationResponse.enrollment_id == Enrollment.id)
     attended = (
-        select(func.count())
+        select(
+            func.aggregate_strings(
+                func.coalesce(LiveSession.course_session, _NO_COURSE_SESSION), _SEP
+            )
+        )
         .select_from(Attendance)
         .join(LiveSession, LiveSession.id == Attendance.session_id)
         .where(
             Attendance.user_id == Enrollment.user_id,
             Attendance.present.is_(True),
+            LiveSession.course_id == Enrollment.course_id,
+        )
+        .scalar_subquery()
+    )
+    activities = (
+        select(
+            func.aggregate_strings(
+                FieldActivity.activity_id + literal(_ITEM) + FieldActivity.status, _SEP
+            )
+        )
+        .where(FieldActivity.enrollment_id == Enrollment.id)
+        .scalar_subquery()
+    )
+    skills = (
+        select(
+            func.aggregate_strings(
+                SkillScore.skill_id
+                + literal(_ITEM)
+                + cast(SkillScore.session_id, String)
+                + literal(_ITEM)
+                + cast(SkillScore.score, String),
+                _SEP,
+            )
+        )
+        .select_from(SkillScore)
+        .join(LiveSession, LiveSession.id == SkillScore.session_id)
+        .where(
+            SkillScore.user_id == Enrollment.user_id,
             LiveSession.course_id == Enrollment.course_id,
         )
         .scalar_subquery()
@@ -356,6 +415,8 @@ def _facts_query(dialect: str) -> Select[Any]:
         attempts,
         evaluated,
         attended,
+        activities,
+        skills,
     ).where(among(Enrollment.id, "enrollments", dialect))
 
 
@@ -369,9 +430,8 @@ async def _summaries_of(
     """Work out and keep the summaries of these enrollments (id -> version id)."""
     query = _facts_query(dialect_name(db))
     made = {}
-    for enrollment_id, revision, modules, attempts, evaluated, attended in (
-        await db.execute(query, {"enrollments": list(wanted)})
-    ).all():
+    rows = (await db.execute(query, {"enrollments": list(wanted)})).all()
+    for enrollment_id, revision, modules, attempts, evaluated, attended, activities, skills in rows:
         version_id = wanted[enrollment_id]
         enrollment = Enrollment(id=enrollment_id, version_id=version_id)
         key = (enrollment_id, revision, version_id, width)
@@ -382,7 +442,9 @@ async def _summaries_of(
             modules,
             attempts,
             bool(evaluated),
-            attended or 0,
+            attended,
+            activities,
+            skills,
         )
     return made
 

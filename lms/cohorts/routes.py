@@ -14,8 +14,19 @@ from lms.accounts.models import User
 from lms.auth import requires_any
 from lms.catalog import service as catalog
 from lms.cohorts import progress, roster, service
+from lms.delivery import service as delivery
+from lms.delivery.models import SEGMENT_STATES
 from lms.errors import DomainError, InvalidInput, NotFound
-from lms.forms import Confirmation, Fields, parse_id, read_fields, read_upload, shown, text
+from lms.forms import (
+    EVERY_FIELD,
+    Confirmation,
+    Fields,
+    parse_id,
+    read_fields,
+    read_upload,
+    shown,
+    text,
+)
 from lms.inject import DB, AppSettings, PathInt
 from lms.links import Link
 from lms.pages import carried, carry, confirm_page, page, redirect_to
@@ -249,7 +260,7 @@ async def _uploaded(request: Req) -> bytes:
     """The roster file uploaded, or the CSV text the preview carried over in the form."""
     data = await read_fields(request, multiline=("content",))
     upload = await read_upload(request, "file")
-    return upload if upload is not None else text(data, "content").encode()
+    return upload.content if upload is not None else text(data, "content").encode()
 
 
 def _text(raw: bytes) -> str:
@@ -353,17 +364,96 @@ async def schedule(request: Req, db: DB, settings: AppSettings, cohort_id: PathI
     )
 
 
-@get("/cohorts/{cohort_id:int}/sessions/{session_id:int}", name="cohorts.session", guards=guards)
-async def session_page(request: Req, db: DB, cohort_id: PathInt, session_id: PathInt) -> Template:
-    cohort = await service.get_cohort(db, request.user, cohort_id)
-    session = await service.get_session(db, cohort, session_id)
+async def _session_page(
+    request: Req, db: DB, cohort: Any, session: Any, status_code: int = 200, **extra: Any
+) -> Template:
     return page(
         "cohorts/session.html",
+        status_code,
         cohort=cohort,
         session=session,
         course=await catalog.get_course_by_id(db, session.course_id),
         members=await service.members_of(db, cohort.id),
         attendance=await service.attendance_of(db, session.id),
+        delivery=await delivery.session_delivery(db, session, request.user),
+        checklist=delivery.CHECKLIST,
+        segment_states=SEGMENT_STATES,
+        values=extra.pop("values", {}),
+        **extra,
+    )
+
+
+@get("/cohorts/{cohort_id:int}/sessions/{session_id:int}", name="cohorts.session", guards=guards)
+async def session_page(request: Req, db: DB, cohort_id: PathInt, session_id: PathInt) -> Template:
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    session = await service.get_session(db, cohort, session_id)
+    return await _session_page(request, db, cohort, session)
+
+
+@post(
+    "/cohorts/{cohort_id:int}/sessions/{session_id:int}/fidelity",
+    name="cohorts.fidelity",
+    guards=guards,
+)
+async def fidelity(request: Req, db: DB, cohort_id: PathInt, session_id: PathInt) -> Any:
+    """The trainer's log of how the session was delivered, or a second trainer's observation."""
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    session = await service.get_session(db, cohort, session_id)
+    data = await read_fields(request, multiline=EVERY_FIELD)
+    course = await delivery.course_of(db, session)
+    written = delivery.written_session(course, session)
+    try:
+        form = delivery.FidelityForm.from_form(data, written.segments if written else ())
+        await delivery.record_fidelity(db, course, session, request.user, form)
+    except DomainError as exc:
+        return await _session_page(
+            request,
+            db,
+            cohort,
+            session,
+            exc.status_code,
+            fidelity_error=str(exc),
+            values=shown(data),
+        )
+    return redirect_to(
+        "cohorts.session", "fidelity-saved", cohort_id=cohort.id, session_id=session.id
+    )
+
+
+@post(
+    "/cohorts/{cohort_id:int}/sessions/{session_id:int}/skills/{user_id:int}",
+    name="cohorts.skills",
+    guards=guards,
+)
+async def skills(
+    request: Req,
+    db: DB,
+    settings: AppSettings,
+    cohort_id: PathInt,
+    session_id: PathInt,
+    user_id: PathInt,
+) -> Any:
+    """One attending learner's skills scores, saved as the trainer goes (a form per learner)."""
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    session = await service.get_session(db, cohort, session_id)
+    learner = await service.get_member(db, cohort, user_id)
+    data = await read_fields(request)
+    course = await delivery.course_of(db, session)
+    try:
+        form = delivery.SkillsForm.from_form(data, delivery.skills_for(course, session))
+        await delivery.score_learner(db, settings, course, session, learner, request.user, form)
+    except DomainError as exc:
+        return await _session_page(
+            request,
+            db,
+            cohort,
+            session,
+            exc.status_code,
+            skills_error=str(exc),
+            skills_error_for=learner.id,
+        )
+    return redirect_to(
+        "cohorts.session", "skills-saved", cohort_id=cohort.id, session_id=session.id
     )
 
 
@@ -500,6 +590,8 @@ router = Router(
         schedule,
         session_page,
         attendance,
+        fidelity,
+        skills,
         progress_page,
         learner_page,
         export,

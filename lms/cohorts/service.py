@@ -16,6 +16,7 @@ from lms import audit, times
 from lms.accounts import service as accounts
 from lms.accounts.models import County, User
 from lms.catalog import service as catalog
+from lms.catalog.definition import LiveSession as WrittenSession
 from lms.catalog.models import Course
 from lms.cohorts.models import (
     Attendance,
@@ -195,6 +196,10 @@ class CohortDetail:
     members: list[User]
     courses: list[tuple[Course, CohortCourse]]
     sessions: list[LiveSession]
+    # The cohort's courses' sessions as written, for "what it delivers": (course, session).
+    written: list[tuple[Course, WrittenSession]] = field(default_factory=list)
+    # Members whose field activities have nobody to sign them off: no supervisor recorded.
+    without_supervisor: list[User] = field(default_factory=list)
 
 
 async def detail(db: AsyncSession, cohort: Cohort) -> CohortDetail:
@@ -230,6 +235,7 @@ async def detail(db: AsyncSession, cohort: Cohort) -> CohortDetail:
             .order_by(LiveSession.starts_at)
         )
     ).all()
+    defined = await catalog.with_definitions(db, [c for c, _ in courses])
     return CohortDetail(
         cohort,
         list(counties),
@@ -237,6 +243,14 @@ async def detail(db: AsyncSession, cohort: Cohort) -> CohortDetail:
         members,
         [(c, cc) for c, cc in courses],
         list(sessions),
+        [(c, written) for c, definition in defined for written in definition.sessions],
+        [m for m in members if m.supervisor_id is None]
+        if any(
+            a.signed_off_by == "supervisor"
+            for _, definition in defined
+            for a in definition.activities
+        )
+        else [],
     )
 
 
@@ -622,24 +636,34 @@ class SessionForm:
     """A live session: its start is typed in the academy's zone (`schedule_session` stores UTC)."""
 
     course_id: int
-    title: str
+    title: str  # blank: the title of the course session it delivers
     starts_at: datetime
-    minutes: int
+    minutes: int | None  # None: the minutes of the course session it delivers, else 120
     place: str | None
     webinar_url: str | None
+    course_session: str | None = None  # the course's session as written that it delivers
 
     @classmethod
     def from_form(cls, data: Fields) -> SessionForm:
-        course_id = required_id(data, "course", "Choose one of the cohort's courses.")
         title = one_line(data, "title")
-        if not title:
-            raise InvalidInput("Give the session a title, e.g. 'Classroom simulation'.", "title")
+        # "<course id>/<session id>": the course session it delivers names the course too.
+        delivers = text(data, "course_session").strip()
+        course_session = None
+        if delivers:
+            chosen, _, course_session = delivers.partition("/")
+            found = parse_id(chosen)
+            if found is None or not course_session:
+                raise InvalidInput("Choose one of the courses' sessions.", "course_session")
+            course_id = found
+        else:
+            course_id = required_id(data, "course", "Choose one of the cohort's courses.")
         try:
             starts_at = datetime.fromisoformat(text(data, "starts_at").strip())
         except ValueError:
             raise InvalidInput("Enter the date and time the session starts.", "starts_at") from None
-        minutes = parse_number(text(data, "minutes").strip() or "120")
-        if minutes is None or not 15 <= minutes <= 600:
+        raw_minutes = text(data, "minutes").strip()
+        minutes = parse_number(raw_minutes) if raw_minutes else None
+        if raw_minutes and (minutes is None or not 15 <= minutes <= 600):
             raise InvalidInput("A session lasts between 15 and 600 minutes.", "minutes")
         place = text(data, "place").strip()[:300] or None
         url = text(data, "webinar_url").strip() or None
@@ -647,7 +671,7 @@ class SessionForm:
             raise InvalidInput("The webinar address must start with https://.", "webinar_url")
         if not place and not url:
             raise InvalidInput("Give a place or a webinar address.", "place")
-        return cls(course_id, title[:200], starts_at, minutes, place, url)
+        return cls(course_id, title[:200], starts_at, minutes, place, url, course_session)
 
 
 async def schedule_session(
@@ -656,12 +680,26 @@ async def schedule_session(
     assigned = await db.get(CohortCourse, (cohort.id, form.course_id))
     if assigned is None:
         raise InvalidInput("Choose one of the cohort's courses.", "course")
+    course = await catalog.get_course_by_id(db, form.course_id)
+    definition = await catalog.current_definition(db, course)
+    written = next((w for w in definition.sessions if w.id == form.course_session), None)
+    if definition.sessions and written is None:
+        names = "; ".join(f"{w.title} ({w.minutes} min)" for w in definition.sessions)
+        raise InvalidInput(
+            f"{definition.title} is delivered as written: choose which of its sessions this "
+            f"one delivers ({names}).",
+            "course_session",
+        )
+    title = form.title or (written.title if written else "")
+    if not title:
+        raise InvalidInput("Give the session a title, e.g. 'Classroom simulation'.", "title")
     session = LiveSession(
         cohort_id=cohort.id,
         course_id=form.course_id,
-        title=form.title,
+        title=title,
+        course_session=written.id if written else None,
         starts_at=times.to_utc(form.starts_at, zone),
-        minutes=form.minutes,
+        minutes=form.minutes or (written.minutes if written else 120),
         place=form.place,
         webinar_url=form.webinar_url,
     )
@@ -673,7 +711,11 @@ async def schedule_session(
         "session.schedule",
         "live_session",
         session.id,
-        after={"cohort_id": cohort.id, "title": session.title},
+        after={
+            "cohort_id": cohort.id,
+            "title": session.title,
+            "course_session": session.course_session,
+        },
     )
     return session
 

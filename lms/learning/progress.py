@@ -1,9 +1,9 @@
 """The progress model: what is unlocked, done and left in an enrollment, read in one query.
 
 `progress_facts` reads everything that decides progress (module rows, submitted attempts,
-evaluations, attendance) for one enrollment or all of a person's in one UNION ALL, and
-`build_progress` works the rules out from it. The learner's pages, the cohort matrix and
-the quizzes all read progress here.
+evaluations, attendance, field activities) for one enrollment or all of a person's in one
+UNION ALL, and `build_progress` works the rules out from it. The learner's pages, the
+cohort matrix and the quizzes all read progress here.
 """
 
 from __future__ import annotations
@@ -40,11 +40,13 @@ from sqlalchemy.orm import raiseload
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from lms.activities.models import SIGNED_OFF, SUBMITTED, FieldActivity
 from lms.catalog import service as catalog
-from lms.catalog.definition import CourseDefinition, Module
+from lms.catalog.definition import Activity, CourseDefinition, Module
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Attendance, LiveSession
 from lms.db import table_of
+from lms.delivery.models import SkillScore
 from lms.errors import NotFound, NotYet
 from lms.learning.models import COMPLETED, WITHDRAWN, Enrollment, EvaluationResponse, ModuleProgress
 from lms.links import Link
@@ -101,7 +103,12 @@ class Progress:
     pretest: AttemptScore | None
     final_attempts: list[AttemptScore] = field(default_factory=list)
     evaluation_done: bool = False
+    # Required live sessions attended: for sessions as written, the required course sessions
+    # attended at least once; otherwise every session attended.
     sessions_attended: int = 0
+    sessions_delivered: frozenset[str] = frozenset()  # course session ids attended
+    activities: dict[str, str] = field(default_factory=dict)  # activity id -> its status
+    skills_passed: frozenset[str] = frozenset()  # skill ids scored at `pass` in one session
     rows: dict[str, ModuleRow] = field(default_factory=dict)  # module id -> progress row
     certificate: Certificate | None = None  # the current one; read by `dashboard` only
 
@@ -163,13 +170,40 @@ class Progress:
             return None
         return round((first.percent or 0) - self.pretest.percent, 1)
 
+    def activity_open(self, activity: Activity) -> bool:
+        """A field activity opens once its `after` module is complete (at once without one)."""
+        return activity.after is None or self.module_state(activity.after).status == "done"
+
+    def activity_status(self, activity: Activity) -> str:
+        """locked, open (nothing sent yet), submitted, returned or signed_off."""
+        status = self.activities.get(activity.id)
+        if status is not None:
+            return status
+        return "open" if self.activity_open(activity) else "locked"
+
+    @property
+    def required_skills_passed(self) -> bool:
+        return all(s.id in self.skills_passed for s in self.course.skills if s.required)
+
+    @property
+    def required_activities(self) -> list[Activity]:
+        return [a for a in self.course.activities if a.required]
+
+    @property
+    def activities_signed_off(self) -> bool:
+        return all(self.activities.get(a.id) == SIGNED_OFF for a in self.required_activities)
+
     @property
     def steps(self) -> tuple[int, int]:
         """(done, total) steps, for the progress bar."""
         c = self.course
-        total = len(self.modules) + c.live_sessions
+        required = self.required_activities
+        skills = [s for s in c.skills if s.required]
+        total = len(self.modules) + c.live_sessions + len(required) + len(skills)
         done = sum(m.status == "done" for m in self.modules)
         done += min(self.sessions_attended, c.live_sessions)
+        done += sum(self.activities.get(a.id) == SIGNED_OFF for a in required)
+        done += sum(s.id in self.skills_passed for s in skills)
         if c.pretest:
             total += 1
             done += self.pretest is not None
@@ -193,6 +227,8 @@ class Progress:
             and self.final_passed
             and (self.course.evaluation is None or self.evaluation_done)
             and self.sessions_attended >= self.course.live_sessions
+            and self.activities_signed_off
+            and self.required_skills_passed
         )
 
     def seat_seconds_left(self, module_id: str, now: datetime) -> int:
@@ -255,12 +291,24 @@ class Progress:
             return "No final assessment attempts left: contact your trainer", None
         if self.evaluation_available:
             return "Complete the course evaluation", Link("learning.evaluation", {"slug": slug})
+        for activity in self.required_activities:
+            status = self.activity_status(activity)
+            link = Link("activities.activity", {"slug": slug, "activity_id": activity.id})
+            if status in ("open", "returned"):
+                verb = "Send again" if status == "returned" else "Do the field activity"
+                return f"{verb}: {activity.title}", link
         if self.sessions_attended < self.course.live_sessions:
             return (
                 f"Attend the live sessions ({self.sessions_attended} of "
                 f"{self.course.live_sessions} recorded by your trainer)",
                 None,
             )
+        if not self.required_skills_passed:
+            return "Your trainer scores the course's skills at a live session", None
+        for activity in self.required_activities:
+            if self.activity_status(activity) == SUBMITTED:
+                link = Link("activities.activity", {"slug": slug, "activity_id": activity.id})
+                return f"Waiting for sign-off: {activity.title}", link
         return "Completed", course
 
 
@@ -291,6 +339,14 @@ class Facts:
     attempts: dict[int, list[AttemptScore]]  # enrollment id -> submitted attempts, oldest first
     evaluated: set[int]  # enrollment ids with an evaluation response
     attended: dict[tuple[int, int], int]  # (user id, course id) -> live sessions attended
+    # enrollment id -> field activity id -> status
+    activities: dict[int, dict[str, str]] = field(default_factory=dict)
+    # (user id, course id) -> course session ids attended
+    delivered: dict[tuple[int, int], set[str]] = field(default_factory=dict)
+    # (user id, course id) -> (skill id, session id) -> (total score, criteria scored)
+    skills: dict[tuple[int, int], dict[tuple[str, int], tuple[int, int]]] = field(
+        default_factory=dict
+    )
 
     def progress(self, enrollment: Enrollment, course: CourseDefinition) -> Progress:
         return build_progress(
@@ -300,6 +356,9 @@ class Facts:
             self.attempts.get(enrollment.id, []),
             enrollment.id in self.evaluated,
             self.attended.get((enrollment.user_id, enrollment.course_id), 0),
+            self.activities.get(enrollment.id, {}),
+            self.delivered.get((enrollment.user_id, enrollment.course_id), set()),
+            self.skills.get((enrollment.user_id, enrollment.course_id), {}),
         )
 
 
@@ -371,7 +430,7 @@ def _facts_query(whose: str) -> CompoundSelect:
         select(
             literal_column("'s'"),
             Attendance.user_id,
-            text_,
+            LiveSession.course_session,
             text_,
             LiveSession.course_id,
             func.count(),
@@ -385,17 +444,45 @@ def _facts_query(whose: str) -> CompoundSelect:
             Attendance.present.is_(True),
             attended_course,
         )
-        .group_by(Attendance.user_id, LiveSession.course_id)
+        .group_by(Attendance.user_id, LiveSession.course_id, LiveSession.course_session)
     )
-    return union_all(modules, attempts, evaluations, attendance)
+    skills = (
+        select(
+            literal_column("'k'"),
+            SkillScore.user_id,
+            SkillScore.skill_id,
+            text_,
+            LiveSession.course_id,
+            func.sum(SkillScore.score),
+            cast(func.count(), Float),
+            flag,
+            moment,
+        )
+        .join(LiveSession, LiveSession.id == SkillScore.session_id)
+        .where(SkillScore.user_id == bindparam("user", type_=Integer), attended_course)
+        .group_by(SkillScore.user_id, LiveSession.course_id, SkillScore.skill_id, LiveSession.id)
+    )
+    activities = select(
+        literal_column("'f'"),
+        FieldActivity.enrollment_id,
+        FieldActivity.activity_id,
+        FieldActivity.status,
+        integer,
+        integer,
+        real,
+        flag,
+        moment,
+    ).where(of(FieldActivity.enrollment_id))
+    return union_all(modules, attempts, evaluations, attendance, activities, skills)
 
 
 async def progress_facts(
     db: AsyncSession, whose: str, params: dict[str, Any], seen: dict[str, Any] | None = None
 ) -> Facts:
-    """Module progress, submitted attempts, evaluations and attendance in one query.
+    """Module progress, submitted attempts, evaluations, attendance, field activities and
+    skill scores in one query.
 
-    The four kinds of rows come back as one UNION ALL, told apart by their first column,
+    The six kinds of rows come back as one UNION ALL, told apart by their first column,
     because on a busy server a page's cost is its number of queries.
     """
     if seen is None:
@@ -411,8 +498,16 @@ async def progress_facts(
             facts.attempts.setdefault(owner, []).append(score)
         elif kind == "e":
             facts.evaluated.add(owner)
+        elif kind == "f":
+            facts.activities.setdefault(owner, {})[key] = status
+        elif kind == "k":
+            scored = facts.skills.setdefault((owner, number), {})
+            scored[(key, len(scored))] = (extra, int(percent or 0))
         else:
-            facts.attended[(owner, number)] = extra
+            course_key = (owner, number)
+            facts.attended[course_key] = facts.attended.get(course_key, 0) + extra
+            if key:
+                facts.delivered.setdefault(course_key, set()).add(key)
     for attempts_of in facts.attempts.values():
         attempts_of.sort()  # by id: the order they were started
     return facts
@@ -438,6 +533,9 @@ def build_progress(
     attempts: list[AttemptScore],
     evaluation_done: bool,
     sessions_attended: int,
+    activities: dict[str, str] | None = None,
+    delivered: set[str] | None = None,
+    skills: dict[tuple[str, int], tuple[int, int]] | None = None,
 ) -> Progress:
     by_target: dict[str, list[AttemptScore]] = {}
     for attempt in attempts:
@@ -474,9 +572,36 @@ def build_progress(
         pretest=pretest,
         final_attempts=by_target.get(FINAL, []),
         evaluation_done=evaluation_done,
-        sessions_attended=sessions_attended,
+        sessions_attended=_sessions_counted(course, sessions_attended, delivered or set()),
+        sessions_delivered=frozenset(delivered or ()),
+        activities=activities or {},
+        skills_passed=_skills_passed(course, skills or {}),
         rows=rows,
     )
+
+
+def _sessions_counted(course: CourseDefinition, attended: int, delivered: set[str]) -> int:
+    """Sessions as written count once each, the required ones only; a course without them
+    counts every session attended."""
+    if not course.sessions:
+        return attended
+    return sum(1 for s in course.sessions if s.required and s.id in delivered)
+
+
+def _skills_passed(
+    course: CourseDefinition, scored: dict[tuple[str, int], tuple[int, int]]
+) -> frozenset[str]:
+    """The skills scored at their pass mark, every criterion, in one session."""
+    passed = set()
+    for skill in course.skills:
+        for (skill_id, _), (total, criteria) in scored.items():
+            if (
+                skill_id == skill.id
+                and criteria >= len(skill.criteria)
+                and total >= skill.pass_score
+            ):
+                passed.add(skill.id)
+    return frozenset(passed)
 
 
 def reading_seconds(last_seen: datetime, now: datetime) -> int:

@@ -21,7 +21,16 @@ from lms.errors import Conflict, NotFound
 from lms.mail.models import CANCELLED, FAILED, QUEUED, STATUSES, OutboxMessage
 from lms.settings import SITE_NAME, Settings
 
-KINDS = ("invitation", "password_reset", "certificate_issued", "reminder_due", "reminder_overdue")
+KINDS = (
+    "invitation",
+    "password_reset",
+    "certificate_issued",
+    "reminder_due",
+    "reminder_overdue",
+    "activity_submitted",
+    "activity_decided",
+    "activity_waiting",
+)
 REMINDER_KINDS = ("reminder_due", "reminder_overdue")
 
 
@@ -114,11 +123,17 @@ async def cancel_unsent(
     )
 
 
-async def cancel_queued(db: AsyncSession, dedupe_key: str, why: str) -> None:
-    """Cancel the one message queued under `dedupe_key`, if it has not been sent yet."""
+async def cancel_queued(
+    db: AsyncSession, dedupe_key: str, why: str, every_reader: bool = False
+) -> None:
+    """Cancel the message queued under `dedupe_key`, if it has not been sent yet; with
+    `every_reader`, the copies queued for each reader as `<dedupe_key>:<user id>` too."""
+    keyed = OutboxMessage.dedupe_key == dedupe_key
+    if every_reader:
+        keyed = or_(keyed, OutboxMessage.dedupe_key.startswith(f"{dedupe_key}:", autoescape=True))
     await db.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.dedupe_key == dedupe_key, OutboxMessage.status == QUEUED)
+        .where(keyed, OutboxMessage.status == QUEUED)
         .values(status=CANCELLED, last_error=why)
         .execution_options(synchronize_session=False)
     )

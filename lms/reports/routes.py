@@ -21,7 +21,7 @@ from lms.errors import InvalidInput
 from lms.forms import parse_id
 from lms.inject import DB, AppSettings, PathInt
 from lms.pages import page
-from lms.reports import charts, exports, items, service
+from lms.reports import charts, cqi, exports, items, service
 from lms.reports import completions as completions_report
 
 Req = Request[User, Any, Any]
@@ -244,4 +244,68 @@ async def course_report(
     )
 
 
-router = Router(path="/", route_handlers=[cohort_report, course_report, completions, audit_log])
+@get("/admin/courses/{slug:str}/cqi", name="reports.cqi", guards=admin_only)
+async def cqi_report(
+    db: DB,
+    settings: AppSettings,
+    slug: FromPath[str],
+    version: FromQuery[str] = "",
+    cohort: FromQuery[str] = "",
+    trainer: FromQuery[str] = "",
+    county: FromQuery[str] = "",
+    region: FromQuery[str] = "",
+    since: FromQuery[str] = "",
+    until: FromQuery[str] = "",
+    fmt: FromQuery[str] = "",
+) -> Any:
+    """The chain of evidence: the seven levels of the state's framework, side by side."""
+    course = await catalog.get_course(db, slug)
+    definition = await catalog.current_definition(db, course)
+    versions = await catalog.versions_of(db, course.id)
+    start, end = _month(since, "From"), _month(until, "To")
+    scope = cqi.Scope(
+        course.id,
+        _choice_id(cohort),
+        _choice_id(trainer),
+        _choice_id(county),
+        _choice_id(region),
+        _choice_id(version),
+        times.to_utc(start, settings.zone) if start else None,
+        times.to_utc(end + timedelta(days=1), settings.zone) if end else None,
+    )
+    found = await cqi.chain(db, scope, definition)
+    if fmt in ("csv", "xlsx"):
+        return exports.download(
+            f"cqi-{course.slug}", fmt, "Chain of evidence", *cqi.table(found), settings.zone
+        )
+    _, regions, counties = await completions_report.completion_choices(db)
+    filters = {
+        "version": version,
+        "cohort": cohort,
+        "trainer": trainer,
+        "county": county,
+        "region": region,
+        "since": since,
+        "until": until,
+    }
+    return page(
+        "reports/cqi.html",
+        course=course,
+        definition=definition,
+        chain=found,
+        scope=scope,
+        versions=versions,
+        cohorts=await cohorts.all_cohorts(db),
+        trainers=await cohorts.trainers(db),
+        counties=counties,
+        regions=regions,
+        since=since,
+        until=until,
+        query=urlencode({k: v for k, v in filters.items() if v}),
+        low_fidelity=round(100 * cqi.LOW_FIDELITY),
+    )
+
+
+router = Router(
+    path="/", route_handlers=[cohort_report, course_report, cqi_report, completions, audit_log]
+)

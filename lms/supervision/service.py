@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms.accounts.models import User
+from lms.activities import service as activities
 from lms.catalog import service as catalog
 from lms.learning.models import ACTIVE, COMPLETED, Enrollment, ModuleProgress
 
@@ -34,6 +35,7 @@ class CourseLine:
 class Supervisee:
     person: User
     courses: list[CourseLine] = field(default_factory=list)
+    waiting: int = 0  # field activities waiting for the supervisor's sign-off
 
     @property
     def overdue(self) -> int:
@@ -41,7 +43,8 @@ class Supervisee:
 
 
 async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Supervisee]:
-    """The supervisor's active supervisees with their enrollments, in three statements."""
+    """The supervisor's active supervisees with their enrollments and what waits for their
+    sign-off, in four statements."""
     people = (
         await db.scalars(
             select(User)
@@ -66,6 +69,9 @@ async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Superv
             .order_by(Enrollment.enrolled_at.desc())
         )
     ).all()
+    for person_id, count in (await activities.waiting_counts(db, supervisor.id)).items():
+        if person_id in rows:
+            rows[person_id].waiting = count
     definitions = await catalog.get_definitions(db, {e.version_id for e, _ in found})
     for enrollment, modules_done in found:
         course = definitions[enrollment.version_id]
