@@ -77,6 +77,10 @@ TARGETS = {
     # Issue 15: with question groups and review rules, and the report with item analysis.
     "quiz start + submit": 0.5,
     "course report (250)": 0.25,
+    # Issue 17: the supervisor's pages and a session page with its skills forms.
+    "sign-offs queue (30)": 1.0,
+    "my team (30)": 1.0,
+    "session page (40)": 0.5,
 }
 MEMORY_LIMIT_MB = 200
 FLOOR_B = "floor (b): 3 SELECTs + page"
@@ -123,6 +127,10 @@ class Plan:
     cohort_size: int = 0
     admin: str = f"admin@{seeding.DOMAIN}"
     burst: list[str] = field(default_factory=list)
+    supervisor: str = ""  # the benchmark team's supervisor (bench/seed.py BENCH_TEAM)
+    session_path: str = ""  # the emergency-response session with the most attendees
+    session_trainer: str = ""
+    session_size: int = 0
 
 
 def log(message: str) -> None:
@@ -245,6 +253,37 @@ async def make_plan(url: str) -> Plan:
             ).all()
         )
         plan.floor_email = plan.dashboard_learners[0]
+        lead = (
+            select(m.User.supervisor_id)
+            .where(m.User.supervisor_id.is_not(None))
+            .group_by(m.User.supervisor_id)
+            .order_by(func.count().desc(), m.User.supervisor_id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        plan.supervisor = str(await db.scalar(select(m.User.email).where(m.User.id == lead)))
+        biggest = (
+            await db.execute(
+                select(m.LiveSession.id, m.LiveSession.cohort_id, func.count())
+                .join(m.Attendance, m.Attendance.session_id == m.LiveSession.id)
+                .where(m.LiveSession.course_session.is_not(None), m.Attendance.present.is_(True))
+                .group_by(m.LiveSession.id, m.LiveSession.cohort_id)
+                .order_by(func.count().desc(), m.LiveSession.id)
+                .limit(1)
+            )
+        ).first()
+        if biggest is not None:
+            session_id, cohort_id, plan.session_size = biggest
+            plan.session_path = f"/cohorts/{cohort_id}/sessions/{session_id}"
+            plan.session_trainer = str(
+                await db.scalar(
+                    select(m.User.email)
+                    .join(m.CohortTrainer, m.CohortTrainer.user_id == m.User.id)
+                    .where(m.CohortTrainer.cohort_id == cohort_id)
+                    .order_by(m.User.id)
+                    .limit(1)
+                )
+            )
     await engine.dispose()
     return plan
 
@@ -534,7 +573,8 @@ def scenarios(url: str, plan: Plan, servers: Servers) -> list[Scenario]:
     app, floor_a, floor_b = servers.app, servers.floor_a, servers.floor_b
     log("Signing the benchmark's people in (bcrypt cost 12) ...")
     emails = [e for e, _ in plan.module_learners + plan.submit_learners]
-    emails += plan.dashboard_learners + [plan.trainer, plan.admin]
+    emails += plan.dashboard_learners + [plan.trainer, plan.admin, plan.supervisor]
+    emails += [plan.session_trainer] if plan.session_trainer else []
     signed = sign_in_all(app.url, list(dict.fromkeys(emails)))
     module = [(signed[e], p) for e, p in plan.module_learners]
     found: list[Scenario] = []
@@ -574,6 +614,15 @@ def scenarios(url: str, plan: Plan, servers: Servers) -> list[Scenario]:
     report = f"/cohorts/{plan.cohort_id}/report"
     add(f"course report ({plan.cohort_size})", app, as_each([plan.trainer], report), "Item")
     add("completions report", app, as_each([plan.admin], "/admin/completions"), "Completions")
+    add("sign-offs queue (30)", app, as_each([plan.supervisor], "/sign-offs"), "Waiting for you")
+    add("my team (30)", app, as_each([plan.supervisor], "/team"), "waiting for your sign-off")
+    if plan.session_path:
+        add(
+            f"session page ({plan.session_size})",
+            app,
+            as_each([plan.session_trainer], plan.session_path),
+            "Agenda as written",
+        )
     add(
         "certificate verification",
         app,

@@ -28,7 +28,7 @@ from typing import Any
 
 import bcrypt
 import click
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -693,6 +693,13 @@ async def seed(
             await sink.add("cohort_counties", {"cohort_id": cohort_id, "county_id": county_id})
         await sink.flush_all()
         await _fix_sequences(conn, ["enrollments", "attempts", "certificates"])
+        practice = await seed_practice(conn, rng, now, people, definitions, courses)
+        for table, n in practice.items():
+            counts.add(table, n)
+        progress(
+            f"Practice: {practice['field_activities']:,} field activities, "
+            f"{practice['skill_scores']:,} skill scores, {practice['fidelity_logs']:,} logs"
+        )
     if engine.dialect.name == "postgresql":
         # Fresh statistics for the planner, and the visibility map for index-only scans.
         progress("VACUUM ANALYZE")
@@ -701,6 +708,207 @@ async def seed(
             await conn.execute(text("VACUUM ANALYZE"))
     await engine.dispose()
     return counts, time.perf_counter() - started
+
+
+# The benchmark's supervisor: "My team" and "Sign-offs" with this many people waiting.
+BENCH_TEAM = 30
+
+
+async def seed_practice(
+    conn: AsyncConnection,
+    rng: random.Random,
+    now: datetime,
+    people: list[Person],
+    definitions: dict[str, CourseDefinition],
+    courses: dict[str, Any],
+) -> dict[str, int]:
+    """Supervisors for everyone, field activities in every state, sessions as written with
+    delivery logs, and skills scored for the attendees, on top of the seeded learning."""
+    made: dict[str, int] = {}
+    # Supervisors: a supervisor of the same county where there is one; the first supervisor
+    # leads the benchmark's team of BENCH_TEAM.
+    supervisors: dict[int, list[int]] = {}
+    for person in people:
+        if person.supervisor:
+            supervisors.setdefault(person.county_id, []).append(person.id)
+    lead = next(p.id for p in people if p.supervisor)
+    workers = [p for p in people if not p.supervisor]
+    links = []
+    for n, person in enumerate(workers):
+        nearby = supervisors.get(person.county_id)
+        chosen = lead if n < BENCH_TEAM else (rng.choice(nearby) if nearby else None)
+        if chosen is not None:
+            links.append({"uid": person.id, "sid": chosen})
+    users = m.User.__table__
+    await conn.execute(
+        users.update().where(users.c.id == bindparam("uid")).values(supervisor_id=bindparam("sid")),
+        links,
+    )
+    supervisor_of = {link["uid"]: link["sid"] for link in links}
+    # Field activities of the introduction: signed off for everyone who completed it (its
+    # completion needs the sign-off), sent or returned for some still in it, and waiting for
+    # everyone on the benchmark's team.
+    intro = definitions["sop-intro"]
+    activity = intro.activities[0] if intro.activities else None
+    activities: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
+    if activity is not None:
+        team = {p.id for p in workers[:BENCH_TEAM]}
+        rows = await conn.execute(
+            select(m.Enrollment.id, m.Enrollment.user_id, m.Enrollment.status).where(
+                m.Enrollment.course_id == courses["sop-intro"].id
+            )
+        )
+        next_id = 1
+        for enrollment_id, user_id, status in rows.all():
+            reviewer = supervisor_of.get(user_id)
+            if reviewer is None:
+                continue
+            if status == "completed":
+                state = "signed_off"
+            elif user_id in team:
+                state = "submitted"
+            else:
+                state = rng.choice(["submitted", "returned", None, None, None])
+            if state is None:
+                continue
+            sent = now - timedelta(days=rng.randint(1, 40))
+            decided = sent + timedelta(days=rng.randint(1, 9)) if state != "submitted" else None
+            activities.append(
+                {
+                    "id": next_id,
+                    "enrollment_id": enrollment_id,
+                    "activity_id": activity.id,
+                    "reviewer": "supervisor",
+                    "status": state,
+                    "revision": 1 if state == "submitted" else 2,
+                    "submitted_at": sent,
+                    "first_submitted_at": sent,
+                    "decided_at": decided,
+                    "decided_by_id": reviewer if decided else None,
+                    "scores": (
+                        {c.id: c.levels[-1].score for c in activity.rubric}
+                        if state == "signed_off"
+                        else None
+                    ),
+                }
+            )
+            steps.append(
+                {
+                    "field_activity_id": next_id,
+                    "kind": "submitted",
+                    "revision": 1,
+                    "by_id": user_id,
+                    "at": sent,
+                    "reflection": "Seeded reflection: what the family said worked, and worried.",
+                    "comment": None,
+                }
+            )
+            if decided is not None:
+                steps.append(
+                    {
+                        "field_activity_id": next_id,
+                        "kind": state,
+                        "revision": 2,
+                        "by_id": reviewer,
+                        "at": decided,
+                        "reflection": None,
+                        "comment": "Seeded decision.",
+                    }
+                )
+            next_id += 1
+        for table, found in (("field_activities", activities), ("field_activity_steps", steps)):
+            for start in range(0, len(found), 5_000):
+                await conn.execute(
+                    insert(m.Base.metadata.tables[table]), found[start : start + 5_000]
+                )
+    made["field_activities"] = len(activities)
+    made["field_activity_steps"] = len(steps)
+    # Emergency response's sessions, as written: which one each delivers, a delivery log for
+    # those held, and skills scored for who attended.
+    er = definitions["emergency-response"]
+    sessions = (
+        await conn.execute(
+            select(
+                m.LiveSession.id,
+                m.LiveSession.title,
+                m.LiveSession.starts_at,
+                m.CohortTrainer.user_id,
+            )
+            .join(m.CohortTrainer, m.CohortTrainer.cohort_id == m.LiveSession.cohort_id)
+            .where(m.LiveSession.course_id == courses["emergency-response"].id)
+            .order_by(m.LiveSession.id, m.CohortTrainer.user_id)
+        )
+    ).all()
+    delivers: dict[int, Any] = {}
+    logs = []
+    for session_id, title, starts_at, trainer_id in sessions:
+        if session_id in delivers or not er.sessions:
+            continue
+        course_session = er.sessions[0] if "simulation" in title.lower() else er.sessions[-1]
+        delivers[session_id] = course_session
+        if starts_at < now and course_session.segments:
+            states = [
+                "as_written" if rng.random() < 0.85 else rng.choice(["adapted", "skipped"])
+                for _ in course_session.segments
+            ]
+            logs.append(
+                {
+                    "session_id": session_id,
+                    "kind": "delivery",
+                    "recorded_by_id": trainer_id,
+                    "recorded_at": starts_at + timedelta(hours=4),
+                    "segments": [
+                        {
+                            "status": st,
+                            "minutes": seg.minutes,
+                            "note": "" if st == "as_written" else "Seeded.",
+                        }
+                        for st, seg in zip(states, course_session.segments, strict=True)
+                    ],
+                    "as_written": states.count("as_written"),
+                    "segment_count": len(states),
+                }
+            )
+    sessions_table = m.LiveSession.__table__
+    if delivers:
+        await conn.execute(
+            sessions_table.update()
+            .where(sessions_table.c.id == bindparam("sid"))
+            .values(course_session=bindparam("cs")),
+            [{"sid": sid, "cs": w.id} for sid, w in delivers.items()],
+        )
+    if logs:
+        await conn.execute(insert(m.FidelityLog.__table__), logs)
+    made["fidelity_logs"] = len(logs)
+    scores = []
+    attended = await conn.execute(
+        select(m.Attendance.session_id, m.Attendance.user_id, m.Attendance.recorded_by_id).where(
+            m.Attendance.session_id.in_(list(delivers)), m.Attendance.present.is_(True)
+        )
+    )
+    for session_id, user_id, by in attended.all():
+        for skill in er.skills:
+            if skill.session not in (None, delivers[session_id].id):
+                continue
+            for criterion in skill.criteria:
+                level = criterion.levels[min(len(criterion.levels) - 1, int(rng.random() * 3) + 1)]
+                scores.append(
+                    {
+                        "session_id": session_id,
+                        "user_id": user_id,
+                        "skill_id": skill.id,
+                        "criterion_id": criterion.id,
+                        "score": level.score,
+                        "scored_by_id": by,
+                        "scored_at": now,
+                    }
+                )
+    for start in range(0, len(scores), 5_000):
+        await conn.execute(insert(m.SkillScore.__table__), scores[start : start + 5_000])
+    made["skill_scores"] = len(scores)
+    await _fix_sequences(conn, ["field_activities", "field_activity_steps", "fidelity_logs"])
+    return made
 
 
 def _member(plan: CohortPlan, person: Person) -> dict[str, Any]:

@@ -80,6 +80,8 @@ ACTIONS = {
     "session.schedule": "Scheduled a live session",
     "session.attendance": "Recorded attendance",
     "courses.sync": "Synced the courses",
+    "trainer.qualify": "Recorded a trainer's qualification",
+    "cohort.qualification_override": "Put an unqualified trainer on a cohort",
     "session.fidelity": "Logged a session's delivery",
     "session.skills": "Scored skills",
     "activity.submit": "Sent a field activity",

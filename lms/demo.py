@@ -104,6 +104,7 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
         created += 1
     await db.flush()
     await _demo_team(db)
+    await _demo_qualifications(db)
     await _demo_learning(db, settings)
     await _demo_cohorts(db, settings)
     await _demo_revoked(db)
@@ -123,6 +124,38 @@ async def _demo_team(db: AsyncSession) -> None:
     admin = await db.scalar(select(User).where(User.email == "admin@example.org"))
     if admin is not None and supervisor.supervisor_id is None:
         supervisor.supervisor_id = admin.id
+
+
+async def _demo_qualifications(db: AsyncSession) -> None:
+    """Both demo trainers qualified; Luis Ortega's emergency-response one lapses in 30 days."""
+    from datetime import date, timedelta
+
+    from lms.cohorts import qualifications
+    from lms.cohorts.models import TrainerQualification
+
+    if await db.scalar(select(TrainerQualification.id).limit(1)):
+        return
+    people = {u.email: u for u in (await db.scalars(select(User))).unique().all()}
+    admin = people["admin@example.org"]
+    courses = {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
+    today = date.today()
+    for email, slug, basis, until in [
+        ("trainer1@example.org", "sop-intro", "completed_course", None),
+        ("trainer1@example.org", "emergency-response", "observed_delivery", None),
+        ("trainer1@example.org", "supervisor-core", "co_facilitated", None),
+        ("trainer2@example.org", "sop-intro", "observed_delivery", None),
+        (
+            "trainer2@example.org",
+            "emergency-response",
+            "co_facilitated",
+            today + timedelta(days=30),
+        ),
+    ]:
+        if slug in courses and email in people:
+            form = qualifications.QualificationForm(
+                people[email].id, courses[slug].id, basis, date(2025, 6, 2), until, ""
+            )
+            await qualifications.record(db, admin, form)
 
 
 DEMO_COHORTS = [

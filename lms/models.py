@@ -21,6 +21,7 @@ from lms.cohorts.models import (
     CohortMember,
     CohortTrainer,
     LiveSession,
+    TrainerQualification,
 )
 from lms.delivery.models import FidelityLog, SkillScore
 from lms.learning.models import Enrollment, EvaluationResponse, ModuleProgress
@@ -58,6 +59,7 @@ __all__ = [
     "Region",
     "SignInFailure",
     "SkillScore",
+    "TrainerQualification",
     "User",
     "WebSession",
 ]

@@ -52,6 +52,7 @@ NOTICES = {
     "session-scheduled": "The session is scheduled. Record attendance here after it happens.",
     "attendance-saved": "Attendance has been recorded.",
     "answers-saved": "Your answers are saved. You can come back and finish later.",
+    "qualification-saved": "The qualification is recorded.",
     "fidelity-saved": "The delivery log is saved; the session's fidelity is shown beside it.",
     "skills-saved": "The skills scores are saved.",
     "activity-submitted": "Your work has been sent for sign-off. You will get an email when it "

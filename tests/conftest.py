@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import replace
+from datetime import date
 from functools import cache
 from pathlib import Path
 
@@ -18,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alembic import command as alembic_command
 from lms import db as database
 from lms.accounts import service
-from lms.accounts.models import County
+from lms.accounts.models import County, User
 from lms.app import create_app
 from lms.catalog.models import Course
 from lms.catalog.service import forget_definitions, sync_courses
 from lms.catalog.validate import CatalogCheck, check_catalog
+from lms.cohorts.models import TrainerQualification
 from lms.reports.items import forget_reports
 from lms.settings import Settings
 
@@ -194,13 +196,37 @@ async def load_courses(db, root: Path = SHIPPED) -> None:
     await db.commit()
 
 
+async def qualify_trainers(db: AsyncSession) -> None:
+    """Qualify every trainer for every course loaded: a cohort takes only qualified trainers,
+    and the tests' trainers are (tests of the rule make trainers of their own afterwards)."""
+    trainers = (await db.scalars(select(User.id).where(User.is_trainer.is_(True)))).all()
+    courses = (await db.scalars(select(Course.id))).all()
+    pairs = select(TrainerQualification.user_id, TrainerQualification.course_id)
+    held = {(user_id, course_id) for user_id, course_id in (await db.execute(pairs)).all()}
+    for trainer in trainers:
+        for course in courses:
+            if (trainer, course) not in held:
+                db.add(
+                    TrainerQualification(
+                        user_id=trainer,
+                        course_id=course,
+                        basis="completed_course",
+                        since=date(2020, 1, 1),
+                        recorded_by_id=trainer,
+                    )
+                )
+    await db.commit()
+
+
 async def add_courses(
-    db: AsyncSession, root: Path, spec: Mapping[str, dict[str, str | None]]
+    db: AsyncSession, root: Path, spec: Mapping[str, dict[str, str | None]], qualify: bool = True
 ) -> dict[str, Course]:
     """Write and load test courses (slug: changes to the test course); all courses by slug."""
     for slug, changes in spec.items():
         write_course(root, slug, changes)
     await load_courses(db, root)
+    if qualify:  # not on a database migrated only part of the way
+        await qualify_trainers(db)
     return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
 
 
@@ -215,7 +241,7 @@ async def courses(
 @pytest.fixture
 async def people(db: AsyncSession, settings: Settings) -> dict[str, object]:
     """An admin, two trainers and two learners, all with PASSWORD."""
-    return {
+    made = {
         "admin": await make_person(db, settings, "admin@example.org", ("admin",)),
         "trainer": await make_person(db, settings, "trainer@example.org", ("trainer",)),
         "trainer2": await make_person(
@@ -224,3 +250,5 @@ async def people(db: AsyncSession, settings: Settings) -> dict[str, object]:
         "learner": await make_person(db, settings, "learner@example.org"),
         "learner2": await make_person(db, settings, "learner2@example.org", county="Butte"),
     }
+    await qualify_trainers(db)
+    return made

@@ -372,6 +372,7 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
 
     # An administrator.
     await walk.sign_in("admin@example.org")
+    await walk.submit("cohorts.qualify", "/admin/qualifications", {"until": "2030-01-31"})
     made = await walk.submit(
         "accounts.person_create",
         "/admin/people/new",

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms.db import Base, utcnow
@@ -37,6 +47,34 @@ class CohortTrainer(Base):
         ForeignKey("cohorts.id", ondelete="CASCADE"), primary_key=True
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    # Set when an admin put the trainer on a course they are not qualified to deliver.
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# On what basis a trainer is qualified to deliver a course.
+QUALIFICATION_BASES = {
+    "completed_course": "Completed the course",
+    "observed_delivery": "Observed delivering it",
+    "co_facilitated": "Co-facilitated it",
+}
+
+
+class TrainerQualification(Base):
+    """That a trainer may deliver a course: since when, on what basis, by whom, until when."""
+
+    __tablename__ = "trainer_qualifications"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"))
+    basis: Mapped[str] = mapped_column(String(30))
+    since: Mapped[date] = mapped_column(Date)
+    until: Mapped[date | None] = mapped_column(Date)  # None: no end date
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class CohortMember(Base):

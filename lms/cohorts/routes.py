@@ -9,11 +9,14 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from lms import times
 from lms.accounts import service as accounts
 from lms.accounts.models import User
-from lms.auth import requires_any
+from lms.auth import requires, requires_any
 from lms.catalog import service as catalog
-from lms.cohorts import progress, roster, service
+from lms.cohorts import progress, qualifications, roster, service
+from lms.cohorts.models import QUALIFICATION_BASES
+from lms.db import utcnow
 from lms.delivery import service as delivery
 from lms.delivery.models import SEGMENT_STATES
 from lms.errors import DomainError, InvalidInput, NotFound
@@ -76,6 +79,7 @@ async def cohort_new(request: Req, db: DB) -> Template:
 def _typed(data: Fields) -> dict[str, Any]:
     """A refused cohort form as it was typed, to show again (the ids that parse ticked)."""
     return {
+        "override_reason": text(data, "override_reason"),
         "name": text(data, "name"),
         "starts_on": text(data, "starts_on"),
         "ends_on": text(data, "ends_on"),
@@ -90,10 +94,12 @@ def _typed(data: Fields) -> dict[str, Any]:
 
 
 @post("/cohorts/new", name="cohorts.create", guards=guards)
-async def cohort_create(request: Req, db: DB) -> Any:
+async def cohort_create(request: Req, db: DB, settings: AppSettings) -> Any:
     data = await read_fields(request)
     try:
-        form = await service.check_cohort_form(db, service.CohortForm.from_form(data), request.user)
+        today = times.local_date(utcnow(), settings.zone)
+        typed = service.CohortForm.from_form(data)
+        form = await service.check_cohort_form(db, typed, request.user, today)
         cohort = await service.save_cohort(db, request.user, form)
     except DomainError as exc:
         return await _form_page(request, db, None, _typed(data), str(exc), exc.status_code)
@@ -116,11 +122,13 @@ async def cohort_edit(request: Req, db: DB, cohort_id: PathInt) -> Template:
 
 
 @post("/cohorts/{cohort_id:int}/edit", name="cohorts.update", guards=guards)
-async def cohort_update(request: Req, db: DB, cohort_id: PathInt) -> Any:
+async def cohort_update(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     cohort = await service.get_cohort(db, request.user, cohort_id)
     data = await read_fields(request)
     try:
-        form = await service.check_cohort_form(db, service.CohortForm.from_form(data), request.user)
+        today = times.local_date(utcnow(), settings.zone)
+        typed = service.CohortForm.from_form(data)
+        form = await service.check_cohort_form(db, typed, request.user, today, cohort)
         await service.save_cohort(db, request.user, form, cohort)
     except DomainError as exc:
         return await _form_page(request, db, cohort, _typed(data), str(exc), exc.status_code)
@@ -568,6 +576,45 @@ async def export(
     return exports.download(filename, fmt, EXPORTS[name], *table, settings.zone)
 
 
+async def _qualifications_page(
+    db: DB, settings: AppSettings, status_code: int = 200, **extra: Any
+) -> Template:
+    rows = await qualifications.listing(db)
+    today = times.local_date(utcnow(), settings.zone)
+    return page(
+        "cohorts/qualifications.html",
+        status_code,
+        rows=rows,
+        lapsing=qualifications.lapsing(rows, today),
+        today=today,
+        days=qualifications.LAPSING_DAYS,
+        trainers=await service.trainers(db),
+        courses=await catalog.current_definitions(db),
+        bases=QUALIFICATION_BASES,
+        values=extra.pop("values", {}),
+        **extra,
+    )
+
+
+@get("/admin/qualifications", name="cohorts.qualifications", guards=[requires("admin")])
+async def qualifications_page(db: DB, settings: AppSettings) -> Template:
+    """Which trainers may deliver which course, and whose qualification lapses soon."""
+    return await _qualifications_page(db, settings)
+
+
+@post("/admin/qualifications", name="cohorts.qualify", guards=[requires("admin")])
+async def qualify(request: Req, db: DB, settings: AppSettings) -> Any:
+    data = await read_fields(request, multiline=("note",))
+    try:
+        form = qualifications.QualificationForm.from_form(data)
+        await qualifications.record(db, request.user, form)
+    except DomainError as exc:
+        return await _qualifications_page(
+            db, settings, exc.status_code, error=str(exc), values=shown(data)
+        )
+    return redirect_to("cohorts.qualifications", "qualification-saved")
+
+
 router = Router(
     path="/",
     route_handlers=[
@@ -592,6 +639,8 @@ router = Router(
         attendance,
         fidelity,
         skills,
+        qualifications_page,
+        qualify,
         progress_page,
         learner_page,
         export,

@@ -18,6 +18,7 @@ from lms.accounts.models import County, User
 from lms.catalog import service as catalog
 from lms.catalog.definition import LiveSession as WrittenSession
 from lms.catalog.models import Course
+from lms.cohorts import qualifications
 from lms.cohorts.models import (
     Attendance,
     Cohort,
@@ -31,6 +32,7 @@ from lms.db import utcnow
 from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
 from lms.forms import (
     Fields,
+    check_text,
     id_list,
     one_line,
     optional_id,
@@ -76,6 +78,10 @@ class CohortForm:
     county_ids: Sequence[int]
     trainer_ids: Sequence[int]
     courses: Mapping[int, date | None]  # course id -> due date
+    # An admin's reason to put trainers on courses they are not qualified to deliver.
+    override_reason: str = ""
+    # Set by check_cohort_form: the trainers put on without a qualification -> the reason.
+    overridden: Mapping[int, str] = field(default_factory=dict)
 
     @classmethod
     def from_form(cls, data: Fields) -> CohortForm:
@@ -103,6 +109,9 @@ class CohortForm:
             id_list(data, "county"),
             id_list(data, "trainer"),
             courses,
+            check_text("override_reason", text(data, "override_reason"), multiline=True).strip()[
+                :1000
+            ],
         )
 
 
@@ -116,8 +125,11 @@ def parse_date(raw: str, label: str, field: str | None = None) -> date | None:
         raise InvalidInput(f"{label} must be a date like 2026-03-31.", field) from None
 
 
-async def check_cohort_form(db: AsyncSession, form: CohortForm, user: User) -> CohortForm:
-    """The form with counties, trainers and courses that exist; a trainer always runs theirs."""
+async def check_cohort_form(
+    db: AsyncSession, form: CohortForm, user: User, today: date, cohort: Cohort | None = None
+) -> CohortForm:
+    """The form with counties, trainers and courses that exist; a trainer always runs theirs,
+    and every trainer is qualified on the day for every course, unless an admin overrides."""
     county_ids = sorted(set(form.county_ids))
     known = set((await db.scalars(select(County.id).where(County.id.in_(county_ids)))).all())
     if set(county_ids) - known:
@@ -136,7 +148,48 @@ async def check_cohort_form(db: AsyncSession, form: CohortForm, user: User) -> C
         raise InvalidInput("Choose at least one trainer.", "trainer")
     loaded = {course.id for course in await catalog.list_courses(db)}
     courses = {i: due for i, due in form.courses.items() if i in loaded}
-    return replace(form, county_ids=county_ids, trainer_ids=trainer_ids, courses=courses)
+    missing = await qualifications.gaps(db, trainer_ids, courses, today)
+    # An override an admin gave this cohort before holds for its later edits.
+    before: dict[int, str] = {} if cohort is None else await overrides_of(db, cohort.id)
+    new = [g for g in missing if g.trainer.id not in before]
+    if new and not (user.is_admin and form.override_reason):
+        listed = "; ".join(str(g) for g in new)
+        how = (
+            "Record their qualification on the Qualified trainers page, or give a reason to "
+            "override below."
+            if user.is_admin
+            else "An administrator can record the qualification, or put them on the cohort "
+            "with a reason."
+        )
+        raise InvalidInput(f"{listed}. {how}", "trainer")
+    return replace(
+        form,
+        county_ids=county_ids,
+        trainer_ids=trainer_ids,
+        courses=courses,
+        overridden={
+            g.trainer.id: before.get(g.trainer.id) or form.override_reason for g in missing
+        },
+    )
+
+
+async def _override_makers(db: AsyncSession, cohort_id: int) -> dict[int, int]:
+    rows = await db.execute(
+        select(CohortTrainer.user_id, CohortTrainer.override_by_id).where(
+            CohortTrainer.cohort_id == cohort_id, CohortTrainer.override_by_id.is_not(None)
+        )
+    )
+    return {user_id: by for user_id, by in rows.all() if by is not None}
+
+
+async def overrides_of(db: AsyncSession, cohort_id: int) -> dict[int, str]:
+    """The cohort's trainers put on by an admin's override, with its reason."""
+    rows = await db.execute(
+        select(CohortTrainer.user_id, CohortTrainer.override_reason).where(
+            CohortTrainer.cohort_id == cohort_id, CohortTrainer.override_reason.is_not(None)
+        )
+    )
+    return {user_id: reason for user_id, reason in rows.all() if reason}
 
 
 async def trainers(db: AsyncSession) -> list[User]:
@@ -174,10 +227,21 @@ async def save_cohort(
         db.add(cohort)
     cohort.name, cohort.starts_on, cohort.ends_on = form.name, form.starts_on, form.ends_on
     await db.flush()
-    for table in (CohortCounty, CohortTrainer, CohortCourse):
+    for table in (CohortCounty, CohortCourse):
         await db.execute(delete(table).where(table.cohort_id == cohort.id))
     db.add_all(CohortCounty(cohort_id=cohort.id, county_id=c) for c in form.county_ids)
-    db.add_all(CohortTrainer(cohort_id=cohort.id, user_id=t) for t in form.trainer_ids)
+    kept = {} if before is None else await _override_makers(db, cohort.id)
+    overridden = dict(form.overridden)
+    await db.execute(delete(CohortTrainer).where(CohortTrainer.cohort_id == cohort.id))
+    db.add_all(
+        CohortTrainer(
+            cohort_id=cohort.id,
+            user_id=t,
+            override_reason=overridden.get(t),
+            override_by_id=kept.get(t, user.id) if t in overridden else None,
+        )
+        for t in form.trainer_ids
+    )
     db.add_all(
         CohortCourse(cohort_id=cohort.id, course_id=c, due_on=d) for c, d in form.courses.items()
     )
@@ -185,6 +249,16 @@ async def save_cohort(
     after = await cohort_snapshot(db, cohort)
     action = "cohort.update" if before else "cohort.create"
     audit.record(db, user, action, "cohort", cohort.id, before, after)
+    fresh = sorted(t for t in overridden if t not in kept)
+    if fresh:
+        audit.record(
+            db,
+            user,
+            "cohort.qualification_override",
+            "cohort",
+            cohort.id,
+            after={"trainers": fresh, "reason": form.override_reason},
+        )
     return cohort
 
 
@@ -200,6 +274,8 @@ class CohortDetail:
     written: list[tuple[Course, WrittenSession]] = field(default_factory=list)
     # Members whose field activities have nobody to sign them off: no supervisor recorded.
     without_supervisor: list[User] = field(default_factory=list)
+    # Trainers on the cohort by an admin's override of qualification: (name, reason).
+    overrides: list[tuple[str, str]] = field(default_factory=list)
 
 
 async def detail(db: AsyncSession, cohort: Cohort) -> CohortDetail:
@@ -236,6 +312,7 @@ async def detail(db: AsyncSession, cohort: Cohort) -> CohortDetail:
         )
     ).all()
     defined = await catalog.with_definitions(db, [c for c, _ in courses])
+    reasons = await overrides_of(db, cohort.id)
     return CohortDetail(
         cohort,
         list(counties),
@@ -251,6 +328,7 @@ async def detail(db: AsyncSession, cohort: Cohort) -> CohortDetail:
             for a in definition.activities
         )
         else [],
+        [(t.name, reasons[t.id]) for t in trainers if t.id in reasons],
     )
 
 
