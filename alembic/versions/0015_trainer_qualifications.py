@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(), nullable=False),
         sa.UniqueConstraint("user_id", "course_id"),
     )
-    op.create_index(
-        "ix_trainer_qualifications_user_id", "trainer_qualifications", ["user_id"]
-    )
+    op.create_index("ix_trainer_qualifications_user_id", "trainer_qualifications", ["user_id"])
     op.add_column("cohort_trainers", sa.Column("override_reason", sa.Text()))
     if op.get_bind().dialect.name == "sqlite":
         # ADD COLUMN takes REFERENCES on SQLite, not Alembic's separate ADD CONSTRAINT; a
