@@ -123,6 +123,9 @@ def safe_file_name(name: str, default: str = "file") -> str:
     dot, dash and underscore (what a sender's computer called a file is not trusted)."""
     base = re.split(r"[\\/]", name)[-1]
     cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-")
+    stem, dot, extension = cleaned.rpartition(".")
+    if len(cleaned) > 120 and dot and len(extension) <= 10:  # keep the type a name says
+        return f"{stem[: 119 - len(extension)]}.{extension}"
     return cleaned[:120] or default
 
 

@@ -425,3 +425,22 @@ async def test_the_trainer_sees_who_has_no_supervisor(client, db, courses, peopl
     page = await client.get(f"/cohorts/{cohort_id}")
     assert "1 member has no supervisor recorded" in page.text
     assert "Trainer2" in page.text.split("no supervisor recorded")[1].split("</p>")[0]
+
+
+async def test_a_stale_form_is_refused_not_dropped(client, db, settings, courses, people):
+    await _ready(db, settings, courses, people)
+    await sign_in(client, "learner@example.org")
+    form = await _form(client)
+    await _send(client, form=form)
+    record = await _record(db)
+    await post(client, "/sign-out", {}, token_from="/")
+    await sign_in(client, "learner2@example.org")
+    await _decide(client, record.id, "return", 1, "Add more detail.")
+    await post(client, "/sign-out", {}, token_from="/")
+    await sign_in(client, "learner@example.org")
+    # The form opened before the return, sent again from an old tab: refused, and said so.
+    stale = await _send(
+        client, "From the old tab.", form={**(await _form(client)), "revision": "0"}
+    )
+    assert stale.status_code == 409 and "changed since you opened it" in stale.text
+    assert (await _record(db)).status == "returned"

@@ -132,3 +132,34 @@ async def test_an_admin_override_needs_a_reason_and_is_shown_and_audited(
 async def test_only_admins_open_the_qualifications(client, courses, people):
     await sign_in(client, "trainer@example.org")
     assert (await client.get("/admin/qualifications")).status_code == 403
+
+
+async def test_an_edit_keeps_what_the_cohort_had_and_checks_what_it_adds(
+    client, db, settings, courses, people, tmp_path
+):
+    from tests.conftest import add_courses
+
+    # A cohort from before qualifications were kept: its trainer has none for its course.
+    nia = await make_person(db, settings, "new.trainer@example.org", ("trainer",), "Nia New")
+    await sign_in(client, "admin@example.org")
+    reason = "Co-facilitating in January."
+    course = courses["online"]
+    made = await post(
+        client, "/cohorts/new", _cohort_form(course, nia.id, override_reason=reason), "/cohorts/new"
+    )
+    cohort_id = int(str(made.url).rstrip("/").rsplit("/", 1)[1].split("?")[0])
+    await post(client, "/sign-out", {}, token_from="/")
+    more = await add_courses(db, tmp_path / "more", {"second": {}}, qualify=False)
+    await sign_in(client, "new.trainer@example.org")
+    # Renaming is fine; adding a course she is not qualified for is not, even overridden.
+    form = _cohort_form(course, nia.id, name="Renamed")
+    form[f"course_{more['second'].id}"] = "1"
+    refused = await post(client, f"/cohorts/{cohort_id}/edit", form, f"/cohorts/{cohort_id}/edit")
+    assert refused.status_code == 400 and "not qualified to deliver" in refused.text
+    renamed = await post(
+        client,
+        f"/cohorts/{cohort_id}/edit",
+        _cohort_form(course, nia.id, name="Renamed"),
+        f"/cohorts/{cohort_id}/edit",
+    )
+    assert renamed.status_code == 200 and "Renamed" in renamed.text

@@ -101,14 +101,14 @@ async def decide(request: Req, db: DB, settings: AppSettings, record_id: PathInt
     data = await read_fields(request, multiline=("comment",))
     try:
         form = service.DecisionForm.from_form(data, found.rubric)
-        record = await service.decide(db, settings, request.user, record_id, form)
+        await service.decide(db, settings, request.user, record_id, form)
     except DomainError as exc:
         if exc.status_code not in (400, 409):
             raise
         return await _review_page(
             db, request.user, record_id, exc.status_code, values=shown(data), error=str(exc)
         )
-    notice = "activity-signed-off" if record.status == "signed_off" else "activity-returned"
+    notice = "activity-signed-off" if form.decision == service.SIGN_OFF else "activity-returned"
     return redirect_to("activities.queue", notice)
 
 

@@ -148,7 +148,9 @@ class DecisionForm:
             raise InvalidInput("Choose to sign off or to return the activity.", "decision")
         comment = check_text("comment", text(data, "comment"), multiline=True).strip()
         if len(comment) > MAX_REFLECTION:
-            raise InvalidInput(f"The comment is longer than {MAX_REFLECTION:,} characters.")
+            raise InvalidInput(
+                f"The comment is longer than {MAX_REFLECTION:,} characters.", "comment"
+            )
         if decision == RETURN and not comment:
             raise InvalidInput(
                 "Say what to change: a returned activity needs a comment for the learner.",
@@ -190,7 +192,8 @@ def find_activity(course: CourseDefinition, activity_id: str) -> Activity:
 
 async def reviewers_of(db: AsyncSession, enrollment: Enrollment, reviewer: str) -> list[User]:
     """Who may review this enrollment's activity now: the learner's active supervisor, or
-    the trainers of the cohort the learner was enrolled through."""
+    the trainers of the cohort the learner was enrolled through; never the learner (a
+    trainer on their own cohort's roster does not sign off their own work)."""
     if reviewer == "supervisor":
         learner = await db.get(User, enrollment.user_id)
         if learner is None or learner.supervisor_id is None:
@@ -202,7 +205,11 @@ async def reviewers_of(db: AsyncSession, enrollment: Enrollment, reviewer: str) 
     query = (
         select(User)
         .join(CohortTrainer, CohortTrainer.user_id == User.id)
-        .where(CohortTrainer.cohort_id == enrollment.cohort_id, User.active.is_(True))
+        .where(
+            CohortTrainer.cohort_id == enrollment.cohort_id,
+            User.active.is_(True),
+            User.id != enrollment.user_id,
+        )
         .order_by(User.name)
     )
     return list((await db.scalars(query)).all())
@@ -360,8 +367,13 @@ async def submit(
     else:
         if record.status == SIGNED_OFF:
             raise Conflict("This activity is already signed off; there is nothing to send.")
-        if record.status == SUBMITTED or form.revision != record.revision:
+        if record.status == SUBMITTED and form.revision == record.revision - 1:
             return record  # already sent and waiting: this is the same form sent again
+        if record.status == SUBMITTED or form.revision != record.revision:
+            raise Conflict(
+                "This activity changed since you opened it (it was sent or reviewed in the "
+                "meantime): open it again to see where it stands. Nothing was sent."
+            )
         moved = await db.execute(
             update(FieldActivity)
             .where(
@@ -492,6 +504,11 @@ async def decide(
     if not any(r.id == reviewer.id for r in await reviewers_of(db, enrollment, record.reviewer)):
         who = "supervisor" if record.reviewer == "supervisor" else "cohort's trainers"
         raise Forbidden(f"Only {learner.name}'s {who} can sign off or return this activity.")
+    if enrollment.status != ACTIVE:
+        raise Conflict(
+            f"{learner.name} is no longer active in this course (completed or withdrawn); "
+            "nothing was changed."
+        )
     if form.decision == SIGN_OFF and len(form.scores) != len(activity.rubric):
         raise InvalidInput("Score every criterion of the rubric before signing off.")
     kind = SIGNED_OFF if form.decision == SIGN_OFF else RETURNED

@@ -18,7 +18,8 @@ from lms import audit
 from lms.accounts.models import User
 from lms.catalog.models import Course, CourseVersion
 from lms.cohorts.models import QUALIFICATION_BASES, TrainerQualification
-from lms.errors import InvalidInput
+from lms.db import add_once
+from lms.errors import Conflict, InvalidInput
 from lms.forms import Fields, check_text, required_id, text
 
 LAPSING_DAYS = 60
@@ -79,8 +80,15 @@ async def record(db: AsyncSession, admin: User, form: QualificationForm) -> Trai
     )
     before = None
     if found is None:
-        found = TrainerQualification(user_id=form.trainer_id, course_id=form.course_id)
-        db.add(found)
+        found = TrainerQualification(
+            user_id=form.trainer_id,
+            course_id=form.course_id,
+            basis=form.basis,
+            since=form.since,
+            recorded_by_id=admin.id,
+        )
+        if not await add_once(db, found):  # recorded a moment ago by the same form
+            raise Conflict("This qualification was recorded a moment ago: open the page again.")
     else:
         before = _snapshot(found)
     found.basis, found.since, found.until = form.basis, form.since, form.until
@@ -108,6 +116,7 @@ class Gap:
     """A trainer put on a course they are not qualified to deliver on the day."""
 
     trainer: User
+    course_id: int
     course_title: str
     why: str
 
@@ -156,7 +165,7 @@ async def gaps(
             else:
                 why = f"lapsed {q.until:%b %-d, %Y}" if q.until else "not current"
             title = titles.get(course_id, f"course {course_id}")
-            found.append(Gap(people[trainer_id], title, why))
+            found.append(Gap(people[trainer_id], course_id, title, why))
     return found
 
 

@@ -82,6 +82,7 @@ class CohortForm:
     override_reason: str = ""
     # Set by check_cohort_form: the trainers put on without a qualification -> the reason.
     overridden: Mapping[int, str] = field(default_factory=dict)
+    fresh_overrides: Sequence[int] = ()  # those overridden by this save, to audit
 
     @classmethod
     def from_form(cls, data: Fields) -> CohortForm:
@@ -149,9 +150,18 @@ async def check_cohort_form(
     loaded = {course.id for course in await catalog.list_courses(db)}
     courses = {i: due for i, due in form.courses.items() if i in loaded}
     missing = await qualifications.gaps(db, trainer_ids, courses, today)
-    # An override an admin gave this cohort before holds for its later edits.
+    # The rule holds each trainer and course as they are put together: on an edit, pairs the
+    # cohort already had (an admin's override, or a cohort older than the rule) stand.
     before: dict[int, str] = {} if cohort is None else await overrides_of(db, cohort.id)
-    new = [g for g in missing if g.trainer.id not in before]
+    had_trainers, had_courses = set(), set()
+    if cohort is not None:
+        had_trainers = set(
+            await _column(db, CohortTrainer.user_id, CohortTrainer.cohort_id, cohort.id)
+        )
+        had_courses = set(
+            await _column(db, CohortCourse.course_id, CohortCourse.cohort_id, cohort.id)
+        )
+    new = [g for g in missing if g.trainer.id not in had_trainers or g.course_id not in had_courses]
     if new and not (user.is_admin and form.override_reason):
         listed = "; ".join(str(g) for g in new)
         how = (
@@ -168,8 +178,14 @@ async def check_cohort_form(
         trainer_ids=trainer_ids,
         courses=courses,
         overridden={
-            g.trainer.id: before.get(g.trainer.id) or form.override_reason for g in missing
+            **{
+                g.trainer.id: before[g.trainer.id]
+                for g in missing
+                if g not in new and g.trainer.id in before
+            },
+            **{g.trainer.id: form.override_reason for g in new},
         },
+        fresh_overrides=sorted({g.trainer.id for g in new}),
     )
 
 
@@ -238,7 +254,9 @@ async def save_cohort(
             cohort_id=cohort.id,
             user_id=t,
             override_reason=overridden.get(t),
-            override_by_id=kept.get(t, user.id) if t in overridden else None,
+            override_by_id=(user.id if t in form.fresh_overrides else kept.get(t, user.id))
+            if t in overridden
+            else None,
         )
         for t in form.trainer_ids
     )
@@ -249,7 +267,7 @@ async def save_cohort(
     after = await cohort_snapshot(db, cohort)
     action = "cohort.update" if before else "cohort.create"
     audit.record(db, user, action, "cohort", cohort.id, before, after)
-    fresh = sorted(t for t in overridden if t not in kept)
+    fresh = list(form.fresh_overrides)
     if fresh:
         audit.record(
             db,

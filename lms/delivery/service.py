@@ -24,7 +24,7 @@ from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Segment, Skill
 from lms.catalog.definition import LiveSession as WrittenSession
 from lms.cohorts.models import Attendance, LiveSession
-from lms.db import utcnow
+from lms.db import add_once, utcnow
 from lms.delivery.models import (
     ADAPTED,
     AS_WRITTEN,
@@ -158,7 +158,8 @@ async def record_fidelity(
     before = None
     if log is None:
         log = FidelityLog(session_id=session.id, recorded_by_id=by.id, **values)
-        db.add(log)
+        if not await add_once(db, log):  # the same form, sent twice at once: the first stands
+            raise Conflict("Your log was saved a moment ago: open the session again.")
     else:
         before = {"kind": log.kind, "as_written": log.as_written}
         for key, value in values.items():
@@ -233,6 +234,8 @@ async def score_learner(
     form: SkillsForm,
 ) -> None:
     """Save one attending learner's scores (each criterion kept or replaced as given)."""
+    if learner.id == by.id:
+        raise InvalidInput("Your own skills are scored by another trainer of the cohort.")
     present = await db.scalar(
         select(Attendance.present).where(
             Attendance.session_id == session.id, Attendance.user_id == learner.id
@@ -259,17 +262,17 @@ async def score_learner(
         for criterion_id, score in criteria.items():
             row = existing.get((skill_id, criterion_id))
             if row is None:
-                db.add(
-                    SkillScore(
-                        session_id=session.id,
-                        user_id=learner.id,
-                        skill_id=skill_id,
-                        criterion_id=criterion_id,
-                        score=score,
-                        scored_by_id=by.id,
-                        scored_at=now,
-                    )
+                added = SkillScore(
+                    session_id=session.id,
+                    user_id=learner.id,
+                    skill_id=skill_id,
+                    criterion_id=criterion_id,
+                    score=score,
+                    scored_by_id=by.id,
+                    scored_at=now,
                 )
+                if not await add_once(db, added):
+                    continue  # the same score, sent twice at once: the first stands
             elif row.score == score:
                 continue
             else:
