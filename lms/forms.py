@@ -135,6 +135,17 @@ def text(data: Fields, field: str, default: str = "") -> str:
     return values[0] if values else default
 
 
+def long_text(data: Fields, field: str, limit: int, label: str) -> str:
+    """A multi-line field's text, trimmed; InvalidInput naming it when longer than `limit`
+    (refused, never cut: a note that lost its end says something else)."""
+    value = check_text(field, text(data, field), multiline=True).strip()
+    if len(value) > limit:
+        raise InvalidInput(
+            f"{label} is {len(value):,} characters; the most is {limit:,}. Shorten it.", field
+        )
+    return value
+
+
 def one_line(data: Fields, field: str) -> str:
     """The field's text with runs of spaces made one and the ends trimmed (names, titles)."""
     return " ".join(text(data, field).split())

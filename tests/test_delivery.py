@@ -170,6 +170,7 @@ async def test_a_fidelity_log_and_an_observation_give_the_session_its_figure(
         ({"seg-1-status": "sort of"}, "Say how segment 1"),
         ({"seg-1-minutes": "lots"}, "Give the minutes segment 1"),
         ({"kind": ""}, "delivered the session or observed it"),
+        ({"comment": "x" * 2001}, "The comment is 2,001 characters; the most is 2,000"),
     ]:
         refused = await post(client, path, {**log, **change}, token_from=page_path)
         assert refused.status_code == 400 and message in refused.text, message

@@ -20,7 +20,7 @@ from lms.catalog.models import Course, CourseVersion
 from lms.cohorts.models import QUALIFICATION_BASES, TrainerQualification
 from lms.db import add_once
 from lms.errors import Conflict, InvalidInput
-from lms.forms import Fields, check_text, required_id, text
+from lms.forms import Fields, long_text, required_id, text
 
 LAPSING_DAYS = 60
 
@@ -61,7 +61,7 @@ class QualificationForm:
         until = parse_day(text(data, "until"), "Qualified until", "until")
         if until is not None and until < since:
             raise InvalidInput("“Until” is before “since”.", "until")
-        note = check_text("note", text(data, "note"), multiline=True).strip()[:1000]
+        note = long_text(data, "note", 1000, "The note")
         return cls(trainer_id, course_id, basis, since, until, note)
 
 

@@ -32,8 +32,8 @@ from lms.db import utcnow
 from lms.errors import DomainError, Forbidden, InvalidInput, NotFound
 from lms.forms import (
     Fields,
-    check_text,
     id_list,
+    long_text,
     one_line,
     optional_id,
     parse_id,
@@ -110,9 +110,7 @@ class CohortForm:
             id_list(data, "county"),
             id_list(data, "trainer"),
             courses,
-            check_text("override_reason", text(data, "override_reason"), multiline=True).strip()[
-                :1000
-            ],
+            long_text(data, "override_reason", 1000, "The reason to override"),
         )
 
 

@@ -36,7 +36,7 @@ from lms.delivery.models import (
     SkillScore,
 )
 from lms.errors import Conflict, InvalidInput
-from lms.forms import Fields, check_text, parse_number, text, ticked
+from lms.forms import Fields, long_text, parse_number, text, ticked
 from lms.learning import service as learning
 from lms.settings import Settings
 
@@ -107,8 +107,7 @@ class FidelityForm:
                     f"Give the minutes segment {i}, “{segment.title}”, actually took (0 to 600).",
                     f"seg-{i}-minutes",
                 )
-            note = check_text(f"seg-{i}-note", text(data, f"seg-{i}-note"), multiline=True)
-            note = note.strip()[:MAX_NOTE]
+            note = long_text(data, f"seg-{i}-note", MAX_NOTE, f"The note on segment {i}")
             if status == ADAPTED and not note:
                 raise InvalidInput(
                     f"Segment {i}, “{segment.title}”, was adapted: say what changed and why.",
@@ -116,8 +115,8 @@ class FidelityForm:
                 )
             reports.append(SegmentReport(status, minutes, note))
         checklist = {key: ticked(data, f"check-{key}") for key in CHECKLIST}
-        comment = check_text("comment", text(data, "comment"), multiline=True).strip()
-        return cls(kind, tuple(reports), checklist, comment[:MAX_NOTE])
+        comment = long_text(data, "comment", MAX_NOTE, "The comment")
+        return cls(kind, tuple(reports), checklist, comment)
 
 
 async def record_fidelity(
