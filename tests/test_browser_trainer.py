@@ -91,6 +91,7 @@ def test_report_and_admin_pages_are_accessible(page, live_server):
         "/admin/audit",
         "/admin/certificates",
         "/admin/courses",
+        "/admin/qualifications",
         "/resources",
     ]:
         page.goto(f"{live_server.url}{path}")
@@ -99,4 +100,28 @@ def test_report_and_admin_pages_are_accessible(page, live_server):
     page.get_by_role("link", name="Shasta and Butte, spring 2026").click()
     page.get_by_role("link", name="report").first.click()
     expect(page.get_by_role("heading", name="Knowledge gain")).to_be_visible()
+    assert_accessible(page)
+
+
+def test_the_chain_of_evidence_shows_the_seven_levels_for_a_cohort(page, live_server):
+    sign_in_as(page, live_server, "admin@example.org", DEMO_PASSWORD)
+    page.goto(f"{live_server.url}/admin/courses/emergency-response/report")
+    page.get_by_role("link", name="Chain of evidence").click()
+    page.get_by_label("Cohort").select_option(label="Shasta and Butte, spring 2026")
+    page.get_by_role("button", name="Show").click()
+    levels = page.get_by_role("table", name="The seven levels")
+    for level in (
+        "1. Attendance",
+        "2. Evaluation returned",
+        "3. Satisfaction",
+        "4. Knowledge",
+        "5. Skills",
+        "6. Transfer",
+        "7. Delivery fidelity",
+    ):
+        expect(levels.get_by_role("rowheader", name=level)).to_be_visible()
+    # The demo's delivered session: its log gives the cohort a fidelity figure.
+    fidelity = page.get_by_role("table", name="Delivery fidelity by cohort")
+    expect(fidelity).to_contain_text("Shasta and Butte, spring 2026")
+    expect(levels.get_by_role("row", name=re.compile("7. Delivery fidelity"))).to_contain_text("%")
     assert_accessible(page)
