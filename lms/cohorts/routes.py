@@ -459,6 +459,7 @@ async def skills(
             exc.status_code,
             skills_error=str(exc),
             skills_error_for=learner.id,
+            values=shown(data),
         )
     return redirect_to(
         "cohorts.session", "skills-saved", cohort_id=cohort.id, session_id=session.id
