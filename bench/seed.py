@@ -820,7 +820,7 @@ async def seed_practice(
         for table, found in (("field_activities", activities), ("field_activity_steps", steps)):
             for start in range(0, len(found), 5_000):
                 await conn.execute(
-                    insert(m.Base.metadata.tables[table]), found[start : start + 5_000]
+                    insert(database.Base.metadata.tables[table]), found[start : start + 5_000]
                 )
     made["field_activities"] = len(activities)
     made["field_activity_steps"] = len(steps)
