@@ -215,6 +215,12 @@ async def reviewers_of(db: AsyncSession, enrollment: Enrollment, reviewer: str) 
     return list((await db.scalars(query)).all())
 
 
+async def is_reviewer(
+    db: AsyncSession, person: User, enrollment: Enrollment, reviewer: str
+) -> bool:
+    return any(r.id == person.id for r in await reviewers_of(db, enrollment, reviewer))
+
+
 def missing_reviewer(activity: Activity) -> str:
     if activity.signed_off_by == "supervisor":
         return (
@@ -501,7 +507,7 @@ async def decide(
     record, enrollment, learner = await _load(db, record_id)
     course = await catalog.get_definition(db, enrollment.version_id)
     activity = find_activity(course, record.activity_id)
-    if not any(r.id == reviewer.id for r in await reviewers_of(db, enrollment, record.reviewer)):
+    if not await is_reviewer(db, reviewer, enrollment, record.reviewer):
         who = "supervisor" if record.reviewer == "supervisor" else "cohort's trainers"
         raise Forbidden(f"Only {learner.name}'s {who} can sign off or return this activity.")
     if enrollment.status != ACTIVE:
@@ -687,8 +693,7 @@ async def get_file(db: AsyncSession, viewer: User, file_id: int) -> ActivityFile
     record, enrollment, learner = await _load(db, found[0])
     allowed = viewer.is_admin or viewer.id == learner.id
     if not allowed:
-        reviewers = await reviewers_of(db, enrollment, record.reviewer)
-        allowed = any(r.id == viewer.id for r in reviewers)
+        allowed = await is_reviewer(db, viewer, enrollment, record.reviewer)
     if not allowed:
         raise NotFound("There is no such file.")
     stored = await db.scalar(

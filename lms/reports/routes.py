@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -95,6 +95,15 @@ def _month(raw: str, label: str) -> datetime | None:
         raise InvalidInput(f"{label} must be a date like 2026-01-01.") from None
 
 
+def _date_range(since: str, until: str, zone: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """From the start of the first day to the end of the last, where the academy is (UTC)."""
+    start, end = _month(since, "From"), _month(until, "To")
+    return (
+        times.to_utc(start, zone) if start else None,
+        times.to_utc(end + timedelta(days=1), zone) if end else None,
+    )
+
+
 def _choice_id(raw: str) -> int | None:
     """A county or region chosen from the list; anything else filters nothing, as "All"."""
     return parse_id(raw)
@@ -128,14 +137,11 @@ async def completions(
     fmt: FromQuery[str] = "",
     page_number: Annotated[str, QueryParameter(name="page")] = "",
 ) -> Any:
-    start, end = _month(since, "From"), _month(until, "To")
-    # From the start of the first day to the end of the last, where the academy is.
     filters = (
         course,
         _choice_id(county),
         _choice_id(region),
-        times.to_utc(start, settings.zone) if start else None,
-        times.to_utc(end + timedelta(days=1), settings.zone) if end else None,
+        *_date_range(since, until, settings.zone),
     )
     if fmt in ("csv", "xlsx"):
         table = exports.completions_table(await completions_report.completions(db, *filters))
@@ -214,14 +220,11 @@ async def course_report(
     versions = await catalog.versions_of(db, course.id)
     cohort_list = await cohorts.all_cohorts(db)
     version_id, cohort_id = _choice_id(version), _choice_id(cohort)
-    start, end = _month(since, "From"), _month(until, "To")
     scope = items.Scope(
         course.id,
         cohort_id if any(c.id == cohort_id for c in cohort_list) else None,
         version_id if any(v.id == version_id for v in versions) else None,
-        # From the start of the first day to the end of the last, where the academy is.
-        times.to_utc(start, settings.zone) if start else None,
-        times.to_utc(end + timedelta(days=1), settings.zone) if end else None,
+        *_date_range(since, until, settings.zone),
     )
     assessed = await items.evidence(db, scope, course)
     if fmt in ("csv", "xlsx"):
@@ -262,7 +265,6 @@ async def cqi_report(
     course = await catalog.get_course(db, slug)
     definition = await catalog.current_definition(db, course)
     versions = await catalog.versions_of(db, course.id)
-    start, end = _month(since, "From"), _month(until, "To")
     scope = cqi.Scope(
         course.id,
         _choice_id(cohort),
@@ -270,8 +272,7 @@ async def cqi_report(
         _choice_id(county),
         _choice_id(region),
         _choice_id(version),
-        times.to_utc(start, settings.zone) if start else None,
-        times.to_utc(end + timedelta(days=1), settings.zone) if end else None,
+        *_date_range(since, until, settings.zone),
     )
     found = await cqi.chain(db, scope, definition)
     if fmt in ("csv", "xlsx"):
