@@ -374,7 +374,7 @@ def _figures(
         ),
         Figure(
             "7. Delivery fidelity",
-            "of segments delivered as written, per session (learners: sessions logged)",
+            "of segments delivered as written, a session's mean (N: sessions logged)",
             None if not sessions else 100 * sum(sessions.values()) / len(sessions),
             len(sessions),
         ),
