@@ -81,6 +81,7 @@ TARGETS = {
     "sign-offs queue (30)": 1.0,
     "my team (30)": 1.0,
     "session page (40)": 0.5,
+    "skills page (one learner)": 0.5,
 }
 MEMORY_LIMIT_MB = 200
 FLOOR_B = "floor (b): 3 SELECTs + page"
@@ -131,6 +132,7 @@ class Plan:
     session_path: str = ""  # the emergency-response session with the most attendees
     session_trainer: str = ""
     session_size: int = 0
+    skills_path: str = ""  # one attendee's scoring page at that session
 
 
 def log(message: str) -> None:
@@ -284,6 +286,12 @@ async def make_plan(url: str) -> Plan:
                     .limit(1)
                 )
             )
+            attendee = await db.scalar(
+                select(func.min(m.Attendance.user_id)).where(
+                    m.Attendance.session_id == session_id, m.Attendance.present.is_(True)
+                )
+            )
+            plan.skills_path = f"{plan.session_path}/skills/{attendee}"
     await engine.dispose()
     return plan
 
@@ -622,6 +630,12 @@ def scenarios(url: str, plan: Plan, servers: Servers) -> list[Scenario]:
             app,
             as_each([plan.session_trainer], plan.session_path),
             "Agenda as written",
+        )
+        add(
+            "skills page (one learner)",
+            app,
+            as_each([plan.session_trainer], plan.skills_path),
+            "scores</button>",
         )
     add(
         "certificate verification",

@@ -54,12 +54,16 @@ def test_trainer_imports_a_roster_records_attendance_and_exports(page, live_serv
     # Skills scored for an attendee, criterion by criterion; the delivery log changed.
     expect(page.get_by_role("heading", name="Agenda as written")).to_be_visible()
     assert_accessible(page)
-    rosa = page.locator("form", has=page.get_by_role("heading", name="Rosa Núñez"))
-    for criterion in rosa.locator("fieldset").all():
+    page.get_by_role("link", name="Score Rosa Núñez").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Skills: Rosa Núñez")
+    for criterion in page.locator("fieldset").all():
         criterion.get_by_role("radio").last.check()
-    rosa.get_by_role("button", name="Save Rosa Núñez's scores").click()
+    page.get_by_role("button", name="Save Rosa Núñez's scores").click()
     expect(page.get_by_role("status")).to_contain_text("The skills scores are saved")
-    rosa = page.locator("form", has=page.get_by_role("heading", name="Rosa Núñez"))
+    expect(page.locator("main")).to_contain_text("passed")
+    assert_accessible(page)
+    page.get_by_role("link", name="First-contact simulation (classroom)").click()
+    rosa = page.get_by_role("row", name=re.compile("Rosa Núñez"))
     expect(rosa).to_contain_text("passed")
     expect(page.get_by_text(re.compile(r"Fidelity \d+%"))).to_be_visible()
     log = page.locator("form", has=page.get_by_role("button", name="Save the log"))

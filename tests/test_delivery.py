@@ -144,6 +144,42 @@ async def test_skills_are_scored_only_for_attendees_and_only_on_the_rubric(
     assert (await post(client, outsider, {"open-meeting--purpose": "2"})).status_code == 404
 
 
+async def test_each_attendee_is_scored_on_a_page_of_their_own(client, db, courses, people):
+    cohort_id, _ = await _cohort_with_learner(client, db, courses)
+    await add(client, cohort_id, "learner2@example.org")
+    await _schedule(client, cohort_id, courses, "opening")
+    session = await db.scalar(select(LiveSession))
+    page_path = f"/cohorts/{cohort_id}/sessions/{session.id}"
+    first, second = people["learner"], people["learner2"]
+    # Before attendance, a learner's page says so and offers no form.
+    waiting = await client.get(f"{page_path}/skills/{first.id}")
+    assert "is not recorded as attending" in waiting.text
+    assert 'name="open-meeting--purpose"' not in waiting.text
+    await _attend(client, cohort_id, session.id, [first.id, second.id])
+
+    # The session page lists the attendees and links to each one's form, not 2 forms.
+    listing = await client.get(page_path)
+    assert 'name="open-meeting--purpose"' not in listing.text
+    assert listing.text.count("not scored") == 2
+    mine = f"{page_path}/skills/{first.id}"
+    assert f'href="{mine}"' in listing.text
+
+    form = await client.get(mine)
+    assert form.status_code == 200 and 'name="open-meeting--purpose"' in form.text
+    assert f'href="{page_path}/skills/{second.id}"' in form.text  # on to the next learner
+    saved = await post(client, mine, {"open-meeting--purpose": "3", "open-meeting--strengths": "2"})
+    assert saved.url.path == mine and "The skills scores are saved" in saved.text
+    assert 'value="3" checked' in saved.text
+    listing = await client.get(page_path)
+    assert listing.text.count("not scored") == 1 and "passed, 5 (pass mark 4)" in listing.text
+    # A refused score is shown on the learner's page with what was chosen kept.
+    refused = await post(
+        client, mine, {"open-meeting--purpose": "2", "open-meeting--strengths": "9"}
+    )
+    assert refused.status_code == 400 and "is not a level of" in refused.text
+    assert 'value="2" checked' in refused.text
+
+
 async def test_a_fidelity_log_and_an_observation_give_the_session_its_figure(
     client, db, courses, people
 ):

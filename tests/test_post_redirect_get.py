@@ -360,7 +360,7 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
     )
     await walk.submit(
         "cohorts.skills",
-        session_page,
+        f"{session_page}/skills/{attendee}",
         cohort_id=live.cohort_id,
         session_id=live.id,
         user_id=attendee,

@@ -428,6 +428,48 @@ async def fidelity(request: Req, db: DB, cohort_id: PathInt, session_id: PathInt
     )
 
 
+async def _skills_page(
+    request: Req,
+    db: DB,
+    cohort: Any,
+    session: Any,
+    learner: Any,
+    status_code: int = 200,
+    **extra: Any,
+) -> Template:
+    shown_delivery = await delivery.session_delivery(db, session, request.user)
+    scored, before, after = shown_delivery.around(learner.id)
+    return page(
+        "cohorts/skills.html",
+        status_code,
+        cohort=cohort,
+        session=session,
+        learner=learner,
+        delivery=shown_delivery,
+        scored=scored,
+        before=before,
+        after=after,
+        values=extra.pop("values", {}),
+        **extra,
+    )
+
+
+@get(
+    "/cohorts/{cohort_id:int}/sessions/{session_id:int}/skills/{user_id:int}",
+    name="cohorts.learner_skills",
+    guards=guards,
+)
+async def learner_skills(
+    request: Req, db: DB, cohort_id: PathInt, session_id: PathInt, user_id: PathInt
+) -> Template:
+    """One attending learner's scoring form: the session page lists the attendees, and each
+    learner is scored on a page of their own (a class of 170 is not 170 forms on one page)."""
+    cohort = await service.get_cohort(db, request.user, cohort_id)
+    session = await service.get_session(db, cohort, session_id)
+    learner = await service.get_member(db, cohort, user_id)
+    return await _skills_page(request, db, cohort, session, learner)
+
+
 @post(
     "/cohorts/{cohort_id:int}/sessions/{session_id:int}/skills/{user_id:int}",
     name="cohorts.skills",
@@ -441,7 +483,7 @@ async def skills(
     session_id: PathInt,
     user_id: PathInt,
 ) -> Any:
-    """One attending learner's skills scores, saved as the trainer goes (a form per learner)."""
+    """One attending learner's skills scores, saved as the trainer goes."""
     cohort = await service.get_cohort(db, request.user, cohort_id)
     session = await service.get_session(db, cohort, session_id)
     learner = await service.get_member(db, cohort, user_id)
@@ -451,18 +493,22 @@ async def skills(
         form = delivery.SkillsForm.from_form(data, delivery.skills_for(course, session))
         await delivery.score_learner(db, settings, course, session, learner, request.user, form)
     except DomainError as exc:
-        return await _session_page(
+        return await _skills_page(
             request,
             db,
             cohort,
             session,
+            learner,
             exc.status_code,
             skills_error=str(exc),
-            skills_error_for=learner.id,
             values=shown(data),
         )
     return redirect_to(
-        "cohorts.session", "skills-saved", cohort_id=cohort.id, session_id=session.id
+        "cohorts.learner_skills",
+        "skills-saved",
+        cohort_id=cohort.id,
+        session_id=session.id,
+        user_id=learner.id,
     )
 
 
@@ -639,6 +685,7 @@ router = Router(
         session_page,
         attendance,
         fidelity,
+        learner_skills,
         skills,
         qualifications_page,
         qualify,

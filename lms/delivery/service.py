@@ -325,6 +325,19 @@ class SessionDelivery:
     def fidelity_percent(self) -> int | None:
         return None if self.fidelity is None else round(100 * self.fidelity)
 
+    def around(
+        self, user_id: int
+    ) -> tuple[ScoredLearner | None, ScoredLearner | None, ScoredLearner | None]:
+        """One attendee with the ones before and after (by name), so that a trainer scoring
+        in class goes from learner to learner without returning to the list."""
+        ids = [a.person.id for a in self.attendees]
+        if user_id not in ids:
+            return None, None, None
+        at = ids.index(user_id)
+        before = self.attendees[at - 1] if at > 0 else None
+        after = self.attendees[at + 1] if at + 1 < len(ids) else None
+        return self.attendees[at], before, after
+
 
 async def session_delivery(
     db: AsyncSession, session: LiveSession, viewer: User, now: datetime | None = None
