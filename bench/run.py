@@ -129,10 +129,13 @@ class Plan:
     admin: str = f"admin@{seeding.DOMAIN}"
     burst: list[str] = field(default_factory=list)
     supervisor: str = ""  # the benchmark team's supervisor (bench/seed.py BENCH_TEAM)
-    session_path: str = ""  # the emergency-response session with the most attendees
+    session_path: str = ""  # the skills lab: the session with attendees nearest 40
     session_trainer: str = ""
     session_size: int = 0
     skills_path: str = ""  # one attendee's scoring page at that session
+    large_session_path: str = ""  # the emergency-response session with the most attendees
+    large_session_trainer: str = ""
+    large_session_size: int = 0
 
 
 def log(message: str) -> None:
@@ -264,31 +267,42 @@ async def make_plan(url: str) -> Plan:
             .scalar_subquery()
         )
         plan.supervisor = str(await db.scalar(select(m.User.email).where(m.User.id == lead)))
-        biggest = (
+        attended = (
             await db.execute(
                 select(m.LiveSession.id, m.LiveSession.cohort_id, func.count())
                 .join(m.Attendance, m.Attendance.session_id == m.LiveSession.id)
                 .where(m.LiveSession.course_session.is_not(None), m.Attendance.present.is_(True))
                 .group_by(m.LiveSession.id, m.LiveSession.cohort_id)
-                .order_by(func.count().desc(), m.LiveSession.id)
-                .limit(1)
+                .order_by(m.LiveSession.id)
             )
-        ).first()
-        if biggest is not None:
-            session_id, cohort_id, plan.session_size = biggest
-            plan.session_path = f"/cohorts/{cohort_id}/sessions/{session_id}"
+        ).all()
+        if attended:
+            # The skills lab of 40 (issue 17's target), and the biggest session beside it.
+            lab = min(attended, key=lambda row: abs(row[2] - seeding.SKILLS_LAB))
+            large = max(attended, key=lambda row: row[2])
+            plan.session_path, plan.session_size = _session_path(lab), lab[2]
+            plan.large_session_path, plan.large_session_size = _session_path(large), large[2]
             plan.session_trainer = str(
                 await db.scalar(
                     select(m.User.email)
                     .join(m.CohortTrainer, m.CohortTrainer.user_id == m.User.id)
-                    .where(m.CohortTrainer.cohort_id == cohort_id)
+                    .where(m.CohortTrainer.cohort_id == lab[1])
+                    .order_by(m.User.id)
+                    .limit(1)
+                )
+            )
+            plan.large_session_trainer = str(
+                await db.scalar(
+                    select(m.User.email)
+                    .join(m.CohortTrainer, m.CohortTrainer.user_id == m.User.id)
+                    .where(m.CohortTrainer.cohort_id == large[1])
                     .order_by(m.User.id)
                     .limit(1)
                 )
             )
             attendee = await db.scalar(
                 select(func.min(m.Attendance.user_id)).where(
-                    m.Attendance.session_id == session_id, m.Attendance.present.is_(True)
+                    m.Attendance.session_id == lab[0], m.Attendance.present.is_(True)
                 )
             )
             plan.skills_path = f"{plan.session_path}/skills/{attendee}"
@@ -297,6 +311,11 @@ async def make_plan(url: str) -> Plan:
 
 
 # --- servers ------------------------------------------------------------------------------
+
+
+def _session_path(row: Any) -> str:
+    session_id, cohort_id, _ = row
+    return f"/cohorts/{cohort_id}/sessions/{session_id}"
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -629,6 +648,12 @@ def scenarios(url: str, plan: Plan, servers: Servers) -> list[Scenario]:
             f"session page ({plan.session_size})",
             app,
             as_each([plan.session_trainer], plan.session_path),
+            "Agenda as written",
+        )
+        add(
+            f"large session page ({plan.large_session_size})",
+            app,
+            as_each([plan.large_session_trainer], plan.large_session_path),
             "Agenda as written",
         )
         add(

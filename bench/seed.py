@@ -40,10 +40,12 @@ from lms import models as m  # noqa: E402
 from lms.catalog.definition import CourseDefinition, Question, Quiz  # noqa: E402
 from lms.catalog.service import get_definitions, sync_courses  # noqa: E402
 from lms.certificates import pdf  # noqa: E402
-from lms.certificates.service import add_months, new_serial  # noqa: E402
+from lms.certificates.service import new_serial  # noqa: E402
 from lms.quizzes import grading  # noqa: E402
 from lms.settings import Settings  # noqa: E402
+from lms.times import add_months  # noqa: E402
 
+SKILLS_LAB = 40  # learners at the classroom skills lab (issue 17's session page)
 PASSWORD = "bench-password-2026"  # noqa: S105  (benchmark accounts only)
 DOMAIN = "academy.example.org"
 BATCH = 5000
@@ -827,6 +829,7 @@ async def seed_practice(
     # Emergency response's sessions, as written: which one each delivers, a delivery log for
     # those held, and skills scored for who attended.
     er = definitions["emergency-response"]
+    await _skills_lab(conn, courses["emergency-response"].id, now)
     sessions = (
         await conn.execute(
             select(
@@ -909,6 +912,61 @@ async def seed_practice(
     made["skill_scores"] = len(scores)
     await _fix_sequences(conn, ["field_activities", "field_activity_steps", "fidelity_logs"])
     return made
+
+
+async def _skills_lab(conn: Any, course_id: int, now: datetime) -> None:
+    """A classroom skills lab of 40 in the biggest emergency-response cohort (a whole cohort
+    of 250 is not one class): the session page that issue 17's speed target names."""
+    biggest = (
+        await conn.execute(
+            select(m.CohortMember.cohort_id, func.count())
+            .join(m.CohortCourse, m.CohortCourse.cohort_id == m.CohortMember.cohort_id)
+            .where(m.CohortCourse.course_id == course_id)
+            .group_by(m.CohortMember.cohort_id)
+            .order_by(func.count().desc(), m.CohortMember.cohort_id)
+            .limit(1)
+        )
+    ).first()
+    if biggest is None:
+        return
+    cohort_id = biggest[0]
+    trainer = await conn.scalar(
+        select(func.min(m.CohortTrainer.user_id)).where(m.CohortTrainer.cohort_id == cohort_id)
+    )
+    members = (
+        await conn.scalars(
+            select(m.CohortMember.user_id)
+            .where(m.CohortMember.cohort_id == cohort_id)
+            .order_by(m.CohortMember.user_id)
+            .limit(SKILLS_LAB)
+        )
+    ).all()
+    starts = now - timedelta(days=7)
+    session_id = await conn.scalar(
+        insert(m.LiveSession.__table__)
+        .values(
+            cohort_id=cohort_id,
+            course_id=course_id,
+            title=f"Skills lab: first-contact simulation (group of {SKILLS_LAB})",
+            starts_at=starts,
+            minutes=180,
+            place="Redding training room",
+        )
+        .returning(m.LiveSession.__table__.c.id)
+    )
+    await conn.execute(
+        insert(m.Attendance.__table__),
+        [
+            {
+                "session_id": session_id,
+                "user_id": user_id,
+                "present": True,
+                "recorded_at": starts + timedelta(hours=3),
+                "recorded_by_id": trainer,
+            }
+            for user_id in members
+        ],
+    )
 
 
 def _member(plan: CohortPlan, person: Person) -> dict[str, Any]:

@@ -185,7 +185,13 @@ def courses_check(path: Path | None, strict: bool) -> None:
         + (", treated as errors (--strict)" if strict and warned else "")
         + "."
     )
-    sys.exit(1 if bad or (strict and warned) else 0)
+    bad_plans = [p for p in check.plans if not p.ok]
+    if check.plans:
+        click.echo(
+            f"{len(check.plans)} training plan(s) checked: "
+            f"{len(check.plans) - len(bad_plans)} valid, {len(bad_plans)} with problems."
+        )
+    sys.exit(1 if bad or bad_plans or (strict and warned) else 0)
 
 
 @courses.command("sync")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from lms.errors import InvalidInput
@@ -127,6 +128,17 @@ def safe_file_name(name: str, default: str = "file") -> str:
     if len(cleaned) > 120 and dot and len(extension) <= 10:  # keep the type a name says
         return f"{stem[: 119 - len(extension)]}.{extension}"
     return cleaned[:120] or default
+
+
+def parse_date(raw: str, label: str, field: str | None = None) -> date | None:
+    """A form's date (YYYY-MM-DD, as a date input sends it), or None when left blank."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{label} must be a date like 2026-03-31.", field) from None
 
 
 def text(data: Fields, field: str, default: str = "") -> str:

@@ -11,7 +11,7 @@ from lms.accounts.models import (
 )
 from lms.activities.models import ActivityFile, ActivityStep, FieldActivity
 from lms.audit import AuditEvent
-from lms.catalog.models import Course, CourseFile, CourseVersion
+from lms.catalog.models import Course, CourseFile, CourseVersion, PlanVersion, TrainingPlan
 from lms.certificates.models import Certificate
 from lms.cohorts.models import (
     Attendance,
@@ -23,6 +23,7 @@ from lms.cohorts.models import (
     LiveSession,
     TrainerQualification,
 )
+from lms.compliance.models import Requirement, RequirementExtension
 from lms.delivery.models import FidelityLog, SkillScore
 from lms.learning.models import Enrollment, EvaluationResponse, ModuleProgress
 from lms.mail.models import OutboxMessage
@@ -56,10 +57,14 @@ __all__ = [
     "ModuleProgress",
     "OutboxMessage",
     "PasswordResetRequest",
+    "PlanVersion",
     "Region",
+    "Requirement",
+    "RequirementExtension",
     "SignInFailure",
     "SkillScore",
     "TrainerQualification",
+    "TrainingPlan",
     "User",
     "WebSession",
 ]

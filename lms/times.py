@@ -8,9 +8,20 @@ the offset. One style for every page and email: "Dec 4, 2026, 3:32 PM PST", "Dec
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, tzinfo
-from typing import Any
+from typing import Any, TypeVar
+
+Day = TypeVar("Day", date, datetime)
+
+
+def add_months(day: Day, months: int) -> Day:
+    """The same day `months` later, or the month's last day when it is shorter (Jan 31 + 1
+    month is Feb 28 or 29): certificates expire and plan requirements fall due so."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, monthrange(year, month)[1]))
 
 
 def local(moment: datetime, zone: tzinfo) -> datetime:

@@ -89,15 +89,20 @@ async def test_a_session_page_costs_the_same_for_40_attendees(
                 )
         await db.commit()
 
-    await attend(await _people(db, settings, 3, 0))
+    first = await _people(db, settings, 3, 0)
+    await attend(first)
     await sign_in(client, "trainer@example.org")
     path = f"/cohorts/{cohort.id}/sessions/{session.id}"
+    scoring = f"{path}/skills/{first[0].id}"
     await client.get(path)  # the course's definition, read once per process
     small = await count(statements, client.get(path))
+    small_scoring = await count(statements, client.get(scoring))
     await attend(await _people(db, settings, 37, 3))
     page = await client.get(path)
-    assert page.text.count("Save Person") == 40 and "Naming the worries" in page.text
+    assert page.text.count("Score Person") == 40 and "Naming the worries" in page.text
     assert await count(statements, client.get(path)) == small
+    # One learner's scoring page reads the same whatever the class size.
+    assert await count(statements, client.get(scoring)) == small_scoring
 
 
 async def _waiting(db, course, supervisor, group: list) -> None:

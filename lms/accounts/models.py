@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, exists
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, exists
 from sqlalchemy.orm import Mapped, aliased, column_property, mapped_column, relationship
 
 from lms.db import Base, utcnow
 
 ROLES = ("learner", "trainer", "admin")
+# Job classifications, as training plans name them (course-format.md "Training plans").
+CLASSIFICATIONS = {
+    "social_worker": "Social worker",
+    "supervisor": "Supervisor",
+    "manager": "Manager",
+    "other": "Other",
+}
 # How long each kind of one-time link (AccountToken.purpose) works.
 TOKEN_HOURS = {"invite": 24 * 14, "reset": 2}
+
+
+@dataclass(frozen=True)
+class PersonName:
+    """A person as a long list names them: a roster of 250 on a page is not 250 User objects
+    (each with its county and region) to build on every request."""
+
+    id: int
+    name: str
 
 
 class Region(Base):
@@ -49,6 +66,14 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What compliance counts from and prints (see lms/compliance): training plans count
+    # their deadlines from the hire date or the date of the current role.
+    hire_date: Mapped[date | None] = mapped_column(Date)
+    role_date: Mapped[date | None] = mapped_column(Date)
+    classification: Mapped[str | None] = mapped_column(String(20))
+    license_type: Mapped[str | None] = mapped_column(String(40))
+    license_number: Mapped[str | None] = mapped_column(String(40))
+    license_expires: Mapped[date | None] = mapped_column(Date)
 
     county: Mapped[County | None] = relationship(lazy="joined")
 

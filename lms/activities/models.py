@@ -43,6 +43,8 @@ class FieldActivity(Base):
     __table_args__ = (
         UniqueConstraint("enrollment_id", "activity_id"),
         Index("ix_field_activities_status", "status", "submitted_at"),
+        # A reviewer's "decided lately" list (the sign-offs queue).
+        Index("ix_field_activities_decided_by", "decided_by_id", "decided_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import undefer
 
@@ -617,16 +617,25 @@ class QueueItem:
 
 
 def _reviewed_by(reviewer: User) -> Any:
-    """Activities this person reviews: their supervisees', or their cohorts' learners'."""
+    """Activities this person reviews: their supervisees', or their cohorts' learners'.
+
+    Each side is the reviewer's own enrollments (found through the supervisor and trainer
+    indexes), so the queue reads what waits for them rather than joining everything that
+    waits in the academy to its learner first.
+    """
+    supervised = (
+        select(Enrollment.id)
+        .join(User, User.id == Enrollment.user_id)
+        .where(User.supervisor_id == reviewer.id)
+    )
+    trained = (
+        select(Enrollment.id)
+        .join(CohortTrainer, CohortTrainer.cohort_id == Enrollment.cohort_id)
+        .where(CohortTrainer.user_id == reviewer.id)
+    )
     return or_(
-        and_(FieldActivity.reviewer == "supervisor", User.supervisor_id == reviewer.id),
-        and_(
-            FieldActivity.reviewer == "trainer",
-            exists().where(
-                CohortTrainer.cohort_id == Enrollment.cohort_id,
-                CohortTrainer.user_id == reviewer.id,
-            ),
-        ),
+        and_(FieldActivity.reviewer == "supervisor", FieldActivity.enrollment_id.in_(supervised)),
+        and_(FieldActivity.reviewer == "trainer", FieldActivity.enrollment_id.in_(trained)),
     )
 
 

@@ -70,3 +70,35 @@ class CourseFile(Base):
     name: Mapped[str] = mapped_column(String(255))  # base name when first stored
     size: Mapped[int] = mapped_column(Integer)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TrainingPlan(Base):
+    """A training plan from `courses/plans/<slug>.yaml`, as it stands (its current version's
+    content is kept here, beside the history in `plan_versions`)."""
+
+    __tablename__ = "training_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active or retired
+    number: Mapped[int] = mapped_column(Integer)  # the current version's number
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    problems: Mapped[list[str] | None] = mapped_column(JSON)
+    checked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class PlanVersion(Base):
+    """Every version a plan has had, so that a requirement met under one can be explained."""
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("training_plans.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms.accounts.models import County
 from lms.catalog.definition import CourseDefinition, Resource, course_from_json
-from lms.catalog.models import Course, CourseFile, CourseVersion
+from lms.catalog.models import Course, CourseFile, CourseVersion, PlanVersion, TrainingPlan
+from lms.catalog.plans import LoadedPlan, check_plan_counties
 from lms.catalog.validate import CatalogCheck, LoadedCourse, check_catalog
+from lms.compliance import service as compliance
 from lms.db import utcnow
 from lms.errors import NotFound
+from lms.settings import Settings
 
 
 @dataclass
@@ -38,13 +43,18 @@ class SyncReport:
 
 
 async def sync_courses(
-    db: AsyncSession, root: Path, checked: CatalogCheck | None = None
+    db: AsyncSession,
+    root: Path,
+    checked: CatalogCheck | None = None,
+    zone: tzinfo | None = None,
 ) -> SyncReport:
-    """Store every valid course folder as a version; retire courses whose folder is gone.
+    """Store every valid course folder as a version; retire courses whose folder is gone;
+    the same for the training plans in `root/plans`.
 
     Runs in the caller's transaction, so a sync that fails part way leaves nothing behind.
     `checked` is a check of `root` made before, against no known courses (the tests check
-    the shipped courses once and load them into many empty databases).
+    the shipped courses once and load them into many empty databases). `zone` is the
+    academy's, whose calendar days completions count on (the default academy's if None).
     """
     courses = {c.slug: c for c in (await db.scalars(select(Course))).all()}
     known = [slug for slug, c in courses.items() if c.current_version_id is not None]
@@ -57,7 +67,64 @@ async def sync_courses(
             course.status, course.retired_at, course.checked_at = "retired", now, now
             results.append(SyncResult(slug, "retired", "its folder is gone; history is kept"))
     await db.flush()
-    return SyncReport(results, check.warnings)
+    plan_results = await _store_plans(db, check.plans)
+    if any(r.outcome not in ("unchanged", "refused") for r in plan_results):
+        await compliance.refresh(db, zone or Settings().zone)
+    return SyncReport(results + plan_results, check.warnings)
+
+
+async def _store_plans(db: AsyncSession, loaded_plans: list[LoadedPlan]) -> list[SyncResult]:
+    """Store each valid plan as a new version when it changed; retire plans whose file is
+    gone. A refused plan keeps its last good version in force."""
+    check_plan_counties(loaded_plans, set((await db.scalars(select(County.name))).all()))
+    plans = {p.slug: p for p in (await db.scalars(select(TrainingPlan))).all()}
+    results: list[SyncResult] = []
+    now = utcnow()
+    for loaded in loaded_plans:
+        name = f"plans/{loaded.slug}"
+        plan = plans.get(loaded.slug)
+        if not loaded.ok or loaded.plan is None or loaded.fingerprint is None:
+            problems = tuple(str(p) for p in loaded.problems)
+            if plan is not None:
+                plan.problems, plan.checked_at = list(problems), now
+            serving = f"; still in force: version {plan.number}" if plan else ""
+            results.append(
+                SyncResult(name, "refused", f"{len(problems)} problem(s){serving}", problems)
+            )
+            continue
+        content = loaded.plan.content()
+        if plan is not None and plan.fingerprint == loaded.fingerprint:
+            was_retired = plan.status == "retired"
+            plan.status, plan.problems, plan.checked_at = "active", None, now
+            outcome = "new version" if was_retired else "unchanged"
+            results.append(SyncResult(name, outcome, "restored" if was_retired else ""))
+            continue
+        if plan is None:
+            plan = TrainingPlan(slug=loaded.slug, number=0)
+            db.add(plan)
+        plan.number += 1
+        plan.status, plan.problems, plan.checked_at = "active", None, now
+        plan.fingerprint, plan.title, plan.content = loaded.fingerprint, loaded.plan.title, content
+        await db.flush()
+        db.add(
+            PlanVersion(
+                plan_id=plan.id,
+                number=plan.number,
+                fingerprint=loaded.fingerprint,
+                title=loaded.plan.title,
+                content=content,
+                created_at=now,
+            )
+        )
+        outcome = "new" if plan.number == 1 else "new version"
+        results.append(SyncResult(name, outcome, f"version {plan.number}"))
+    present = {loaded.slug for loaded in loaded_plans}
+    for slug, plan in sorted(plans.items()):
+        if slug not in present and plan.status != "retired":
+            plan.status, plan.checked_at = "retired", now
+            results.append(SyncResult(f"plans/{slug}", "retired", "its file is gone"))
+    await db.flush()
+    return results
 
 
 async def _store(db: AsyncSession, course: Course | None, loaded: LoadedCourse) -> SyncResult:

@@ -34,6 +34,7 @@ from lms.catalog.definition import (
     Skill,
     SurveyQuestion,
 )
+from lms.catalog.plans import PLANS_FOLDER, LoadedPlan, check_plans
 from lms.catalog.source import (
     Document,
     FieldPath,
@@ -192,10 +193,13 @@ class CatalogCheck:
 
     courses: list[LoadedCourse]
     warnings: list[str]
+    plans: list[LoadedPlan] = field(default_factory=list)  # courses/plans/*.yaml
 
     @property
     def problems(self) -> list[Problem]:
-        return [p for c in self.courses for p in c.problems]
+        return [p for c in self.courses for p in c.problems] + [
+            p for plan in self.plans for p in plan.problems
+        ]
 
 
 def display_path(path: Path) -> str:
@@ -1066,13 +1070,18 @@ def check_catalog(root: Path, known_slugs: Iterable[str] = ()) -> CatalogCheck:
         single = check_course(root)
         check_prerequisites([single], set(known_slugs) | siblings)
         return CatalogCheck([single], warnings)
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    folders = sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name != PLANS_FOLDER
+    )
+    for folder in folders:
         if not (folder / "course.yaml").is_file():
             warnings.append(f"{display_path(folder)}: ignored, it has no course.yaml")
             continue
         loaded.append(check_course(folder))
     check_prerequisites(loaded, set(known_slugs))
-    return CatalogCheck(loaded, warnings)
+    return CatalogCheck(loaded, warnings, check_plans(root, [c.slug for c in loaded]))
 
 
 def check_prerequisites(loaded: list[LoadedCourse], known: set[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import calendar
 import hashlib
 import re
 import secrets
@@ -51,13 +50,6 @@ def normalise_serial(raw: str) -> str | None:
     return "-".join(compact[i : i + 4] for i in range(0, SERIAL_LENGTH, 4))
 
 
-def add_months(moment: datetime, months: int) -> datetime:
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
 def printed_fields(certificate: Certificate, zone: tzinfo) -> dict[str, Any]:
     """Exactly what the PDF prints: used to render it and to show it on verification.
 
@@ -97,7 +89,7 @@ async def draft(
     serial = new_serial()
     months = course.certificate.valid_for_months
     if not keep_expiry:
-        expires_at = add_months(now, months) if months else None
+        expires_at = times.add_months(now, months) if months else None
     return Certificate(
         serial=serial,
         enrollment_id=enrollment.id,

@@ -20,19 +20,9 @@ from lms.catalog.models import Course, CourseVersion
 from lms.cohorts.models import QUALIFICATION_BASES, TrainerQualification
 from lms.db import add_once
 from lms.errors import Conflict, InvalidInput
-from lms.forms import Fields, long_text, required_id, text
+from lms.forms import Fields, long_text, parse_date, required_id, text
 
 LAPSING_DAYS = 60
-
-
-def parse_day(raw: str, label: str, field: str) -> date | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{label} must be a date like 2026-03-31.", field) from None
 
 
 @dataclass(frozen=True)
@@ -55,10 +45,10 @@ class QualificationForm:
                 "co-facilitated it.",
                 "basis",
             )
-        since = parse_day(text(data, "since"), "Qualified since", "since")
+        since = parse_date(text(data, "since"), "Qualified since", "since")
         if since is None:
             raise InvalidInput("Give the date the trainer qualified.", "since")
-        until = parse_day(text(data, "until"), "Qualified until", "until")
+        until = parse_date(text(data, "until"), "Qualified until", "until")
         if until is not None and until < since:
             raise InvalidInput("“Until” is before “since”.", "until")
         note = long_text(data, "note", 1000, "The note")

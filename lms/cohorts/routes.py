@@ -381,7 +381,7 @@ async def _session_page(
         cohort=cohort,
         session=session,
         course=await catalog.get_course_by_id(db, session.course_id),
-        members=await service.members_of(db, cohort.id),
+        members=await service.member_names(db, cohort.id),
         attendance=await service.attendance_of(db, session.id),
         delivery=await delivery.session_delivery(db, session, request.user),
         checklist=delivery.CHECKLIST,

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit, times
 from lms.accounts import service as accounts
-from lms.accounts.models import County, User
+from lms.accounts.models import County, PersonName, User
 from lms.catalog import service as catalog
 from lms.catalog.definition import LiveSession as WrittenSession
 from lms.catalog.models import Course
@@ -36,6 +36,7 @@ from lms.forms import (
     long_text,
     one_line,
     optional_id,
+    parse_date,
     parse_id,
     parse_number,
     required_id,
@@ -112,16 +113,6 @@ class CohortForm:
             courses,
             long_text(data, "override_reason", 1000, "The reason to override"),
         )
-
-
-def parse_date(raw: str, label: str, field: str | None = None) -> date | None:
-    raw = raw.strip()
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise InvalidInput(f"{label} must be a date like 2026-03-31.", field) from None
 
 
 async def check_cohort_form(
@@ -346,6 +337,17 @@ async def detail(db: AsyncSession, cohort: Cohort) -> CohortDetail:
         else [],
         [(t.name, reasons[t.id]) for t in trainers if t.id in reasons],
     )
+
+
+async def member_names(db: AsyncSession, cohort_id: int) -> list[PersonName]:
+    """The roster by name only, for the lists on a session's page."""
+    rows = await db.execute(
+        select(User.id, User.name)
+        .join(CohortMember, CohortMember.user_id == User.id)
+        .where(CohortMember.cohort_id == cohort_id)
+        .order_by(User.name, User.id)
+    )
+    return [PersonName(user_id, name) for user_id, name in rows]
 
 
 async def members_of(db: AsyncSession, cohort_id: int) -> list[User]:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit
-from lms.accounts.models import User
+from lms.accounts.models import PersonName, User
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Segment, Skill
 from lms.catalog.definition import LiveSession as WrittenSession
@@ -297,7 +297,7 @@ async def score_learner(
 class ScoredLearner:
     """An attending learner's scores at the session, as the scoring form shows them."""
 
-    person: User
+    person: PersonName
     scores: dict[tuple[str, str], int] = field(default_factory=dict)  # (skill, criterion)
 
     def total(self, skill: Skill) -> int | None:
@@ -353,22 +353,24 @@ async def session_delivery(
             .order_by(FidelityLog.kind, FidelityLog.recorded_at)
         )
     ).all()
-    attendees = (
-        await db.scalars(
-            select(User)
-            .join(Attendance, Attendance.user_id == User.id)
-            .where(Attendance.session_id == session.id, Attendance.present.is_(True))
-            .order_by(User.name, User.id)
-        )
-    ).all()
-    scored = {p.id: ScoredLearner(p) for p in attendees}
+    attendees = await db.execute(
+        select(User.id, User.name)
+        .join(Attendance, Attendance.user_id == User.id)
+        .where(Attendance.session_id == session.id, Attendance.present.is_(True))
+        .order_by(User.name, User.id)
+    )
+    scored = {user_id: ScoredLearner(PersonName(user_id, name)) for user_id, name in attendees}
     skills = skills_for(course, session)
     if skills and scored:
-        for row in (
-            await db.scalars(select(SkillScore).where(SkillScore.session_id == session.id))
-        ).all():
-            if row.user_id in scored:
-                scored[row.user_id].scores[(row.skill_id, row.criterion_id)] = row.score
+        # Plain rows, not SkillScore objects: a class scored on two skills is a thousand rows.
+        rows = await db.execute(
+            select(
+                SkillScore.user_id, SkillScore.skill_id, SkillScore.criterion_id, SkillScore.score
+            ).where(SkillScore.session_id == session.id)
+        )
+        for user_id, skill_id, criterion_id, score in rows:
+            if user_id in scored:
+                scored[user_id].scores[(skill_id, criterion_id)] = score
     views = [LogView(log, name) for log, name in logs]
     return SessionDelivery(
         written_session(course, session),

@@ -64,9 +64,17 @@ async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Superv
         .group_by(ModuleProgress.enrollment_id)
         .subquery()
     )
+    # Columns, not Enrollment objects: each of those joins its course and current version.
     found = (
         await db.execute(
-            select(Enrollment, func.coalesce(done.c.done, 0))
+            select(
+                Enrollment.user_id,
+                Enrollment.version_id,
+                Enrollment.status,
+                Enrollment.due_at,
+                Enrollment.completed_at,
+                func.coalesce(done.c.done, 0),
+            )
             .outerjoin(done, done.c.enrollment_id == Enrollment.id)
             .where(Enrollment.user_id.in_(rows))
             .order_by(Enrollment.enrolled_at.desc())
@@ -75,20 +83,18 @@ async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Superv
     for person_id, count in (await activities.waiting_counts(db, supervisor.id)).items():
         if person_id in rows:
             rows[person_id].waiting = count
-    definitions = await catalog.get_definitions(db, {e.version_id for e, _ in found})
-    for enrollment, modules_done in found:
-        course = definitions[enrollment.version_id]
-        overdue = bool(
-            enrollment.status == ACTIVE and enrollment.due_at and enrollment.due_at < now
-        )
-        rows[enrollment.user_id].courses.append(
+    definitions = await catalog.get_definitions(db, {row.version_id for row in found})
+    for user_id, version_id, status, due_at, completed_at, modules_done in found:
+        course = definitions[version_id]
+        overdue = bool(status == ACTIVE and due_at and due_at < now)
+        rows[user_id].courses.append(
             CourseLine(
                 course.title,
-                enrollment.status,
+                status,
                 min(modules_done, len(course.modules)),
                 len(course.modules),
-                enrollment.due_at,
-                enrollment.completed_at if enrollment.status == COMPLETED else None,
+                due_at,
+                completed_at if status == COMPLETED else None,
                 overdue,
             )
         )

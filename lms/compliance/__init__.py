@@ -1,0 +1,1 @@
+"""Compliance: training plans from hire and role dates, their requirements and extensions."""

@@ -1,0 +1,88 @@
+"""Tables for each person's plan requirements (kept current) and the extensions granted."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lms.db import Base, utcnow
+
+# A requirement's status on a given day (see `Requirement.status_on`).
+MET, ON_TRACK, DUE_SOON, OVERDUE, NO_DATE = "met", "on_track", "due_soon", "overdue", "no_date"
+STATUSES = {
+    OVERDUE: "Overdue",
+    DUE_SOON: "Due soon",
+    ON_TRACK: "On track",
+    MET: "Met",
+    NO_DATE: "No start date",
+}
+DUE_SOON_DAYS = 30
+
+
+class Requirement(Base):
+    """One person's requirement from one plan, as of their latest completion of its course.
+
+    Derived: rewritten (by `compliance.service.refresh`) whenever what it is made of changes:
+    the person's dates, classification or county, a completion, an extension, or the plan.
+    Keeping it as rows is what lets the compliance report filter, sort and count 20,000
+    people in SQL; the status for a day is read from `due_on` and `met_on`.
+    """
+
+    __tablename__ = "requirements"
+    __table_args__ = (
+        UniqueConstraint("user_id", "plan_id", "course_slug"),
+        Index("ix_requirements_due_on", "due_on"),
+        Index("ix_requirements_plan_id", "plan_id", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("training_plans.id"))
+    position: Mapped[int] = mapped_column(Integer)  # its place in the plan's list
+    course_slug: Mapped[str] = mapped_column(String(100))
+    # When the current cycle is due (after any extension); None when the person has no date
+    # for the plan to count from. For a recurring requirement already met, the next due date.
+    due_on: Mapped[date | None] = mapped_column(Date)
+    first_due_on: Mapped[date | None] = mapped_column(Date)  # before extensions
+    met_on: Mapped[date | None] = mapped_column(Date)  # a one-off requirement, met
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # met after its due date
+    last_completed_on: Mapped[date | None] = mapped_column(Date)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def status_on(self, today: date) -> str:
+        if self.met_on is not None:
+            return MET
+        if self.due_on is None:
+            return NO_DATE
+        if self.due_on < today:
+            return OVERDUE
+        return DUE_SOON if (self.due_on - today).days <= DUE_SOON_DAYS else ON_TRACK
+
+
+class RequirementExtension(Base):
+    """A new due date for one person's requirement, for one due date, with its reason."""
+
+    __tablename__ = "requirement_extensions"
+    __table_args__ = (UniqueConstraint("user_id", "plan_id", "course_slug", "due_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("training_plans.id"))
+    course_slug: Mapped[str] = mapped_column(String(100))
+    due_on: Mapped[date] = mapped_column(Date)  # the due date it replaces
+    extended_to: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -1,0 +1,386 @@
+"""Training plans applied to people: each requirement's due date from the person's hire or
+role date, met by a completion of its course, extended per person with a reason.
+
+The requirements are kept as rows (`compliance.models.Requirement`), rewritten by `refresh`
+in the same transaction as whatever changes them, so that every page reads them with a
+fixed number of statements and the status of a day is plain SQL on `due_on` and `met_on`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta, tzinfo
+
+from sqlalchemy import case, delete, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms import audit, times
+from lms.accounts.models import County, User
+from lms.catalog.models import Course, CourseVersion, TrainingPlan
+from lms.catalog.plans import PlanDefinition, PlanRequirement
+from lms.compliance.models import (
+    DUE_SOON,
+    DUE_SOON_DAYS,
+    MET,
+    NO_DATE,
+    ON_TRACK,
+    OVERDUE,
+    Requirement,
+    RequirementExtension,
+)
+from lms.db import add_once, table_of, utcnow
+from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
+from lms.forms import Fields, long_text, parse_date, required_id, text
+from lms.learning.models import COMPLETED, Enrollment
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """Where one requirement stands for one person, as `schedule` works it out."""
+
+    due_on: date | None
+    first_due_on: date | None
+    met_on: date | None
+    late: bool
+    last_completed_on: date | None
+    extended: bool
+
+
+def first_due(start: date, requirement: PlanRequirement) -> date:
+    if requirement.within_months is not None:
+        return times.add_months(start, requirement.within_months)
+    return start + timedelta(days=requirement.within_days or 0)
+
+
+def schedule(
+    start: date | None,
+    requirement: PlanRequirement,
+    completions: Sequence[date],
+    extensions: dict[date, date],
+) -> Cycle:
+    """The requirement's current cycle from the person's start date and completions.
+
+    The first due date counts from `start`; any completion meets it (after the due date, it
+    is met late). A recurring requirement comes due again `every_months` after each
+    completion, and the next completion after that one meets it. `extensions` maps a due
+    date to the date it was extended to.
+    """
+    if start is None:
+        return Cycle(None, None, None, False, max(completions, default=None), False)
+    due = first_due(start, requirement)
+    first = due
+    done = sorted(completions)
+    last: date | None = None
+    while True:
+        extended = due in extensions
+        effective = extensions.get(due, due)
+        after = [d for d in done if last is None or d > last]
+        if not after:
+            return Cycle(effective, first, None, False, last, extended)
+        met = after[0]
+        if requirement.every_months is None:
+            return Cycle(effective, first, met, met > effective, met, extended)
+        last, due = met, times.add_months(met, requirement.every_months)
+        first = due
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    classification: str | None
+    county: str | None
+    hire_date: date | None
+    role_date: date | None
+
+
+async def active_plans(db: AsyncSession) -> list[tuple[int, PlanDefinition]]:
+    rows = await db.execute(
+        select(TrainingPlan.id, TrainingPlan.content)
+        .where(TrainingPlan.status == "active")
+        .order_by(TrainingPlan.title, TrainingPlan.id)
+    )
+    return [(plan_id, PlanDefinition.from_content(content)) for plan_id, content in rows.all()]
+
+
+async def refresh(db: AsyncSession, zone: tzinfo, user_ids: Iterable[int] | None = None) -> int:
+    """Rewrite the requirement rows of these people (everyone, when None); returns how many
+    rows they have now. Inactive people have none: they are no longer anyone's worry."""
+    plans = await active_plans(db)
+    ids = None if user_ids is None else sorted(set(user_ids))
+    requirements = table_of(Requirement)
+    if ids is not None and not ids:
+        return 0
+    if ids is None:
+        await db.execute(delete(requirements))
+    else:
+        await db.execute(delete(requirements).where(requirements.c.user_id.in_(ids)))
+    if not plans:
+        return 0
+    people_query = (
+        select(User.id, User.classification, County.name, User.hire_date, User.role_date)
+        .outerjoin(County, County.id == User.county_id)
+        .where(User.active.is_(True), User.classification.is_not(None))
+    )
+    if ids is not None:
+        people_query = people_query.where(User.id.in_(ids))
+    people = [Person(*row) for row in (await db.execute(people_query)).all()]
+    if not people:
+        return 0
+    slugs = sorted({r.course for _, plan in plans for r in plan.requirements})
+    completions_query = (
+        select(Enrollment.user_id, Course.slug, Enrollment.completed_at)
+        .join(Course, Course.id == Enrollment.course_id)
+        .where(
+            Enrollment.status == COMPLETED,
+            Enrollment.completed_at.is_not(None),
+            Course.slug.in_(slugs),
+        )
+    )
+    extensions_query = select(
+        RequirementExtension.user_id,
+        RequirementExtension.plan_id,
+        RequirementExtension.course_slug,
+        RequirementExtension.due_on,
+        RequirementExtension.extended_to,
+    )
+    if ids is not None:
+        completions_query = completions_query.where(Enrollment.user_id.in_(ids))
+        extensions_query = extensions_query.where(RequirementExtension.user_id.in_(ids))
+    completed: dict[tuple[int, str], list[date]] = defaultdict(list)
+    for user_id, slug, at in (await db.execute(completions_query)).all():
+        if at is not None:  # the query asks for completed_at; the type cannot say so
+            completed[(user_id, slug)].append(times.local_date(at, zone))
+    extended: dict[tuple[int, int, str], dict[date, date]] = defaultdict(dict)
+    for user_id, plan_id, slug, due_on, to in (await db.execute(extensions_query)).all():
+        extended[(user_id, plan_id, slug)][due_on] = to
+    rows = []
+    for person in people:
+        for plan_id, plan in plans:
+            if not plan.applies_to(person.classification, person.county):
+                continue
+            start = person.hire_date if plan.starts == "hire_date" else person.role_date
+            for position, requirement in enumerate(plan.requirements):
+                slug = requirement.course
+                cycle = schedule(
+                    start,
+                    requirement,
+                    completed.get((person.id, slug), []),
+                    extended.get((person.id, plan_id, slug), {}),
+                )
+                rows.append(
+                    {
+                        "user_id": person.id,
+                        "plan_id": plan_id,
+                        "position": position,
+                        "course_slug": slug,
+                        "due_on": cycle.due_on,
+                        "first_due_on": cycle.first_due_on,
+                        "met_on": cycle.met_on,
+                        "late": cycle.late,
+                        "last_completed_on": cycle.last_completed_on,
+                        "extended": cycle.extended,
+                    }
+                )
+    for start_at in range(0, len(rows), 5000):
+        await db.execute(insert(requirements), rows[start_at : start_at + 5000])
+    return len(rows)
+
+
+def status_column(today: date) -> object:
+    """The status of a requirement row on `today`, in SQL (the same rule as `status_on`)."""
+    return case(
+        (Requirement.met_on.is_not(None), literal(MET)),
+        (Requirement.due_on.is_(None), literal(NO_DATE)),
+        (Requirement.due_on < today, literal(OVERDUE)),
+        (Requirement.due_on <= today + timedelta(days=DUE_SOON_DAYS), literal(DUE_SOON)),
+        else_=literal(ON_TRACK),
+    )
+
+
+# Most urgent first: overdue, then due soon, then on track, then met; earliest due first.
+URGENCY = {OVERDUE: 0, DUE_SOON: 1, NO_DATE: 2, ON_TRACK: 3, MET: 4}
+
+
+def urgency_column(today: date) -> object:
+    return case(
+        (Requirement.met_on.is_not(None), literal(4)),
+        (Requirement.due_on.is_(None), literal(2)),
+        (Requirement.due_on < today, literal(0)),
+        (Requirement.due_on <= today + timedelta(days=DUE_SOON_DAYS), literal(1)),
+        else_=literal(3),
+    )
+
+
+@dataclass(frozen=True)
+class RequirementView:
+    """One requirement as a page shows it."""
+
+    row: Requirement
+    plan_title: str
+    course_title: str
+    course_id: int | None
+    status: str
+
+    @property
+    def user_id(self) -> int:
+        return self.row.user_id
+
+
+async def requirements_of(db: AsyncSession, user_id: int, today: date) -> list[RequirementView]:
+    """One person's requirements, most urgent first (one statement)."""
+    rows = await db.execute(
+        select(Requirement, TrainingPlan.title, Course.id)
+        .join(TrainingPlan, TrainingPlan.id == Requirement.plan_id)
+        .outerjoin(Course, Course.slug == Requirement.course_slug)
+        .where(Requirement.user_id == user_id)
+        .order_by(urgency_column(today), Requirement.due_on, TrainingPlan.title)  # type: ignore[arg-type]
+    )
+    found = rows.all()
+    titles = await course_titles(db, {course_id for _, _, course_id in found if course_id})
+    return [
+        RequirementView(
+            row,
+            plan_title,
+            titles.get(course_id or 0, row.course_slug),
+            course_id,
+            row.status_on(today),
+        )
+        for row, plan_title, course_id in found
+    ]
+
+
+async def course_titles(db: AsyncSession, course_ids: set[int]) -> dict[int, str]:
+    """Each course's current title (one statement)."""
+    if not course_ids:
+        return {}
+    rows = await db.execute(
+        select(Course.id, CourseVersion.title)
+        .join(CourseVersion, CourseVersion.id == Course.current_version_id)
+        .where(Course.id.in_(course_ids))
+    )
+    return dict(rows.all())
+
+
+# --- extensions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExtensionForm:
+    """A new due date for one requirement, with the reason; `seen` is the due date the
+    person extending saw, so that two people extending at once do not both succeed."""
+
+    plan_id: int
+    course_slug: str
+    seen: date
+    extended_to: date
+    reason: str
+
+    @classmethod
+    def from_form(cls, data: Fields) -> ExtensionForm:
+        plan_id = required_id(data, "plan", "That requirement is not known.")
+        course_slug = text(data, "course")
+        seen = parse_date(text(data, "seen"), "The current due date", "seen")
+        to = parse_date(text(data, "extended_to"), "The new due date", "extended_to")
+        if not course_slug or seen is None:
+            raise InvalidInput("That requirement is not known.", "course")
+        if to is None:
+            raise InvalidInput("Give the new due date.", "extended_to")
+        if to <= seen:
+            raise InvalidInput("The new due date must be after the current one.", "extended_to")
+        if to > seen + timedelta(days=366):
+            raise InvalidInput("An extension is at most a year.", "extended_to")
+        reason = long_text(data, "reason", 1000, "The reason")
+        if not reason:
+            raise InvalidInput("Give the reason for the extension; it is kept.", "reason")
+        return cls(plan_id, course_slug, seen, to, reason)
+
+
+def may_extend(viewer: User, person: User) -> bool:
+    """An admin, or the person's supervisor; nobody extends their own requirement."""
+    if viewer.id == person.id:
+        return False
+    return viewer.is_admin or person.supervisor_id == viewer.id
+
+
+async def extend(
+    db: AsyncSession, zone: tzinfo, viewer: User, person: User, form: ExtensionForm
+) -> Requirement:
+    """Extend one requirement's current due date for one person; audited."""
+    if not may_extend(viewer, person):
+        raise Forbidden("Only an admin or this person's supervisor can extend a requirement.")
+    row = await db.scalar(
+        select(Requirement).where(
+            Requirement.user_id == person.id,
+            Requirement.plan_id == form.plan_id,
+            Requirement.course_slug == form.course_slug,
+        )
+    )
+    if row is None or row.due_on is None:
+        raise NotFound("That requirement is not known.")
+    if row.met_on is not None:
+        raise Conflict("That requirement is met; there is nothing to extend.")
+    if row.due_on != form.seen:
+        raise Conflict(
+            f"This requirement is now due {times.show_date(row.due_on, zone)}, not "
+            f"{times.show_date(form.seen, zone)}: someone changed it since you opened the "
+            "page. Nothing was changed; look again."
+        )
+    base = row.first_due_on or row.due_on
+    existing = await db.scalar(
+        select(RequirementExtension).where(
+            RequirementExtension.user_id == person.id,
+            RequirementExtension.plan_id == form.plan_id,
+            RequirementExtension.course_slug == form.course_slug,
+            RequirementExtension.due_on == base,
+        )
+    )
+    now = utcnow()
+    if existing is None:
+        added = await add_once(
+            db,
+            RequirementExtension(
+                user_id=person.id,
+                plan_id=form.plan_id,
+                course_slug=form.course_slug,
+                due_on=base,
+                extended_to=form.extended_to,
+                reason=form.reason,
+                by_id=viewer.id,
+                at=now,
+            ),
+        )
+        if not added:
+            raise Conflict("Someone extended this requirement a moment ago; look again.")
+    else:
+        changed = await db.execute(
+            update(RequirementExtension)
+            .where(
+                RequirementExtension.id == existing.id,
+                RequirementExtension.extended_to == form.seen,
+            )
+            .values(extended_to=form.extended_to, reason=form.reason, by_id=viewer.id, at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+            raise Conflict("Someone extended this requirement a moment ago; look again.")
+    audit.record(
+        db,
+        viewer,
+        "requirement.extended",
+        "user",
+        person.id,
+        {"plan_id": form.plan_id, "course": form.course_slug, "due": form.seen.isoformat()},
+        {"due": form.extended_to.isoformat(), "reason": form.reason},
+    )
+    await refresh(db, zone, [person.id])
+    found = await db.scalar(
+        select(Requirement).where(
+            Requirement.user_id == person.id,
+            Requirement.plan_id == form.plan_id,
+            Requirement.course_slug == form.course_slug,
+        )
+    )
+    assert found is not None
+    return found
