@@ -82,6 +82,8 @@ TARGETS = {
     "my team (30)": 1.0,
     "session page (40)": 0.5,
     "skills page (one learner)": 0.5,
+    # Issue 18: the compliance report over the whole academy.
+    "compliance report": 0.25,
 }
 MEMORY_LIMIT_MB = 200
 FLOOR_B = "floor (b): 3 SELECTs + page"
@@ -641,6 +643,7 @@ def scenarios(url: str, plan: Plan, servers: Servers) -> list[Scenario]:
     report = f"/cohorts/{plan.cohort_id}/report"
     add(f"course report ({plan.cohort_size})", app, as_each([plan.trainer], report), "Item")
     add("completions report", app, as_each([plan.admin], "/admin/completions"), "Completions")
+    add("compliance report", app, as_each([plan.admin], "/admin/compliance"), "Requirements by")
     add("sign-offs queue (30)", app, as_each([plan.supervisor], "/sign-offs"), "Waiting for you")
     add("my team (30)", app, as_each([plan.supervisor], "/team"), "waiting for your sign-off")
     if plan.session_path:

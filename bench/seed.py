@@ -29,7 +29,7 @@ from typing import Any
 import bcrypt
 import click
 from sqlalchemy import bindparam, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,10 +41,13 @@ from lms.catalog.definition import CourseDefinition, Question, Quiz  # noqa: E40
 from lms.catalog.service import get_definitions, sync_courses  # noqa: E402
 from lms.certificates import pdf  # noqa: E402
 from lms.certificates.service import new_serial  # noqa: E402
+from lms.compliance import service as compliance  # noqa: E402
 from lms.quizzes import grading  # noqa: E402
 from lms.settings import Settings  # noqa: E402
 from lms.times import add_months  # noqa: E402
 
+JOBS = ("social_worker", "supervisor", "manager", "other")
+JOB_WEIGHTS = (85, 10, 3, 2)
 SKILLS_LAB = 40  # learners at the classroom skills lab (issue 17's session page)
 PASSWORD = "bench-password-2026"  # noqa: S105  (benchmark accounts only)
 DOMAIN = "academy.example.org"
@@ -533,7 +536,16 @@ async def seed(
         weights = [COUNTY_WEIGHTS.get(name, 1) for name in county_names]
 
         def person_row(email: str, name: str, county: str, **roles: bool) -> dict[str, Any]:
+            # Jobs and hire dates for the training plans (courses/plans): mostly social
+            # workers hired over the last ten years, some supervisors promoted since.
+            job = "manager" if roles.get("admin") else "other" if roles.get("trainer") else None
+            job = job or rng.choices(JOBS, JOB_WEIGHTS)[0]
+            hired = (now - timedelta(days=rng.randrange(3650))).date()
+            promoted = hired + timedelta(days=rng.randrange(max(1, (now.date() - hired).days)))
             return {
+                "classification": job,
+                "hire_date": hired,
+                "role_date": promoted if job == "supervisor" else None,
                 "id": _next_id(ids, "users"),
                 "email": email,
                 "name": name,
@@ -702,6 +714,13 @@ async def seed(
             f"Practice: {practice['field_activities']:,} field activities, "
             f"{practice['skill_scores']:,} skill scores, {practice['fidelity_logs']:,} logs"
         )
+        # Everyone's plan requirements, as the app keeps them (lms.compliance.refresh).
+        async with AsyncSession(bind=conn) as session:
+            required = await compliance.refresh(session, Settings().zone)
+            await session.commit()
+        await conn.commit()
+        counts.add("requirements", required)
+        progress(f"Compliance: {required:,} plan requirements")
     if engine.dialect.name == "postgresql":
         # Fresh statistics for the planner, and the visibility map for index-only scans.
         progress("VACUUM ANALYZE")

@@ -39,6 +39,7 @@ from lms.catalog.routes import router as catalog_router
 from lms.certificates import pdf
 from lms.certificates.routes import router as certificates_router
 from lms.cohorts.routes import router as cohorts_router
+from lms.compliance.routes import router as compliance_router
 from lms.errors import EXCEPTION_HANDLERS
 from lms.inject import DB
 from lms.learning.routes import router as learning_router
@@ -218,6 +219,7 @@ def create_app(
             mail_router,
             supervision_router,
             activities_router,
+            compliance_router,
             create_static_files_router(
                 path="/static", directories=[STATIC_DIR], name="site.static"
             ),

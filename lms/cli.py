@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -172,6 +173,12 @@ def courses_check(path: Path | None, strict: bool) -> None:
             counts[loaded.slug] = len(found)
             for item in found:
                 click.echo(f"{'error' if strict else 'warning'}: {item}")
+    bad_plans = [p for p in check.plans if not p.ok]
+    if check.plans:
+        click.echo(
+            f"{len(check.plans)} training plan(s) checked: "
+            f"{len(check.plans) - len(bad_plans)} valid, {len(bad_plans)} with problems."
+        )
     bad = [c for c in check.courses if not c.ok]
     good = len(check.courses) - len(bad)
     problems = len(check.problems)
@@ -185,12 +192,6 @@ def courses_check(path: Path | None, strict: bool) -> None:
         + (", treated as errors (--strict)" if strict and warned else "")
         + "."
     )
-    bad_plans = [p for p in check.plans if not p.ok]
-    if check.plans:
-        click.echo(
-            f"{len(check.plans)} training plan(s) checked: "
-            f"{len(check.plans) - len(bad_plans)} valid, {len(bad_plans)} with problems."
-        )
     sys.exit(1 if bad or bad_plans or (strict and warned) else 0)
 
 
@@ -352,10 +353,13 @@ def reminders_send() -> None:
     before, one the day before, and one once it is overdue (up to 30 days late). Nobody
     who has completed or withdrawn, or whose account is deactivated, gets one, and running
     it again the same day queues nothing new. Reviewers are reminded of field activities
-    waiting 3 and 7 days for their sign-off, never once decided. The reminders go into the
-    outbox; the server (or `lms mail send`) delivers them.
+    waiting 3 and 7 days for their sign-off, never once decided. Training-plan requirements
+    get one reminder when due within 30 days and one once overdue, per due date, none once
+    met; supervisors get a weekly digest of their overdue team members. The reminders go
+    into the outbox; the server (or `lms mail send`) delivers them.
     """
     from lms.activities.service import queue_signoff_reminders
+    from lms.compliance.reminders import queue_requirement_reminders
     from lms.db import utcnow
     from lms.mail.reminders import queue_reminders
 
@@ -369,6 +373,15 @@ def reminders_send() -> None:
         settings, lambda db: queue_signoff_reminders(db, settings, utcnow())
     )
     click.echo(f"Queued {signoffs} reminder(s) of field activities waiting for sign-off.")
+    today = datetime.now(settings.zone).date()
+    required = run_with_session(
+        settings, lambda db: queue_requirement_reminders(db, settings, today)
+    )
+    click.echo(
+        f"Queued {required.due_soon + required.overdue} reminder(s) of required training: "
+        f"{required.due_soon} due soon, {required.overdue} overdue; "
+        f"{required.digests} weekly team digest(s) to supervisors."
+    )
 
 
 @main.group()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms import times
 from lms.accounts import service
 from lms.accounts.models import County, User
 from lms.activities import service as activities
@@ -15,6 +17,8 @@ from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
 from lms.cohorts.models import LiveSession
+from lms.compliance import service as compliance
+from lms.compliance.models import Requirement, RequirementExtension
 from lms.forms import Answers, Upload
 from lms.learning import service as learning
 from lms.learning.models import Enrollment, ModuleProgress
@@ -87,6 +91,34 @@ DEMO_PROGRESS: dict[str, str] = {
 }
 
 
+# Each demo person's job, and how many months ago they were hired (and, for the supervisor,
+# promoted): the training plans in courses/plans count their deadlines from these. Jordan
+# Lee, hired 11 months ago with the introduction not finished, tops the compliance report.
+DEMO_JOBS: dict[str, tuple[str, int, int | None]] = {
+    "admin@example.org": ("manager", 96, 30),
+    "trainer1@example.org": ("other", 72, None),
+    "trainer2@example.org": ("other", 40, None),
+    "supervisor@example.org": ("supervisor", 60, 5),
+    "learner1@example.org": ("social_worker", 26, None),
+    "learner2@example.org": ("social_worker", 11, None),
+    "learner3@example.org": ("social_worker", 4, None),
+    "learner4@example.org": ("social_worker", 5, None),
+    "learner5@example.org": ("social_worker", 8, None),
+    "learner6@example.org": ("social_worker", 1, None),
+    "learner7@example.org": ("social_worker", 2, None),
+    "learner8@example.org": ("social_worker", 6, None),
+    "learner9@example.org": ("social_worker", 3, None),
+    "learner10@example.org": ("social_worker", 14, None),
+    "learner11@example.org": ("social_worker", 20, None),
+    FRESH_LEARNER: ("social_worker", 0, None),
+}
+# Licensed staff, for continuing-education credit: (type, number, months until expiry).
+DEMO_LICENSES = {
+    "learner1@example.org": ("LCSW", "LCSW 104233", 14),
+    "supervisor@example.org": ("LCSW", "LCSW 88120", 7),
+}
+
+
 async def load_demo(db: AsyncSession, settings: Settings) -> int:
     """Create the demo people and their progress if missing; return how many were created."""
     counties = {c.name: c.id for c in (await db.scalars(select(County))).all()}
@@ -109,7 +141,52 @@ async def load_demo(db: AsyncSession, settings: Settings) -> int:
     await _demo_cohorts(db, settings)
     await _demo_revoked(db)
     await _demo_reading_time(db, settings, random.Random(2027))  # noqa: S311  (repeatable demo data)
+    await _demo_compliance(db, settings)
     return created
+
+
+async def _demo_compliance(db: AsyncSession, settings: Settings) -> None:
+    """Hire and role dates, jobs and licenses; Grace extends one of her team's deadlines."""
+    today = datetime.now(settings.zone).date()
+    people = {u.email: u for u in (await db.scalars(select(User))).unique().all()}
+    for email, (job, hired, promoted) in DEMO_JOBS.items():
+        person = people.get(email)
+        if person is None or person.hire_date is not None:
+            continue  # set once: an admin's later edits stand
+        person.classification = job
+        person.hire_date = times.add_months(today, -hired)
+        person.role_date = times.add_months(today, -promoted) if promoted else None
+        if email in DEMO_LICENSES:
+            kind, number, months = DEMO_LICENSES[email]
+            person.license_type, person.license_number = kind, number
+            person.license_expires = times.add_months(today, months)
+    await db.flush()
+    await compliance.refresh(db, settings.zone)
+    grace, worker = people.get(DEMO_SUPERVISOR), people.get("learner3@example.org")
+    if grace is None or worker is None:
+        return
+    if await db.scalar(
+        select(RequirementExtension.id).where(RequirementExtension.user_id == worker.id)
+    ):
+        return
+    row = await db.scalar(
+        select(Requirement).where(
+            Requirement.user_id == worker.id,
+            Requirement.course_slug == "sop-intro",
+            Requirement.met_on.is_(None),
+            Requirement.due_on.is_not(None),
+        )
+    )
+    if row is None or row.due_on is None:
+        return
+    form = compliance.ExtensionForm(
+        row.plan_id,
+        row.course_slug,
+        row.due_on,
+        row.due_on + timedelta(days=60),
+        "Out on family leave for six weeks; back on the caseload next month.",
+    )
+    await compliance.extend(db, settings.zone, grace, worker, form)
 
 
 async def _demo_team(db: AsyncSession) -> None:

@@ -54,6 +54,16 @@ def parse_id(raw: object) -> int | None:
     return value if value else None
 
 
+def parse_page(raw: str) -> int:
+    """A report's page number from its query string (blank is the first page)."""
+    if not raw:
+        return 1
+    number = parse_id(raw)
+    if number is None:
+        raise InvalidInput("Page must be a whole number, 1 or more.", "page")
+    return number
+
+
 def parse_ids(values: Iterable[object]) -> list[int] | None:
     """Every id of a multi-valued field (checkboxes), or None when any of them is not an id."""
     ids = [parse_id(v) for v in values]

@@ -55,6 +55,7 @@ NOTICES = {
     "qualification-saved": "The qualification is recorded.",
     "fidelity-saved": "The delivery log is saved; the session's fidelity is shown beside it.",
     "skills-saved": "The skills scores are saved.",
+    "requirement-extended": "The requirement is extended; the reason is kept in the audit log.",
     "activity-submitted": "Your work has been sent for sign-off. You will get an email when it "
     "is signed off or returned.",
     "activity-signed-off": "The activity is signed off; the learner has been told.",

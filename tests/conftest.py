@@ -191,8 +191,10 @@ def shipped_check() -> CatalogCheck:
     return check_catalog(SHIPPED)
 
 
-async def load_courses(db, root: Path = SHIPPED) -> None:
-    await sync_courses(db, root, shipped_check() if root == SHIPPED else None)
+async def load_courses(db, root: Path = SHIPPED, with_plans: bool = True) -> None:
+    await sync_courses(
+        db, root, shipped_check() if root == SHIPPED else None, with_plans=with_plans
+    )
     await db.commit()
 
 
@@ -224,8 +226,9 @@ async def add_courses(
     """Write and load test courses (slug: changes to the test course); all courses by slug."""
     for slug, changes in spec.items():
         write_course(root, slug, changes)
-    await load_courses(db, root)
-    if qualify:  # not on a database migrated only part of the way
+    # A database migrated only part of the way (qualify False) has no plans or qualifications.
+    await load_courses(db, root, with_plans=qualify)
+    if qualify:
         await qualify_trainers(db)
     return {c.slug: c for c in (await db.scalars(select(Course))).unique().all()}
 

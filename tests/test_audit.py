@@ -123,7 +123,7 @@ async def test_the_audit_page_costs_the_same_queries_however_many_events(
         form = await accounts.parse_person_form(
             db, {"email": [person.email], "name": [f"Renamed {n}"], "role_learner": ["1"]}
         )
-        await accounts.update_person(db, person, form, admin)
+        await accounts.update_person(db, person, form, admin, settings.zone)
         cohort = await cohorts.save_cohort(
             db,
             admin,

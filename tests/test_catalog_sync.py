@@ -131,6 +131,9 @@ async def test_the_shipped_courses_sync(db):
         "emergency-response": "new",
         "sop-intro": "new",
         "supervisor-core": "new",
+        "plans/new-social-worker": "new",
+        "plans/new-supervisor": "new",
+        "plans/sop-refresher": "new",
     }
     version = await current(db, "sop-intro")
     definition = await service.get_definition(db, version.id)

@@ -163,6 +163,10 @@ async def test_public_verification_page_and_json(client, db, settings, courses, 
         "signatory_title",
         "serial",
         "verify_url",
+        # Continuing-education credit (none here); never the learner's license.
+        "ce_hours",
+        "ce_categories",
+        "ce_approval",
     }
     assert "email" not in page.text.lower() or "learner@example.org" not in page.text
 

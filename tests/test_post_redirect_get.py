@@ -13,10 +13,11 @@ from __future__ import annotations
 import random
 import re
 import shutil
+from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from lms.accounts import service as accounts
 from lms.accounts.models import User
@@ -25,6 +26,7 @@ from lms.catalog.models import Course
 from lms.certificates import service as certificates
 from lms.certificates.models import Certificate
 from lms.cohorts.models import Attendance, LiveSession
+from lms.compliance.models import Requirement
 from lms.demo import (
     DEMO_PASSWORD,
     FRESH_LEARNER,
@@ -242,6 +244,7 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
         module_id="second",
     )
     await walk.submit("learning.withdraw", "/courses/walk-course", slug="walk-course")
+    await walk.submit("accounts.profile_submit", "/account/profile", {"name": "Fresh Renamed"})
     await walk.submit(
         "accounts.password_submit",
         "/account/password",
@@ -373,6 +376,18 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
     # An administrator.
     await walk.sign_in("admin@example.org")
     await walk.submit("cohorts.qualify", "/admin/qualifications", {"until": "2030-01-31"})
+    jordan = people["learner2@example.org"].id  # overdue on the introduction (lms/demo.py)
+    due = await db.scalar(
+        select(func.min(Requirement.due_on)).where(
+            Requirement.user_id == jordan, Requirement.met_on.is_(None)
+        )
+    )
+    await walk.submit(
+        "compliance.extend",
+        f"/people/{jordan}/requirements",
+        {"extended_to": (due + timedelta(days=30)).isoformat(), "reason": "Walked."},
+        person_id=jordan,
+    )
     made = await walk.submit(
         "accounts.person_create",
         "/admin/people/new",

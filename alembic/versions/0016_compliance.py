@@ -16,7 +16,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-
 def person_columns() -> list[sa.Column[object]]:
     # New Column objects each time: one is bound to a table once added (tests migrate twice).
     return [

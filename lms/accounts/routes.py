@@ -1,7 +1,8 @@
-"""Sign-in, sign-out, changing a password, and the admin pages for managing people."""
+"""Sign-in, sign-out, a person's profile and password, and the admin pages for people."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from litestar import Request, Router, get, post
@@ -9,7 +10,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from lms.accounts import service
-from lms.accounts.models import ROLES, TOKEN_HOURS, User
+from lms.accounts.models import CLASSIFICATIONS, ROLES, TOKEN_HOURS, User
 from lms.auth import (
     client_address,
     requires,
@@ -22,6 +23,7 @@ from lms.forms import read_fields, shown
 from lms.inject import DB, AppSettings, PathInt
 from lms.links import Link
 from lms.pages import confirm_page, page, redirect_to, safe_next
+from lms.settings import Settings
 
 
 @get("/sign-in", name="accounts.sign_in")
@@ -90,6 +92,47 @@ async def password_submit(request: Request[Any, Any, Any], db: DB, settings: App
     except InvalidInput as exc:
         return page("accounts/password.html", 400, error=str(exc), field=exc.field)
     return redirect_to("learning.dashboard", "password-changed")
+
+
+async def _profile_page(
+    db: DB, user: User, values: dict[str, Any], error: str | None = None, field: str | None = None
+) -> Template:
+    profile = await service.profile_of(db, user)
+    return page(
+        "accounts/profile.html",
+        400 if error else 200,
+        profile=profile,
+        values=values,
+        classifications=CLASSIFICATIONS,
+        error=error,
+        field=field,
+    )
+
+
+@get("/account/profile", name="accounts.profile", guards=[signed_in])
+async def profile(request: Request[Any, Any, Any], db: DB) -> Template:
+    # No id in the address: a person's own profile is the only one this page shows.
+    user = await service.get_person(db, request.user.id)
+    return await _profile_page(
+        db,
+        user,
+        {
+            "name": user.name,
+            "license_type": user.license_type or "",
+            "license_number": user.license_number or "",
+        },
+    )
+
+
+@post("/account/profile", name="accounts.profile_submit", guards=[signed_in])
+async def profile_submit(request: Request[Any, Any, Any], db: DB) -> Any:
+    data = await read_fields(request)
+    user = await service.get_person(db, request.user.id)
+    try:
+        await service.update_profile(db, user, service.ProfileForm.from_form(data))
+    except InvalidInput as exc:
+        return await _profile_page(db, user, shown(data), str(exc), exc.field)
+    return redirect_to("accounts.profile", "person-saved")
 
 
 @get("/account/forgot", name="accounts.forgot")
@@ -164,8 +207,14 @@ async def _person_form_page(
         values=values,
         counties=await service.list_counties(db),
         roles=ROLES,
+        classifications=CLASSIFICATIONS,
         error=error,
     )
+
+
+def _today(settings: Settings) -> date:
+    """The academy's today, against which hire and role dates are checked."""
+    return datetime.now(settings.zone).date()
 
 
 async def _values_of(db: DB, user: User) -> dict[str, Any]:
@@ -176,6 +225,7 @@ async def _values_of(db: DB, user: User) -> dict[str, Any]:
         "county_id": str(user.county_id or ""),
         "supervisor_email": supervisor.email if supervisor else "",
         **{f"role_{role}": user.has_role(role) for role in ROLES},
+        **{name: str(getattr(user, name) or "") for name in service.COMPLIANCE_FIELDS},
     }
 
 
@@ -188,7 +238,7 @@ async def person_new(db: DB) -> Template:
 async def person_create(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Any:
     data = await read_fields(request)
     try:
-        form = await service.parse_person_form(db, data)
+        form = await service.parse_person_form(db, data, _today(settings))
         password = service.PasswordForm.from_form(data).password
         user = await service.create_person(db, settings, form, password, request.user)
     except (InvalidInput, Conflict) as exc:
@@ -203,12 +253,14 @@ async def person_page(db: DB, person_id: PathInt) -> Template:
 
 
 @post("/admin/people/{person_id:int}", name="accounts.person_update", guards=admin_only)
-async def person_update(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
+async def person_update(
+    request: Request[Any, Any, Any], db: DB, settings: AppSettings, person_id: PathInt
+) -> Any:
     person = await service.get_person(db, person_id)
     data = await read_fields(request)
     try:
-        form = await service.parse_person_form(db, data)
-        await service.update_person(db, person, form, request.user)
+        form = await service.parse_person_form(db, data, _today(settings))
+        await service.update_person(db, person, form, request.user, settings.zone)
     except (InvalidInput, Conflict) as exc:
         return await _person_form_page(db, person, shown(data), str(exc), exc.status_code)
     return redirect_to("accounts.person", "person-saved", person_id=person.id)
@@ -234,12 +286,14 @@ async def person_deactivate_confirm(db: DB, person_id: PathInt) -> Template:
 
 
 @post("/admin/people/{person_id:int}/active", name="accounts.person_active", guards=admin_only)
-async def person_active(request: Request[Any, Any, Any], db: DB, person_id: PathInt) -> Any:
+async def person_active(
+    request: Request[Any, Any, Any], db: DB, settings: AppSettings, person_id: PathInt
+) -> Any:
     person = await service.get_person(db, person_id)
     form = service.ActiveForm.from_form(await read_fields(request))
     if not form.active and not form.confirmed:
         return redirect_to("accounts.person_deactivate_confirm", person_id=person.id)
-    await service.set_active(db, person, form.active, request.user)
+    await service.set_active(db, person, form.active, request.user, settings.zone)
     notice = "person-reactivated" if form.active else "person-deactivated"
     return redirect_to("accounts.person", notice, person_id=person.id)
 
@@ -269,6 +323,8 @@ router = Router(
         sign_out,
         password_page,
         password_submit,
+        profile,
+        profile_submit,
         people,
         person_new,
         person_create,

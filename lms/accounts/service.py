@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 import bcrypt
@@ -25,6 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute, raiseload, undefer
 
 from lms import audit
 from lms.accounts.models import (
+    CLASSIFICATIONS,
     ROLES,
     TOKEN_HOURS,
     AccountToken,
@@ -34,9 +35,10 @@ from lms.accounts.models import (
     User,
     WebSession,
 )
+from lms.compliance import service as compliance
 from lms.db import add_once, utcnow
 from lms.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
-from lms.forms import Fields, optional_id, text, ticked
+from lms.forms import Fields, check_text, optional_id, parse_date, text, ticked
 from lms.mail import service as mail
 from lms.mail.models import OutboxMessage
 from lms.settings import SITE_NAME, Settings
@@ -44,6 +46,12 @@ from lms.settings import SITE_NAME, Settings
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores (bcrypt 5 refuses) anything longer
 MIN_PASSWORD_LENGTH = 10
 EMAIL_PATTERN = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$")
+# Nobody working today was hired earlier; an earlier date is a typing slip (1905 for 2005).
+EARLIEST_DATE = date(1950, 1, 1)
+LICENSE_LENGTH = 40  # users.license_type and users.license_number
+# What license numbers look like (BBS "LCSW 12345", "ASW-1234/B"); nothing a page or a
+# spreadsheet formula could take for markup.
+LICENSE_NUMBER_PATTERN = re.compile(r"[A-Za-z0-9 /-]+")
 SIGN_IN_FAILED = "That email and password do not match an active account."
 THROTTLED = "Too many sign-in attempts. Wait {minutes} minutes and try again."
 # Checked when the email is unknown, so a wrong email costs as long as a wrong password.
@@ -278,6 +286,61 @@ async def change_password(
     )
 
 
+def check_license(raw: str, field: str, label: str) -> str | None:
+    """A license type or number as typed (spaces made one), None when blank."""
+    value = " ".join(check_text(field, raw).split())
+    if len(value) > LICENSE_LENGTH:
+        raise InvalidInput(f"{label} can be at most {LICENSE_LENGTH} characters.", field)
+    if field == "license_number" and value and not LICENSE_NUMBER_PATTERN.fullmatch(value):
+        raise InvalidInput(
+            "A license number can hold only letters, digits, spaces, hyphens and slashes.",
+            field,
+        )
+    return value or None
+
+
+def parse_classification(raw: str, by_label: bool = False) -> str | None:
+    """A classification key (or, with `by_label`, its label in any case); None when blank."""
+    value = raw.strip().lower()
+    if not value:
+        return None
+    if value in CLASSIFICATIONS:
+        return value
+    if by_label:
+        for key, label in CLASSIFICATIONS.items():
+            if value == label.lower():
+                return key
+    choices = ", ".join(CLASSIFICATIONS.values())
+    raise InvalidInput(f"Choose a classification from the list: {choices}.", "classification")
+
+
+def check_dates(
+    hire_date: date | None,
+    role_date: date | None,
+    license_expires: date | None,
+    today: date | None,
+) -> None:
+    """The rules a person's dates meet; `today` None leaves out the one against the clock."""
+    for value, field, label in (
+        (hire_date, "hire_date", "The hire date"),
+        (role_date, "role_date", "The date of the current role"),
+    ):
+        if value is None:
+            continue
+        if today is not None and value > today:
+            raise InvalidInput(f"{label} cannot be in the future (today is {today}).", field)
+        if value < EARLIEST_DATE:
+            raise InvalidInput(f"{label} cannot be before {EARLIEST_DATE}.", field)
+    if hire_date and role_date and role_date < hire_date:
+        raise InvalidInput(
+            "The date of the current role cannot be before the hire date.", "role_date"
+        )
+    if license_expires is not None and license_expires < EARLIEST_DATE:
+        raise InvalidInput(
+            f"The license expiry cannot be before {EARLIEST_DATE}.", "license_expires"
+        )
+
+
 @dataclass(frozen=True)
 class PersonForm:
     """An admin's form for a person (a new one's password comes in `PasswordForm`)."""
@@ -288,6 +351,13 @@ class PersonForm:
     county_id: int | None
     supervisor_email: str = ""  # blank: no supervisor
     supervisor_id: int | None = None  # set by check_person_form from supervisor_email
+    # What compliance counts from (the employer's record); each optional.
+    hire_date: date | None = None
+    role_date: date | None = None
+    classification: str | None = None
+    license_type: str | None = None
+    license_number: str | None = None
+    license_expires: date | None = None
 
     @classmethod
     def from_form(cls, data: Fields) -> PersonForm:
@@ -302,11 +372,30 @@ class PersonForm:
             roles=roles,
             county_id=county_id,
             supervisor_email=normalise_email(supervisor) if supervisor else "",
+            hire_date=parse_date(text(data, "hire_date"), "The hire date", "hire_date"),
+            role_date=parse_date(
+                text(data, "role_date"), "The date of the current role", "role_date"
+            ),
+            classification=parse_classification(text(data, "classification")),
+            license_type=check_license(text(data, "license_type"), "license_type", "License type"),
+            license_number=check_license(
+                text(data, "license_number"), "license_number", "License number"
+            ),
+            license_expires=parse_date(
+                text(data, "license_expires"), "The license expiry", "license_expires"
+            ),
         )
 
 
-async def check_person_form(db: AsyncSession, form: PersonForm) -> PersonForm:
-    """The form, if its county exists, with its supervisor's id when it names one."""
+async def check_person_form(
+    db: AsyncSession, form: PersonForm, today: date | None = None
+) -> PersonForm:
+    """The form, if its county exists and its dates are sound, with its supervisor's id when
+    it names one. `today` (the academy's) is needed when the form carries a start date."""
+    # A caller that cannot pass today (the roster's account for a name and an email) sends no
+    # dates; one that forgot would let a future hire date through.
+    assert today is not None or not (form.hire_date or form.role_date), "pass today"
+    check_dates(form.hire_date, form.role_date, form.license_expires, today)
     if form.county_id is not None and await db.get(County, form.county_id) is None:
         raise InvalidInput("Choose a county from the list.", "county_id")
     if not form.supervisor_email:
@@ -332,8 +421,10 @@ async def supervisor_of(db: AsyncSession, user: User) -> User | None:
     return await db.get(User, user.supervisor_id) if user.supervisor_id else None
 
 
-async def parse_person_form(db: AsyncSession, data: Fields) -> PersonForm:
-    return await check_person_form(db, PersonForm.from_form(data))
+async def parse_person_form(
+    db: AsyncSession, data: Fields, today: date | None = None
+) -> PersonForm:
+    return await check_person_form(db, PersonForm.from_form(data), today)
 
 
 @dataclass(frozen=True)
@@ -383,7 +474,84 @@ class ActiveForm:
         return cls(text(data, "active") == "1", text(data, "confirmed") == "1")
 
 
+# The compliance record of a person, as the admin form, the profile and the roster name it.
+COMPLIANCE_FIELDS = (
+    "hire_date",
+    "role_date",
+    "classification",
+    "license_type",
+    "license_number",
+    "license_expires",
+)
+# What the requirement rows (compliance.refresh) are worked out from.
+_PLAN_INPUTS = ("hire_date", "role_date", "classification", "county_id", "active")
+
+
+@dataclass(frozen=True)
+class ProfileForm:
+    """What a person edits of their own account: the name their certificates print and their
+    license. Dates and classification are the employer's record: an administrator's form."""
+
+    name: str
+    license_type: str | None
+    license_number: str | None
+
+    @classmethod
+    def from_form(cls, data: Fields) -> ProfileForm:
+        return cls(
+            name=check_name(text(data, "name")),
+            license_type=check_license(text(data, "license_type"), "license_type", "License type"),
+            license_number=check_license(
+                text(data, "license_number"), "license_number", "License number"
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the academy holds about a person, for their own profile page."""
+
+    person: User
+    county: County | None
+    supervisor: User | None
+
+    @property
+    def classification(self) -> str:
+        return CLASSIFICATIONS.get(self.person.classification or "", "")
+
+
+async def profile_of(db: AsyncSession, user: User) -> Profile:
+    # The county is read here: the signed-in person is loaded without it (_SESSION_USER).
+    county = await db.get(County, user.county_id) if user.county_id else None
+    return Profile(user, county, await supervisor_of(db, user))
+
+
+async def update_profile(db: AsyncSession, user: User, form: ProfileForm) -> None:
+    """Save a person's own changes, audited with before and after (a certificate reissued
+    later prints the new name, so who renamed whom must be on record)."""
+    fields = ("name", "license_type", "license_number")
+    before = {name: getattr(user, name) for name in fields}
+    for name in fields:
+        setattr(user, name, getattr(form, name))
+    changed = [name for name in fields if before[name] != getattr(user, name)]
+    if changed:
+        audit.record(
+            db,
+            user,
+            "person.update",
+            "user",
+            user.id,
+            {name: before[name] for name in changed},
+            {name: getattr(user, name) for name in changed},
+        )
+
+
 def person_snapshot(user: User) -> dict[str, object]:
+    # Dates as text: the audit columns are JSON.
+    compliance_fields = {}
+    for name in COMPLIANCE_FIELDS:
+        value = getattr(user, name)
+        compliance_fields[name] = value.isoformat() if isinstance(value, date) else value
     return {
         "email": user.email,
         "name": user.name,
@@ -391,7 +559,12 @@ def person_snapshot(user: User) -> dict[str, object]:
         "county_id": user.county_id,
         "supervisor_id": user.supervisor_id,
         "active": user.active,
+        **compliance_fields,
     }
+
+
+def _plan_inputs_changed(before: dict[str, object], after: dict[str, object]) -> bool:
+    return any(before[name] != after[name] for name in _PLAN_INPUTS)
 
 
 async def create_person(
@@ -413,10 +586,12 @@ async def create_person(
         password_hash=await hash_password(password, settings.bcrypt_rounds),
         must_change_password=must_change_password,
         **{f"is_{role}": role in form.roles for role in ROLES},
+        **{name: getattr(form, name) for name in COMPLIANCE_FIELDS},
     )
     if not await add_once(db, user):  # created by another admin a moment ago
         raise Conflict(f"There is already an account for {form.email}.")
     audit.record(db, actor, "person.create", "user", user.id, after=person_snapshot(user))
+    await compliance.refresh(db, settings.zone, [user.id])
     return user
 
 
@@ -427,7 +602,14 @@ async def get_person(db: AsyncSession, user_id: int) -> User:
     return user
 
 
-async def update_person(db: AsyncSession, user: User, form: PersonForm, actor: User) -> None:
+async def update_person(
+    db: AsyncSession, user: User, form: PersonForm, actor: User, zone: tzinfo | None = None
+) -> None:
+    """Save an admin's changes; the person's plan requirements follow their new dates.
+
+    `zone` (the academy's) is needed when the change moves a plan: a date, the
+    classification or the county.
+    """
     before = person_snapshot(user)
     if user.id == actor.id and "admin" not in form.roles:
         raise InvalidInput("You cannot remove your own admin role.", "roles")
@@ -439,10 +621,17 @@ async def update_person(db: AsyncSession, user: User, form: PersonForm, actor: U
     user.supervisor_id = form.supervisor_id
     for role in ROLES:
         setattr(user, f"is_{role}", role in form.roles)
-    audit.record(db, actor, "person.update", "user", user.id, before, person_snapshot(user))
+    for name in COMPLIANCE_FIELDS:
+        setattr(user, name, getattr(form, name))
+    after = person_snapshot(user)
+    audit.record(db, actor, "person.update", "user", user.id, before, after)
+    if _plan_inputs_changed(before, after):
+        assert zone is not None, "pass the academy's zone to change a plan's inputs"
+        await compliance.refresh(db, zone, [user.id])
 
 
-async def set_active(db: AsyncSession, user: User, active: bool, actor: User) -> None:
+async def set_active(db: AsyncSession, user: User, active: bool, actor: User, zone: tzinfo) -> None:
+    """Deactivate (signed out everywhere, no plan requirements) or reactivate an account."""
     if user.id == actor.id and not active:
         raise InvalidInput("You cannot deactivate your own account.")
     if user.active == active:
@@ -453,6 +642,7 @@ async def set_active(db: AsyncSession, user: User, active: bool, actor: User) ->
         await db.execute(delete(WebSession).where(WebSession.user_id == user.id))
     action = "person.reactivate" if active else "person.deactivate"
     audit.record(db, actor, action, "user", user.id, before, person_snapshot(user))
+    await compliance.refresh(db, zone, [user.id])
 
 
 async def set_temporary_password(

@@ -168,6 +168,22 @@ class Certificate:
 
 
 @dataclass(frozen=True)
+class CeCategory:
+    name: str  # e.g. "Law and ethics"
+    hours: float
+
+
+@dataclass(frozen=True)
+class ContinuingEducation:
+    """CE credit a completion earns (course.yaml `ce`), as the certificate prints it."""
+
+    hours: float
+    categories: tuple[CeCategory, ...] = ()
+    approval: str | None = None  # the provider's approval statement
+    full_attendance: bool = True  # no CE hours unless every required session was attended
+
+
+@dataclass(frozen=True)
 class CourseDefinition:
     slug: str
     title: str
@@ -196,6 +212,7 @@ class CourseDefinition:
     sessions: tuple[LiveSession, ...] = ()
     skills: tuple[Skill, ...] = ()
     activities: tuple[Activity, ...] = ()
+    ce: ContinuingEducation | None = None
 
     def module(self, module_id: str) -> Module | None:
         return next((m for m in self.modules if m.id == module_id), None)
@@ -273,5 +290,13 @@ def course_from_json(data: dict[str, Any]) -> CourseDefinition:
                 Activity(**{**a, "rubric": _criteria(a["rubric"])})
                 for a in data.get("activities", ())
             ),
+            "ce": _ce(data.get("ce")),
         }
     )
+
+
+def _ce(data: dict[str, Any] | None) -> ContinuingEducation | None:
+    if data is None:
+        return None
+    categories = tuple(CeCategory(**c) for c in data["categories"])
+    return ContinuingEducation(**{**data, "categories": categories})

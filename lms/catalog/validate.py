@@ -18,8 +18,10 @@ from typing import Any
 from lms.catalog import markdown
 from lms.catalog.definition import (
     Activity,
+    CeCategory,
     Certificate,
     Choice,
+    ContinuingEducation,
     CourseDefinition,
     Criterion,
     Evaluation,
@@ -70,7 +72,10 @@ COURSE_FIELDS = {
     "tags": False,
     "skills": False,
     "activities": False,
+    "ce": False,
 }
+CE_FIELDS = {"hours": True, "categories": False, "approval": False, "full_attendance": False}
+CE_CATEGORY_FIELDS = {"name": True, "hours": True}
 CERTIFICATE_FIELDS = {
     "title": False,
     "issuer": True,
@@ -901,6 +906,7 @@ def check_course(folder: Path) -> LoadedCourse:
     pretest = c.boolean(data, "pretest", (), False)
     seat_time = c.integer(data, "seat_time", (), 0, 100, default=0)
     certificate = check_certificate(c, data.get("certificate"))
+    ce = check_ce(c, data, hours if isinstance(hours, int | float) else None)
 
     seen_ids: dict[str, Place] = {}
     modules: list[Module] = []
@@ -982,6 +988,7 @@ def check_course(folder: Path) -> LoadedCourse:
         sessions=sessions,
         skills=skills,
         activities=activities,
+        ce=ce,
     )
     loaded.fingerprint = digest.hexdigest()
     loaded.places.update({f"question:{qid}": place for qid, place in seen_ids.items()})
@@ -1028,6 +1035,56 @@ def check_assessment(
     return check_quiz(
         Checker(doc, problems), doc.data, (), seen_ids, True, measures, pretest_form=pretest_form
     )
+
+
+def _hours(c: Checker, data: dict[str, Any], key: str, path: FieldPath) -> float | None:
+    value = data.get(key)
+    if key not in data:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        c.error((*path, key), f"must be a number of hours above 0 (found {_describe(value)})")
+        return None
+    return float(value)
+
+
+def check_ce(
+    c: Checker, data: dict[str, Any], course_hours: float | None
+) -> ContinuingEducation | None:
+    """Continuing-education credit: hours up to the course's, categories within them."""
+    if "ce" not in data:
+        return None
+    path: FieldPath = ("ce",)
+    found = c.mapping(data["ce"], path, CE_FIELDS, "ce")
+    if found is None:
+        return None
+    before = len(c.problems)
+    hours = _hours(c, found, "hours", path)
+    if hours is not None and course_hours is not None and hours > course_hours:
+        c.error((*path, "hours"), f"is {hours:g}, more than the course's {course_hours:g} hours")
+    categories: list[CeCategory] = []
+    raw = found.get("categories")
+    if "categories" in found and not isinstance(raw, list):
+        c.error((*path, "categories"), f"must be a list, found {_describe(raw)}")
+    for i, item in enumerate(raw if isinstance(raw, list) else []):
+        where = (*path, "categories", i)
+        entry = c.mapping(item, where, CE_CATEGORY_FIELDS, "a CE category")
+        if entry is None:
+            continue
+        name = c.text(entry, "name", where, 100)
+        share = _hours(c, entry, "hours", where)
+        if name is not None and share is not None:
+            categories.append(CeCategory(name, share))
+    total = sum(cat.hours for cat in categories)
+    if hours is not None and total > hours + 1e-9:
+        c.error(
+            (*path, "categories"),
+            f"add up to {total:g} hours, more than the {hours:g} CE hours",
+        )
+    approval = c.text(found, "approval", path, 1000)
+    full = c.boolean(found, "full_attendance", path, True)
+    if len(c.problems) > before or hours is None:
+        return None
+    return ContinuingEducation(hours, tuple(categories), approval, full)
 
 
 def check_certificate(c: Checker, raw: Any) -> Certificate | None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Float,
@@ -60,6 +62,13 @@ class Certificate(Base):
     signatory_name: Mapped[str | None] = mapped_column(String(200))
     signatory_title: Mapped[str | None] = mapped_column(String(200))
     verify_url: Mapped[str] = mapped_column(String(300))
+    # Continuing-education credit, as printed: None when the course gives none, or when the
+    # learner missed part of a required session of a full-attendance course.
+    ce_hours: Mapped[float | None] = mapped_column(Float)
+    ce_categories: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    ce_approval: Mapped[str | None] = mapped_column(Text)
+    license_type: Mapped[str | None] = mapped_column(String(40))
+    license_number: Mapped[str | None] = mapped_column(String(40))
     # The file as issued, and its fingerprint for checking an uploaded copy.
     pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     sha256: Mapped[str] = mapped_column(String(64))

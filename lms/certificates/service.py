@@ -8,7 +8,7 @@ import re
 import secrets
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -70,6 +70,11 @@ def printed_fields(certificate: Certificate, zone: tzinfo) -> dict[str, Any]:
         "signatory_title": certificate.signatory_title,
         "serial": certificate.serial,
         "verify_url": certificate.verify_url,
+        "ce_hours": certificate.ce_hours,
+        "ce_categories": certificate.ce_categories or [],
+        "ce_approval": certificate.ce_approval,
+        "license_type": certificate.license_type,
+        "license_number": certificate.license_number,
     }
 
 
@@ -108,6 +113,11 @@ async def draft(
         signatory_name=course.certificate.signatory_name,
         signatory_title=course.certificate.signatory_title,
         verify_url=f"{settings.base_url}/verify/{serial}",
+        ce_hours=course.ce.hours if course.ce else None,
+        ce_categories=[asdict(c) for c in course.ce.categories] if course.ce else None,
+        ce_approval=course.ce.approval if course.ce else None,
+        license_type=learner.license_type if course.ce else None,
+        license_number=learner.license_number if course.ce else None,
     )
 
 
@@ -311,6 +321,8 @@ def public_record(
     status = certificate.status(now)
     record: dict[str, Any] = {"status": status, **printed_fields(certificate, zone)}
     record["hours"] = certificate.hours
+    # Printed for the holder and their board, not told to anyone who has the serial.
+    record.pop("license_type"), record.pop("license_number")
     if status == "revoked":
         record["revoked_on"] = times.long_date(certificate.revoked_at, zone)
     if status == "superseded":

@@ -281,12 +281,12 @@ def _text(raw: bytes) -> str:
     guards=guards,
     request_max_body_size=MAX_ROSTER,
 )
-async def roster_upload(request: Req, db: DB, cohort_id: PathInt) -> Any:
+async def roster_upload(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     """Check an uploaded file; a good one is kept for the preview page, a bad one refused here."""
     cohort = await service.get_cohort(db, request.user, cohort_id)
     raw = await _uploaded(request)
     try:
-        plan = await roster.plan(db, cohort, raw)
+        plan = await roster.plan(db, cohort, raw, times.local_date(utcnow(), settings.zone))
     except InvalidInput as exc:
         return page("cohorts/roster.html", 400, cohort=cohort, plan=None, error=str(exc))
     if not plan.ok:
@@ -296,13 +296,15 @@ async def roster_upload(request: Req, db: DB, cohort_id: PathInt) -> Any:
 
 
 @get("/cohorts/{cohort_id:int}/roster/preview", name="cohorts.roster_preview", guards=guards)
-async def roster_preview(request: Req, db: DB, cohort_id: PathInt) -> Any:
+async def roster_preview(request: Req, db: DB, settings: AppSettings, cohort_id: PathInt) -> Any:
     """What the uploaded file would change, worked out again on each view; nothing is done."""
     cohort = await service.get_cohort(db, request.user, cohort_id)
     content = await carried(request, db, _draft_key(cohort.id), keep=True)
     if content is None:
         return redirect_to("cohorts.roster", cohort_id=cohort.id)
-    plan = await roster.plan(db, cohort, content.encode())
+    plan = await roster.plan(
+        db, cohort, content.encode(), times.local_date(utcnow(), settings.zone)
+    )
     return page("cohorts/roster.html", cohort=cohort, plan=plan, content=content)
 
 
@@ -318,7 +320,11 @@ async def roster_apply(request: Req, db: DB, settings: AppSettings, cohort_id: P
     try:
         plan, invitations = await roster.apply(db, settings, cohort, raw, request.user)
     except InvalidInput as exc:
-        shown_plan = await roster.plan(db, cohort, raw) if raw else None
+        shown_plan = (
+            await roster.plan(db, cohort, raw, times.local_date(utcnow(), settings.zone))
+            if raw
+            else None
+        )
         return page(
             "cohorts/roster.html",
             400,

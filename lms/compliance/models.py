@@ -29,6 +29,9 @@ STATUSES = {
     NO_DATE: "No start date",
 }
 DUE_SOON_DAYS = 30
+# The outbox kinds of requirement reminders (see compliance/reminders.py).
+DUE_SOON_KIND, OVERDUE_KIND, DIGEST_KIND = "requirement_due", "requirement_overdue", "team_overdue"
+PERSONAL_KINDS = (DUE_SOON_KIND, OVERDUE_KIND)
 
 
 class Requirement(Base):
@@ -86,3 +89,9 @@ class RequirementExtension(Base):
     reason: Mapped[str] = mapped_column(Text)
     by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def reminder_key(kind: str, row: Requirement) -> str:
+    """A personal reminder's dedupe key: one per requirement and due date."""
+    due = row.due_on.isoformat() if row.due_on else "none"
+    return f"{kind}:{row.user_id}:{row.plan_id}:{row.course_slug}:{due}"

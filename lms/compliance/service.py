@@ -12,12 +12,13 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta, tzinfo
+from typing import Any
 
-from sqlalchemy import case, delete, insert, literal, select, update
+from sqlalchemy import ColumnElement, case, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit, times
-from lms.accounts.models import County, User
+from lms.accounts.models import CLASSIFICATIONS, County, Region, User
 from lms.catalog.models import Course, CourseVersion, TrainingPlan
 from lms.catalog.plans import PlanDefinition, PlanRequirement
 from lms.compliance.models import (
@@ -27,13 +28,17 @@ from lms.compliance.models import (
     NO_DATE,
     ON_TRACK,
     OVERDUE,
+    PERSONAL_KINDS,
+    STATUSES,
     Requirement,
     RequirementExtension,
+    reminder_key,
 )
 from lms.db import add_once, table_of, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
-from lms.forms import Fields, long_text, parse_date, required_id, text
+from lms.forms import Fields, long_text, parse_date, parse_id, required_id, text
 from lms.learning.models import COMPLETED, Enrollment
+from lms.mail.models import CANCELLED, QUEUED, OutboxMessage
 
 
 @dataclass(frozen=True)
@@ -105,10 +110,17 @@ async def active_plans(db: AsyncSession) -> list[tuple[int, PlanDefinition]]:
 
 
 async def refresh(db: AsyncSession, zone: tzinfo, user_ids: Iterable[int] | None = None) -> int:
-    """Rewrite the requirement rows of these people (everyone, when None); returns how many
-    rows they have now. Inactive people have none: they are no longer anyone's worry."""
-    plans = await active_plans(db)
+    """Rewrite the requirement rows of these people (everyone, when None), and cancel their
+    queued reminders that no longer hold; returns how many rows they have now. Inactive
+    people have none: they are no longer anyone's worry."""
     ids = None if user_ids is None else sorted(set(user_ids))
+    count = await _rewrite(db, zone, ids)
+    await cancel_moot(db, ids)
+    return count
+
+
+async def _rewrite(db: AsyncSession, zone: tzinfo, ids: list[int] | None) -> int:
+    plans = await active_plans(db)
     requirements = table_of(Requirement)
     if ids is not None and not ids:
         return 0
@@ -188,7 +200,7 @@ async def refresh(db: AsyncSession, zone: tzinfo, user_ids: Iterable[int] | None
     return len(rows)
 
 
-def status_column(today: date) -> object:
+def status_column(today: date) -> ColumnElement[str]:
     """The status of a requirement row on `today`, in SQL (the same rule as `status_on`)."""
     return case(
         (Requirement.met_on.is_not(None), literal(MET)),
@@ -203,7 +215,7 @@ def status_column(today: date) -> object:
 URGENCY = {OVERDUE: 0, DUE_SOON: 1, NO_DATE: 2, ON_TRACK: 3, MET: 4}
 
 
-def urgency_column(today: date) -> object:
+def urgency_column(today: date) -> ColumnElement[int]:
     return case(
         (Requirement.met_on.is_not(None), literal(4)),
         (Requirement.due_on.is_(None), literal(2)),
@@ -228,14 +240,18 @@ class RequirementView:
         return self.row.user_id
 
 
-async def requirements_of(db: AsyncSession, user_id: int, today: date) -> list[RequirementView]:
-    """One person's requirements, most urgent first (one statement)."""
+async def requirements_of(db: AsyncSession, person: User, today: date) -> list[RequirementView]:
+    """One person's requirements, most urgent first: one statement, or none for someone
+    with no job classification (no plan can apply to them)."""
+    if person.classification is None:
+        return []
+    user_id = person.id
     rows = await db.execute(
         select(Requirement, TrainingPlan.title, Course.id)
         .join(TrainingPlan, TrainingPlan.id == Requirement.plan_id)
         .outerjoin(Course, Course.slug == Requirement.course_slug)
         .where(Requirement.user_id == user_id)
-        .order_by(urgency_column(today), Requirement.due_on, TrainingPlan.title)  # type: ignore[arg-type]
+        .order_by(urgency_column(today), Requirement.due_on, TrainingPlan.title)
     )
     found = rows.all()
     titles = await course_titles(db, {course_id for _, _, course_id in found if course_id})
@@ -384,3 +400,267 @@ async def extend(
     )
     assert found is not None
     return found
+
+
+# --- the compliance report -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    county_id: int | None = None
+    region_id: int | None = None
+    plan_id: int | None = None
+    classification: str = ""
+    status: str = ""
+
+    @classmethod
+    def from_query(
+        cls, county: str, region: str, plan: str, classification: str, status: str
+    ) -> ReportFilters:
+        """Filters from the report's query string; anything unknown is ignored, not an error
+        (a bookmarked report whose plan was retired still opens)."""
+        return cls(
+            parse_id(county),
+            parse_id(region),
+            parse_id(plan),
+            classification if classification in CLASSIFICATIONS else "",
+            status if status in STATUSES else "",
+        )
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    user_id: int
+    name: str
+    email: str
+    county: str
+    region: str
+    classification: str
+    hire_date: date | None
+    role_date: date | None
+    plan: str
+    course: str
+    due_on: date | None
+    status: str
+    met_on: date | None
+    late: bool
+    extended: bool
+    last_completed_on: date | None
+
+
+def _report_query(columns: Sequence[Any], filters: ReportFilters, today: date) -> Any:
+    query = (
+        select(*columns)
+        .select_from(Requirement)
+        .join(User, User.id == Requirement.user_id)
+        .join(TrainingPlan, TrainingPlan.id == Requirement.plan_id)
+        .outerjoin(County, County.id == User.county_id)
+        .outerjoin(Region, Region.id == County.region_id)
+    )
+    if filters.county_id is not None:
+        query = query.where(User.county_id == filters.county_id)
+    if filters.region_id is not None:
+        query = query.where(County.region_id == filters.region_id)
+    if filters.plan_id is not None:
+        query = query.where(Requirement.plan_id == filters.plan_id)
+    if filters.classification:
+        query = query.where(User.classification == filters.classification)
+    if filters.status:
+        query = query.where(status_column(today) == filters.status)
+    return query
+
+
+async def status_totals(db: AsyncSession, filters: ReportFilters, today: date) -> dict[str, int]:
+    """How many requirements match, by status (one statement)."""
+    status = status_column(today).label("status")
+    rows = await db.execute(_report_query([status, func.count()], filters, today).group_by(status))
+    found = {key: 0 for key in STATUSES}
+    found.update({key: count for key, count in rows.all()})
+    return found
+
+
+async def report(
+    db: AsyncSession,
+    filters: ReportFilters,
+    today: date,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[ReportRow]:
+    """The matching requirements, most urgent first: overdue by how long, then due soon by
+    how soon (two statements: the rows, then the courses' titles)."""
+    columns = [
+        User.id,
+        User.name,
+        User.email,
+        County.name,
+        Region.name,
+        User.classification,
+        User.hire_date,
+        User.role_date,
+        TrainingPlan.title,
+        Requirement.course_slug,
+        Requirement.due_on,
+        status_column(today),
+        Requirement.met_on,
+        Requirement.late,
+        Requirement.extended,
+        Requirement.last_completed_on,
+    ]
+    query = _report_query(columns, filters, today).order_by(
+        urgency_column(today), Requirement.due_on, User.name, User.id, Requirement.plan_id
+    )
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    found = (await db.execute(query)).all()
+    titles = await titles_by_slug(db, {row[9] for row in found})
+    return [
+        ReportRow(
+            user_id=row[0],
+            name=row[1],
+            email=row[2],
+            county=row[3] or "",
+            region=row[4] or "",
+            classification=CLASSIFICATIONS.get(row[5] or "", ""),
+            hire_date=row[6],
+            role_date=row[7],
+            plan=row[8],
+            course=titles.get(row[9], row[9]),
+            due_on=row[10],
+            status=row[11],
+            met_on=row[12],
+            late=row[13],
+            extended=row[14],
+            last_completed_on=row[15],
+        )
+        for row in found
+    ]
+
+
+async def titles_by_slug(db: AsyncSession, slugs: set[str]) -> dict[str, str]:
+    if not slugs:
+        return {}
+    rows = await db.execute(
+        select(Course.slug, CourseVersion.title)
+        .join(CourseVersion, CourseVersion.id == Course.current_version_id)
+        .where(Course.slug.in_(slugs))
+    )
+    return dict(rows.all())
+
+
+async def report_choices(db: AsyncSession) -> tuple[list[tuple[int, str]], list[Any]]:
+    """The plans in force, and the counties with their regions (two statements)."""
+    plans = (
+        await db.execute(
+            select(TrainingPlan.id, TrainingPlan.title)
+            .where(TrainingPlan.status == "active")
+            .order_by(TrainingPlan.title)
+        )
+    ).all()
+    counties = (
+        await db.execute(
+            select(County.id, County.name, Region.id, Region.name)
+            .join(Region, Region.id == County.region_id)
+            .order_by(County.name)
+        )
+    ).all()
+    return [(p[0], p[1]) for p in plans], list(counties)
+
+
+def report_table(rows: Sequence[ReportRow]) -> tuple[list[str], list[list[Any]]]:
+    header = [
+        "Name",
+        "Email",
+        "County",
+        "Region",
+        "Classification",
+        "Hire date",
+        "Role date",
+        "Plan",
+        "Course",
+        "Due",
+        "Status",
+        "Completed",
+        "Late",
+        "Extended",
+    ]
+    return header, [
+        [
+            r.name,
+            r.email,
+            r.county,
+            r.region,
+            r.classification,
+            r.hire_date,
+            r.role_date,
+            r.plan,
+            r.course,
+            r.due_on,
+            STATUSES[r.status],
+            r.met_on or r.last_completed_on,
+            "yes" if r.late else "",
+            "yes" if r.extended else "",
+        ]
+        for r in rows
+    ]
+
+
+async def team_counts(db: AsyncSession, user_ids: Sequence[int], today: date) -> dict[int, Any]:
+    """Each person's requirements by status (person -> {status: count}), one statement."""
+    if not user_ids:
+        return {}
+    status = status_column(today).label("status")
+    rows = await db.execute(
+        select(Requirement.user_id, status, func.count())
+        .where(Requirement.user_id.in_(user_ids))
+        .group_by(Requirement.user_id, status)
+    )
+    found: dict[int, dict[str, int]] = defaultdict(dict)
+    for user_id, key, count in rows.all():
+        found[user_id][key] = count
+    return found
+
+
+async def person_for(db: AsyncSession, viewer: User, person_id: int) -> User:
+    """The person whose requirements `viewer` may read: themself, a supervisee, or anyone for
+    an admin; anyone else is not found (a learner cannot learn who else exists)."""
+    person = await db.get(User, person_id)
+    if person is None or not (
+        viewer.is_admin or person.id == viewer.id or person.supervisor_id == viewer.id
+    ):
+        raise NotFound("There is no such person.")
+    return person
+
+
+async def cancel_moot(db: AsyncSession, user_ids: Sequence[int] | None) -> None:
+    """Cancel these people's queued requirement reminders that no longer hold: the
+    requirement was met, extended or dropped since (called after their rows are rewritten)."""
+    query = select(OutboxMessage.id, OutboxMessage.dedupe_key).where(
+        OutboxMessage.status == QUEUED, OutboxMessage.kind.in_(PERSONAL_KINDS)
+    )
+    if user_ids is not None:
+        query = query.where(OutboxMessage.user_id.in_(user_ids))
+    queued = (await db.execute(query)).all()
+    if not queued:
+        return
+    holders = {int(key.split(":")[1]) for _, key in queued if key}
+    rows = (
+        await db.scalars(
+            select(Requirement).where(
+                Requirement.user_id.in_(holders),
+                Requirement.met_on.is_(None),
+                Requirement.due_on.is_not(None),
+            )
+        )
+    ).all()
+    still = {reminder_key(kind, row) for row in rows for kind in PERSONAL_KINDS}
+    moot = [message_id for message_id, key in queued if key not in still]
+    if moot:
+        await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(moot), OutboxMessage.status == QUEUED)
+            .values(
+                status=CANCELLED,
+                last_error="Not sent: the requirement was met or its due date changed.",
+            )
+            .execution_options(synchronize_session=False)
+        )

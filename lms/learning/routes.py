@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
+from lms import times
 from lms.accounts.models import User
 from lms.auth import signed_in
 from lms.catalog import service as catalog
 from lms.catalog.models import Course
 from lms.certificates import service as certificates
+from lms.compliance import service as compliance
+from lms.compliance.models import STATUSES
 from lms.db import utcnow
 from lms.errors import DomainError
 from lms.forms import EVERY_FIELD, Answers, read_fields, shown
@@ -181,11 +185,13 @@ async def evaluation_submit(
 
 # Open to everyone: a visitor who is not signed in gets the welcome page, not a sign-in.
 @get("/", name="learning.dashboard")
-async def dashboard(request: Request[Any, Any, Any], db: DB) -> Template:
+async def dashboard(request: Request[Any, Any, Any], db: DB, settings: AppSettings) -> Template:
     """My learning for a signed-in person; a welcome for everyone else."""
     if request.user is None:
         return page("home.html")
-    return page("learning/dashboard.html", **await dashboard_context(db, request.user))
+    return page(
+        "learning/dashboard.html", **await dashboard_context(db, request.user, settings.zone)
+    )
 
 
 @get("/my-learning", name="learning.my_learning", guards=guards)
@@ -194,11 +200,14 @@ async def my_learning(request: Req) -> Redirect:
     return Redirect(request.app.route_reverse("learning.dashboard"))
 
 
-async def dashboard_context(db: DB, user: User) -> dict[str, Any]:
+async def dashboard_context(db: DB, user: User, zone: tzinfo) -> dict[str, Any]:
     progresses = await of_person(db, user.id)
     held = [p.certificate for p in progresses if p.certificate is not None]
     now = utcnow()
     return {
+        # What the person's training plans require of them comes first (issue 18).
+        "requirements": await compliance.requirements_of(db, user, times.local_date(now, zone)),
+        "requirement_statuses": STATUSES,
         "certificates": {c.enrollment_id: c for c in held},
         "expiring": certificates.expiring_among(held, now),
         "now": now,

@@ -16,6 +16,7 @@ from lms.accounts.models import User
 from lms.catalog import service as catalog
 from lms.catalog.models import Course
 from lms.certificates import service as certificates
+from lms.compliance import service as compliance
 from lms.db import add_once, dialect_name, table_of, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.forms import Answers
@@ -348,6 +349,7 @@ async def check_completion(db: AsyncSession, settings: Settings, enrollment: Enr
         return False
     enrollment.status, enrollment.completed_at = COMPLETED, now
     await certificates.issue_if_automatic(db, settings, enrollment)
+    await compliance.refresh(db, settings.zone, [enrollment.user_id])  # a requirement met
     return True
 
 

@@ -30,6 +30,9 @@ KINDS = (
     "activity_submitted",
     "activity_decided",
     "activity_waiting",
+    "requirement_due",
+    "requirement_overdue",
+    "team_overdue",
 )
 REMINDER_KINDS = ("reminder_due", "reminder_overdue")
 

@@ -18,7 +18,7 @@ from lms.catalog import service as catalog
 from lms.cohorts import progress
 from lms.cohorts import service as cohorts
 from lms.errors import InvalidInput
-from lms.forms import parse_id
+from lms.forms import parse_id, parse_page
 from lms.inject import DB, AppSettings, PathInt
 from lms.pages import page
 from lms.reports import charts, cqi, exports, items, service
@@ -109,15 +109,6 @@ def _choice_id(raw: str) -> int | None:
     return parse_id(raw)
 
 
-def _page_number(raw: str) -> int:
-    if not raw:
-        return 1
-    number = parse_id(raw)
-    if number is None:
-        raise InvalidInput("Page must be a whole number, 1 or more.", "page")
-    return number
-
-
 # Numbered pages with OFFSET rather than keyset links: "Showing 51-100 of N" and a page
 # number that can be shared need the position anyway, and skipping even the last page of
 # 30,000 completions reads only the index of completed enrollments (a few milliseconds).
@@ -146,7 +137,7 @@ async def completions(
     if fmt in ("csv", "xlsx"):
         table = exports.completions_table(await completions_report.completions(db, *filters))
         return exports.download("completions", fmt, "Completions", *table, settings.zone)
-    number = _page_number(page_number)
+    number = parse_page(page_number)
     total, groups = await completions_report.completion_totals(db, by, *filters, zone=settings.zone)
     # Past the last page (the filters changed, or a shared link is older than a change)
     # shows the last one rather than an empty table.

@@ -7,7 +7,7 @@ those people, so what a supervisor can see is decided by one query's WHERE claus
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.accounts.models import User
 from lms.activities import service as activities
 from lms.catalog import service as catalog
+from lms.compliance import service as compliance
 from lms.learning.models import ACTIVE, COMPLETED, Enrollment, ModuleProgress
 
 
@@ -36,15 +37,17 @@ class Supervisee:
     person: User
     courses: list[CourseLine] = field(default_factory=list)
     waiting: int = 0  # field activities waiting for the supervisor's sign-off
+    required: dict[str, int] = field(default_factory=dict)  # plan requirements by status
 
     @property
     def overdue(self) -> int:
         return sum(1 for c in self.courses if c.overdue)
 
 
-async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Supervisee]:
-    """The supervisor's active supervisees with their enrollments and what waits for their
-    sign-off, in four statements."""
+async def team(db: AsyncSession, supervisor: User, now: datetime, today: date) -> list[Supervisee]:
+    """The supervisor's active supervisees with their enrollments, what waits for their
+    sign-off and their plan requirements by status, in five statements (`today` is the
+    academy's, for the requirements)."""
     people = (
         await db.scalars(
             select(User)
@@ -83,6 +86,8 @@ async def team(db: AsyncSession, supervisor: User, now: datetime) -> list[Superv
     for person_id, count in (await activities.waiting_counts(db, supervisor.id)).items():
         if person_id in rows:
             rows[person_id].waiting = count
+    for person_id, counts in (await compliance.team_counts(db, list(rows), today)).items():
+        rows[person_id].required = counts
     definitions = await catalog.get_definitions(db, {row.version_id for row in found})
     for user_id, version_id, status, due_at, completed_at, modules_done in found:
         course = definitions[version_id]
