@@ -302,8 +302,11 @@ async def _demo_cohorts(db: AsyncSession, settings: Settings) -> None:
             )
             session = await cohorts.schedule_session(db, cohort, simulation, trainer, settings.zone)
             attended = [people[f"{h}@example.org"] for h in learners[:3]]
-            present = {p.id for p in attended}
-            await cohorts.record_attendance(db, settings, cohort, session, present, trainer)
+            # The third arrived an hour late: attended, for part of the session only.
+            attendance = cohorts.AttendanceForm(
+                frozenset(p.id for p in attended), frozenset({attended[-1].id})
+            )
+            await cohorts.record_attendance(db, settings, cohort, session, attendance, trainer)
             await _demo_delivery(db, settings, session, trainer, attended)
 
 

@@ -169,8 +169,12 @@ async def test_certificates_sessions_and_attendance_are_named(
         {"course": [str(online.id)]} | {k: [v] for k, v in typed.items()}
     )
     session = await cohorts.schedule_session(db, cohort, form, admin, settings.zone)
-    await cohorts.record_attendance(db, settings, cohort, session, {learner.id}, admin)
-    await cohorts.record_attendance(db, settings, cohort, session, {learner2.id}, admin)
+    await cohorts.record_attendance(
+        db, settings, cohort, session, cohorts.AttendanceForm(frozenset({learner.id})), admin
+    )
+    await cohorts.record_attendance(
+        db, settings, cohort, session, cohorts.AttendanceForm(frozenset({learner2.id})), admin
+    )
     await db.commit()
     await sign_in(client, "admin@example.org")
     page = (await client.get("/admin/audit")).text

@@ -46,10 +46,10 @@ def test_trainer_imports_a_roster_records_attendance_and_exports(page, live_serv
     page.get_by_role("link", name="Shasta and Butte, spring 2026").click()
 
     page.get_by_role("link", name="First-contact simulation (classroom)").click()
-    page.get_by_label("Rosa Núñez").check()
+    page.get_by_label("Rosa Núñez", exact=True).check()
     page.get_by_role("button", name="Save attendance").click()
     expect(page.get_by_role("status")).to_contain_text("Attendance has been recorded")
-    expect(page.get_by_label("Rosa Núñez")).to_be_checked()
+    expect(page.get_by_label("Rosa Núñez", exact=True)).to_be_checked()
 
     # Skills scored for an attendee, criterion by criterion; the delivery log changed.
     expect(page.get_by_role("heading", name="Agenda as written")).to_be_visible()

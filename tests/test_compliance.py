@@ -324,6 +324,11 @@ async def test_a_supervisor_extends_a_requirement_with_a_reason(
         ({"reason": ""}, "Give the reason"),
         ({"extended_to": due.isoformat()}, "must be after the current one"),
         ({"extended_to": "someday"}, "must be a date like"),
+        ({"extended_to": (due + timedelta(days=1)).isoformat()}, "cannot be in the past"),
+        (
+            {"extended_to": (today(settings) + timedelta(days=400)).isoformat()},
+            "a year from today at most",
+        ),
         ({"reason": "Leave\x00"}, "control character"),
     ]:
         answer = await post(client, path, {**form, **bad}, token_from=path)

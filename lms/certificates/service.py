@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms import audit, times
 from lms.accounts.models import User
 from lms.catalog import service as catalog
+from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.certificates import pdf
 from lms.certificates.models import Certificate
-from lms.cohorts.models import CohortMember, CohortTrainer
+from lms.cohorts.models import Attendance, CohortMember, CohortTrainer, LiveSession
 from lms.db import add_once, utcnow
 from lms.errors import Conflict, Gone, InvalidInput, NotFound
 from lms.forms import Confirmation, Fields, id_list, optional_id, text, ticked
@@ -90,6 +91,9 @@ async def draft(
     if enrollment.status != COMPLETED or enrollment.completed_at is None:
         raise Conflict("A certificate can only be issued for a completed course.")
     course = await catalog.get_definition(db, enrollment.version_id)
+    ce = course.ce
+    if ce is not None and ce.full_attendance and await _attended_part_only(db, enrollment, course):
+        ce = None  # the certificate, but no CE hours (course-format.md "full_attendance")
     now = utcnow()
     serial = new_serial()
     months = course.certificate.valid_for_months
@@ -113,11 +117,33 @@ async def draft(
         signatory_name=course.certificate.signatory_name,
         signatory_title=course.certificate.signatory_title,
         verify_url=f"{settings.base_url}/verify/{serial}",
-        ce_hours=course.ce.hours if course.ce else None,
-        ce_categories=[asdict(c) for c in course.ce.categories] if course.ce else None,
-        ce_approval=course.ce.approval if course.ce else None,
-        license_type=learner.license_type if course.ce else None,
-        license_number=learner.license_number if course.ce else None,
+        ce_hours=ce.hours if ce else None,
+        ce_categories=[asdict(c) for c in ce.categories] if ce else None,
+        ce_approval=ce.approval if ce else None,
+        license_type=learner.license_type if ce else None,
+        license_number=learner.license_number if ce else None,
+    )
+
+
+async def _attended_part_only(
+    db: AsyncSession, enrollment: Enrollment, course: CourseDefinition
+) -> bool:
+    """Whether the learner was present for only part of a required session of the course:
+    one that delivers a required session as written, or any, for a course that counts its
+    sessions by number."""
+    required = {s.id for s in course.sessions if s.required}
+    delivered = await db.scalars(
+        select(LiveSession.course_session)
+        .join(Attendance, Attendance.session_id == LiveSession.id)
+        .where(
+            Attendance.user_id == enrollment.user_id,
+            Attendance.partial.is_(True),
+            LiveSession.course_id == enrollment.course_id,
+        )
+    )
+    return any(
+        written in required or (written is None and not course.sessions)
+        for written in delivered.all()
     )
 
 

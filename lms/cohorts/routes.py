@@ -389,6 +389,7 @@ async def _session_page(
         course=await catalog.get_course_by_id(db, session.course_id),
         members=await service.member_names(db, cohort.id),
         attendance=await service.attendance_of(db, session.id),
+        partial=await service.partial_attendance_of(db, session.id),
         delivery=await delivery.session_delivery(db, session, request.user),
         checklist=delivery.CHECKLIST,
         segment_states=SEGMENT_STATES,
@@ -533,7 +534,7 @@ async def attendance(
     cohort = await service.get_cohort(db, request.user, cohort_id)
     session = await service.get_session(db, cohort, session_id)
     form = service.AttendanceForm.from_form(await read_fields(request))
-    await service.record_attendance(db, settings, cohort, session, form.present, request.user)
+    await service.record_attendance(db, settings, cohort, session, form, request.user)
     return redirect_to(
         "cohorts.session", "attendance-saved", cohort_id=cohort.id, session_id=session.id
     )

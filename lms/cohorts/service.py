@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 from typing import Any
@@ -448,13 +447,17 @@ class EnrollForm:
 
 @dataclass(frozen=True)
 class AttendanceForm:
-    """Who was present at a session (everyone else on the roster was absent)."""
+    """Who was present at a session (everyone else on the roster was absent), and who of
+    them for part of it only (ticking "part only" alone also means present)."""
 
     present: frozenset[int]
+    partial: frozenset[int] = frozenset()
 
     @classmethod
     def from_form(cls, data: Fields) -> AttendanceForm:
-        return cls(frozenset(id_list(data, "present", "That attendance list is not valid.")))
+        message = "That attendance list is not valid."
+        partial = frozenset(id_list(data, "partial", message))
+        return cls(frozenset(id_list(data, "present", message)) | partial, partial)
 
 
 @dataclass(frozen=True)
@@ -829,8 +832,24 @@ async def get_session(db: AsyncSession, cohort: Cohort, session_id: int) -> Live
 
 
 async def attendance_of(db: AsyncSession, session_id: int) -> dict[int, bool]:
-    rows = await db.scalars(select(Attendance).where(Attendance.session_id == session_id))
-    return {row.user_id: row.present for row in rows.all()}
+    rows = await db.execute(
+        select(Attendance.user_id, Attendance.present).where(Attendance.session_id == session_id)
+    )
+    return {user_id: present for user_id, present in rows}
+
+
+async def partial_attendance_of(db: AsyncSession, session_id: int) -> set[int]:
+    rows = await db.scalars(
+        select(Attendance.user_id).where(
+            Attendance.session_id == session_id, Attendance.partial.is_(True)
+        )
+    )
+    return set(rows.all())
+
+
+def partial_change(partial: list[int]) -> dict[str, list[int]]:
+    # Who attended part only, in the audit only when someone did: most sessions have nobody.
+    return {"partial": partial} if partial else {}
 
 
 async def record_attendance(
@@ -838,30 +857,40 @@ async def record_attendance(
     settings: Settings,
     cohort: Cohort,
     session: LiveSession,
-    present_ids: AbstractSet[int],
+    form: AttendanceForm,
     by: User,
 ) -> None:
-    """Record who attended; attendance counts toward completing the course."""
+    """Record who attended (and who for part of it only); it counts toward completion."""
+    present_ids = form.present
     members = {m.id for m in await members_of(db, cohort.id)}
     if present_ids - members:
         raise InvalidInput("Attendance can only be recorded for the cohort's members.")
-    before = await attendance_of(db, session.id)
+    rows = {
+        row.user_id: row
+        for row in (
+            await db.scalars(select(Attendance).where(Attendance.session_id == session.id))
+        ).all()
+    }
+    before = {user_id: row.present for user_id, row in rows.items()}
+    before_partial = sorted(user_id for user_id, row in rows.items() if row.partial)
     now = utcnow()
     for user_id in members:
-        present = user_id in present_ids
-        row = await db.get(Attendance, (session.id, user_id))
+        present, partial = user_id in present_ids, user_id in form.partial
+        row = rows.get(user_id)
         if row is None:
             db.add(
                 Attendance(
                     session_id=session.id,
                     user_id=user_id,
                     present=present,
+                    partial=partial,
                     recorded_at=now,
                     recorded_by_id=by.id,
                 )
             )
-        elif row.present != present:
-            row.present, row.recorded_at, row.recorded_by_id = present, now, by.id
+        elif (row.present, row.partial) != (present, partial):
+            row.present, row.partial = present, partial
+            row.recorded_at, row.recorded_by_id = now, by.id
     await db.flush()
     audit.record(
         db,
@@ -869,8 +898,8 @@ async def record_attendance(
         "session.attendance",
         "live_session",
         session.id,
-        before={str(k): v for k, v in before.items()},
-        after={str(k): k in present_ids for k in members},
+        before={str(k): v for k, v in before.items()} | partial_change(before_partial),
+        after={str(k): k in present_ids for k in members} | partial_change(sorted(form.partial)),
     )
     enrollments = (
         await db.scalars(

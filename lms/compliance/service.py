@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, literal, select, update
@@ -305,8 +305,6 @@ class ExtensionForm:
             raise InvalidInput("Give the new due date.", "extended_to")
         if to <= seen:
             raise InvalidInput("The new due date must be after the current one.", "extended_to")
-        if to > seen + timedelta(days=366):
-            raise InvalidInput("An extension is at most a year.", "extended_to")
         reason = long_text(data, "reason", 1000, "The reason")
         if not reason:
             raise InvalidInput("Give the reason for the extension; it is kept.", "reason")
@@ -323,9 +321,16 @@ def may_extend(viewer: User, person: User) -> bool:
 async def extend(
     db: AsyncSession, zone: tzinfo, viewer: User, person: User, form: ExtensionForm
 ) -> Requirement:
-    """Extend one requirement's current due date for one person; audited."""
+    """Extend one requirement's current due date for one person; audited. The new date is
+    from today (the academy's) to a year from today: a deadline long past is extended from
+    now, not by a year from when it fell."""
     if not may_extend(viewer, person):
         raise Forbidden("Only an admin or this person's supervisor can extend a requirement.")
+    today = datetime.now(zone).date()
+    if form.extended_to < today:
+        raise InvalidInput("The new due date cannot be in the past.", "extended_to")
+    if form.extended_to > today + timedelta(days=366):
+        raise InvalidInput("An extension reaches a year from today at most.", "extended_to")
     row = await db.scalar(
         select(Requirement).where(
             Requirement.user_id == person.id,
