@@ -12,7 +12,7 @@ from lms.accounts.models import (
 from lms.activities.models import ActivityFile, ActivityStep, FieldActivity
 from lms.audit import AuditEvent
 from lms.catalog.models import Course, CourseFile, CourseVersion, PlanVersion, TrainingPlan
-from lms.certificates.models import Certificate
+from lms.certificates.models import Certificate, Transcript
 from lms.cohorts.models import (
     Attendance,
     Cohort,
@@ -65,6 +65,7 @@ __all__ = [
     "SkillScore",
     "TrainerQualification",
     "TrainingPlan",
+    "Transcript",
     "User",
     "WebSession",
 ]

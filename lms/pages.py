@@ -55,6 +55,9 @@ NOTICES = {
     "qualification-saved": "The qualification is recorded.",
     "fidelity-saved": "The delivery log is saved; the session's fidelity is shown beside it.",
     "skills-saved": "The skills scores are saved.",
+    "transcript-issued": "A transcript is issued with its own serial: download it below.",
+    "nobody-in-county": "Nobody in that county has an account.",
+    "transcripts-issued": "The county's transcripts are issued; download them below.",
     "requirement-extended": "The requirement is extended; the reason is kept in the audit log.",
     "activity-submitted": "Your work has been sent for sign-off. You will get an email when it "
     "is signed off or returned.",

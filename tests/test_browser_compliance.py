@@ -62,3 +62,14 @@ def test_the_compliance_report_filters_and_is_accessible(page, live_server):
     rows = page.locator("table").nth(1).locator("tbody tr")
     expect(rows.first).to_contain_text("Overdue")
     expect(page.locator("table").nth(1)).not_to_contain_text("On track")
+
+
+def test_a_licensed_learner_reads_their_ce_transcript(page, live_server):
+    sign_in_as(page, live_server, "learner1@example.org", DEMO_PASSWORD)
+    page.get_by_role("link", name="Profile").click()
+    page.get_by_role("link", name="Your continuing-education transcript").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Continuing-education transcript")
+    expect(page.get_by_text("LCSW LCSW 104233")).to_be_visible()
+    expect(page.get_by_role("table").first).to_contain_text("36")
+    expect(page.get_by_text("36 CE hours to go")).to_be_visible()
+    assert_accessible(page)

@@ -595,6 +595,17 @@ async def create_person(
     return user
 
 
+async def readable_person(db: AsyncSession, viewer: User, person_id: int) -> User:
+    """A person whose training record `viewer` may read: themself, a supervisee, or anyone
+    for an admin; anyone else is not found (a learner cannot learn who else exists)."""
+    person = await db.get(User, person_id)
+    if person is None or not (
+        viewer.is_admin or person.id == viewer.id or person.supervisor_id == viewer.id
+    ):
+        raise NotFound("There is no such person.")
+    return person
+
+
 async def get_person(db: AsyncSession, user_id: int) -> User:
     user = await db.get(User, user_id)
     if user is None:

@@ -90,3 +90,23 @@ class Certificate(Base):
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "valid"
+
+
+class Transcript(Base):
+    """A training transcript as issued: what it printed (a line per completed course), its
+    PDF and its serial, verifiable at /verify/<serial> as certificates are."""
+
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    learner_name: Mapped[str] = mapped_column(String(200))
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    total_hours: Mapped[float] = mapped_column(Float)
+    total_ce_hours: Mapped[float] = mapped_column(Float)
+    verify_url: Mapped[str] = mapped_column(String(300))
+    issued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+    sha256: Mapped[str] = mapped_column(String(64))

@@ -30,6 +30,9 @@ ASSETS = Path(__file__).parent / "assets"
 # (WeasyPrint writes one variant; the PDF/UA identifier is the one thing the other adds).
 ARCHIVAL: dict[str, Any] = {"pdf_variant": "pdf/a-3a", "xmp_metadata": ["lms-asset:pdfua.xmp"]}
 
+# The documents rendered, each with its stylesheet: a CE transcript looks like a transcript.
+KINDS = {"certificate": "certificate", "transcript": "transcript", "ce_transcript": "transcript"}
+
 _state: dict[str, Any] = {}  # per worker process: template, stylesheet, font configuration
 _pool: ProcessPoolExecutor | None = None
 
@@ -67,13 +70,16 @@ def _setup() -> None:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
     _state.update(
         fonts=fonts,
-        template=env.get_template("certificate.html"),
         fetcher=fetcher,
-        css=CSS(
-            string=(TEMPLATES / "certificate.css").read_text(),
-            font_config=fonts,
-            url_fetcher=fetcher,
-        ),
+        **{f"{kind}_template": env.get_template(f"{kind}.html") for kind in KINDS},
+        **{
+            f"{kind}_css": CSS(
+                string=(TEMPLATES / f"{css}.css").read_text(),
+                font_config=fonts,
+                url_fetcher=fetcher,
+            )
+            for kind, css in KINDS.items()
+        },
     )
 
 
@@ -87,15 +93,17 @@ def qr_png_data_url(url: str) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def render(fields: dict[str, Any]) -> bytes:
-    """Render one certificate (runs in a worker process, or in-process for benchmarks)."""
+def render(fields: dict[str, Any], kind: str = "certificate") -> bytes:
+    """Render one certificate, or a transcript (in a worker process, or in-process for
+    benchmarks)."""
     from weasyprint import HTML
 
     _setup()
-    html = _state["template"].render(**fields, qr=qr_png_data_url(fields["verify_url"]))
+    template = _state[f"{kind}_template"]
+    html = template.render(**fields, qr=qr_png_data_url(fields["verify_url"]))
     document = HTML(string=html, url_fetcher=_state["fetcher"], base_url="lms-asset:")
     return document.write_pdf(
-        stylesheets=[_state["css"]],
+        stylesheets=[_state[f"{kind}_css"]],
         font_config=_state["fonts"],
         **ARCHIVAL,
     )
@@ -147,5 +155,5 @@ def shutdown_pool() -> None:
         _pool = None
 
 
-async def render_async(fields: dict[str, Any]) -> bytes:
-    return await asyncio.get_running_loop().run_in_executor(pool(), render, fields)
+async def render_async(fields: dict[str, Any], kind: str = "certificate") -> bytes:
+    return await asyncio.get_running_loop().run_in_executor(pool(), render, fields, kind)

@@ -10,18 +10,20 @@ from litestar import Request, Response, Router, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
+from lms.accounts import service as accounts
 from lms.accounts.models import User
 from lms.auth import requires, signed_in
 from lms.catalog import service as catalog
-from lms.certificates import service
-from lms.certificates.models import Certificate
+from lms.certificates import pdf, service, transcripts
+from lms.certificates.models import Certificate, Transcript
 from lms.cohorts import service as cohorts
 from lms.db import utcnow
 from lms.errors import DomainError, NotFound
 from lms.forms import parse_id, read_fields, read_upload
-from lms.inject import DB, AppSettings
+from lms.inject import DB, AppSettings, PathInt
 from lms.links import Link
 from lms.pages import confirm_page, page, redirect_to
+from lms.reports import exports
 from lms.settings import Settings
 
 Req = Request[User, Any, Any]
@@ -56,19 +58,33 @@ async def _verify_page(
     db: DB, settings: Settings, serial: str, checked: str = "", status_code: int = 200
 ) -> Template:
     """The public record; `checked` is the SHA-256 of a file just checked ("no-file": none)."""
-    certificate = await service.find_by_serial(db, serial)
-    if certificate is None:
-        raise NotFound("There is no certificate with that serial. Check it against the PDF.")
+    document = await _document(db, serial)
     result = "no-file" if checked == "no-file" else None
     if service.is_sha256(checked):
-        result = "match" if checked == certificate.sha256 else "mismatch"
+        result = "match" if checked == document.sha256 else "mismatch"
+    if isinstance(document, Transcript):
+        return page(
+            "certificates/verify_transcript.html",
+            status_code,
+            record=transcripts.public_record(document, settings.zone),
+            result=result,
+            checked=checked[:12],
+        )
     return page(
         "certificates/verify.html",
         status_code,
-        record=service.public_record(certificate, settings.zone),
+        record=service.public_record(document, settings.zone),
         result=result,
         checked=checked[:12],
     )
+
+
+async def _document(db: DB, serial: str) -> Certificate | Transcript:
+    """The certificate, or else the transcript, with this serial (both verify here)."""
+    found = await service.find_by_serial(db, serial) or await transcripts.find_by_serial(db, serial)
+    if found is None:
+        raise NotFound("There is no certificate or transcript with that serial. Check it.")
+    return found
 
 
 @get("/verify", name="certificates.verify_form")
@@ -96,9 +112,7 @@ async def verify(
 @post("/verify/{serial:str}", name="certificates.verify_file", request_max_body_size=MAX_UPLOAD)
 async def verify_file(request: Req, db: DB, settings: AppSettings, serial: FromPath[str]) -> Any:
     """Check a PDF against the issued one: only its SHA-256 goes on, to the record's page."""
-    certificate = await service.find_by_serial(db, serial)
-    if certificate is None:
-        raise NotFound("There is no certificate with that serial.")
+    certificate = await _document(db, serial)
     await read_fields(request)  # no text to read, but every form's fields are checked
     upload = await read_upload(request, "file")
     if upload is None:
@@ -109,10 +123,74 @@ async def verify_file(request: Req, db: DB, settings: AppSettings, serial: FromP
 
 @get("/api/verify/{serial:str}", name="certificates.verify_api")
 async def verify_api(db: DB, settings: AppSettings, serial: FromPath[str]) -> dict[str, Any]:
-    certificate = await service.find_by_serial(db, serial)
-    if certificate is None:
-        raise NotFound("There is no certificate with that serial.")
-    return service.public_record(certificate, settings.zone)
+    document = await _document(db, serial)
+    if isinstance(document, Transcript):
+        return transcripts.public_record(document, settings.zone)
+    return service.public_record(document, settings.zone)
+
+
+# --- transcripts ------------------------------------------------------------------------
+
+
+async def _transcript_page(request: Req, db: DB, settings: Settings, person: User) -> Template:
+    lines = await transcripts.lines_of(db, person.id, utcnow(), settings.zone)
+    hours, ce_hours = transcripts.totals(lines)
+    return page(
+        "certificates/transcript_page.html",
+        person=person,
+        lines=lines,
+        hours=hours,
+        ce_hours=ce_hours,
+        issued=await transcripts.issued_for(db, person.id),
+        county=(await transcripts.county_names(db, [person.id])).get(person.id, ""),
+    )
+
+
+@get("/people/{person_id:int}/transcript", name="certificates.transcript", guards=[signed_in])
+async def transcript(
+    request: Req, db: DB, settings: AppSettings, person_id: PathInt, fmt: FromQuery[str] = ""
+) -> Any:
+    """A person's training record, for themself, their supervisor and admins."""
+    person = await accounts.readable_person(db, request.user, person_id)
+    if fmt in ("csv", "xlsx"):
+        lines = await transcripts.lines_of(db, person.id, utcnow(), settings.zone)
+        name = f"transcript-{person.id}"
+        return exports.download(name, fmt, "Transcript", *transcripts.table(lines), settings.zone)
+    return await _transcript_page(request, db, settings, person)
+
+
+@post(
+    "/people/{person_id:int}/transcript", name="certificates.transcript_issue", guards=[signed_in]
+)
+async def transcript_issue(request: Req, db: DB, settings: AppSettings, person_id: PathInt) -> Any:
+    """Issue a verifiable PDF of the record as it stands today."""
+    person = await accounts.readable_person(db, request.user, person_id)
+    await read_fields(request)
+    await transcripts.issue_many(db, settings, [person], request.user)
+    return redirect_to("certificates.transcript", "transcript-issued", person_id=person.id)
+
+
+@get("/people/{person_id:int}/ce", name="certificates.ce_transcript", guards=[signed_in])
+async def ce_transcript(
+    request: Req, db: DB, settings: AppSettings, person_id: PathInt, fmt: FromQuery[str] = ""
+) -> Any:
+    """CE credit in the license's current renewal cycle, against what the license needs."""
+    person = await accounts.readable_person(db, request.user, person_id)
+    cycle = await transcripts.ce_cycle(db, person, utcnow(), settings.zone)
+    if fmt == "pdf" and cycle is not None:
+        fields = transcripts.ce_fields(cycle, person, settings)
+        data = await pdf.render_async(fields, "ce_transcript")
+        return pdf_response(data, f"ce-transcript-{cycle.ends.isoformat()}.pdf")
+    return page("certificates/ce_transcript_page.html", person=person, cycle=cycle)
+
+
+@get("/transcripts/{serial:str}", name="certificates.transcript_pdf", guards=[signed_in])
+async def transcript_pdf(request: Req, db: DB, serial: FromPath[str]) -> Response[bytes]:
+    found = await transcripts.find_by_serial(db, serial.removesuffix(".pdf"))
+    if found is None:
+        raise NotFound("There is no transcript with that serial.")
+    await accounts.readable_person(db, request.user, found.user_id)
+    return pdf_response(await transcripts.pdf_of(db, found), service.archive_name(found))
 
 
 @get("/admin/certificates", name="certificates.admin", guards=admin_only)
@@ -242,6 +320,49 @@ async def admin_reissue(request: Req, db: DB, settings: AppSettings, serial: Fro
     return redirect_to("certificates.admin_detail", "certificate-reissued", serial=new.serial)
 
 
+@get("/admin/transcripts", name="certificates.admin_transcripts", guards=admin_only)
+async def admin_transcripts(
+    db: DB, county: FromQuery[str] = "", at: FromQuery[str] = ""
+) -> Template:
+    """Issue a county's transcripts; after that, the link to their ZIP."""
+    batch = await transcripts.batch(db, county, at)
+    return page(
+        "certificates/admin_transcripts.html",
+        counties=await transcripts.counties(db),
+        batch=batch,
+        county=county,
+        at=at,
+    )
+
+
+@post("/admin/transcripts", name="certificates.admin_transcripts_issue", guards=admin_only)
+async def admin_transcripts_issue(request: Req, db: DB, settings: AppSettings) -> Any:
+    """A new verifiable transcript for everyone of one county (deactivated people too: their
+    records are kept), issued at one moment, which names the batch for its ZIP."""
+    form = transcripts.CountyForm.from_form(await read_fields(request))
+    people = await transcripts.people_of_county(db, form.county_id)
+    if not people:
+        return redirect_to("certificates.admin_transcripts", "nobody-in-county")
+    issued = await transcripts.issue_many(db, settings, people, request.user)
+    query = {"county": str(form.county_id), "at": issued[0].issued_at.isoformat()}
+    return redirect_to("certificates.admin_transcripts", "transcripts-issued", query=query)
+
+
+@get("/admin/transcripts/zip", name="certificates.admin_transcripts_zip", guards=admin_only)
+async def admin_transcripts_zip(
+    db: DB, county: FromQuery[str] = "", at: FromQuery[str] = ""
+) -> Response[bytes]:
+    batch = await transcripts.batch(db, county, at)
+    if not batch:
+        raise NotFound("There is no such batch of transcripts.")
+    data = transcripts.archive(batch, [await transcripts.pdf_of(db, t) for t in batch])
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="transcripts.zip"'},
+    )
+
+
 router = Router(
     path="/",
     route_handlers=[
@@ -258,5 +379,12 @@ router = Router(
         admin_revoke_confirm,
         admin_revoke,
         admin_reissue,
+        transcript,
+        transcript_issue,
+        transcript_pdf,
+        ce_transcript,
+        admin_transcripts,
+        admin_transcripts_issue,
+        admin_transcripts_zip,
     ],
 )

@@ -21,7 +21,7 @@ from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.certificates import pdf
-from lms.certificates.models import Certificate
+from lms.certificates.models import Certificate, Transcript
 from lms.cohorts.models import Attendance, CohortMember, CohortTrainer, LiveSession
 from lms.db import add_once, utcnow
 from lms.errors import Conflict, Gone, InvalidInput, NotFound
@@ -401,16 +401,16 @@ async def get_for_download(db: AsyncSession, user: User, raw: str, zone: tzinfo)
     return certificate
 
 
-def archive_name(certificate: Certificate) -> str:
+def archive_name(document: Certificate | Transcript) -> str:
     """`Last-First-SERIAL.pdf`: sorts by surname in a folder; ASCII letters, digits, hyphens."""
     words = []
-    for word in certificate.learner_name.split():
+    for word in document.learner_name.split():
         ascii_word = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
         cleaned = re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9-]", "", ascii_word)).strip("-")
         if cleaned:
             words.append(cleaned)
     name = "-".join(words[-1:] + words[:-1]) or "Learner"
-    return f"{name}-{certificate.serial}.pdf"
+    return f"{name}-{document.serial}.pdf"
 
 
 def for_archive(certificates: Sequence[Certificate], everything: bool) -> list[Certificate]:

@@ -10,6 +10,7 @@ from litestar import Request, Router, get, post
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Template
 
+from lms.accounts import service as accounts
 from lms.accounts.models import CLASSIFICATIONS, User
 from lms.auth import requires, signed_in
 from lms.compliance import service
@@ -44,13 +45,13 @@ async def _person_page(
 async def person_requirements(
     request: Req, db: DB, settings: AppSettings, person_id: PathInt
 ) -> Template:
-    person = await service.person_for(db, request.user, person_id)
+    person = await accounts.readable_person(db, request.user, person_id)
     return await _person_page(request, db, settings, person)
 
 
 @post("/people/{person_id:int}/requirements", name="compliance.extend", guards=[signed_in])
 async def extend(request: Req, db: DB, settings: AppSettings, person_id: PathInt) -> Any:
-    person = await service.person_for(db, request.user, person_id)
+    person = await accounts.readable_person(db, request.user, person_id)
     data = await read_fields(request)
     try:
         form = service.ExtensionForm.from_form(data)

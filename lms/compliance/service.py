@@ -625,17 +625,6 @@ async def team_counts(db: AsyncSession, user_ids: Sequence[int], today: date) ->
     return found
 
 
-async def person_for(db: AsyncSession, viewer: User, person_id: int) -> User:
-    """The person whose requirements `viewer` may read: themself, a supervisee, or anyone for
-    an admin; anyone else is not found (a learner cannot learn who else exists)."""
-    person = await db.get(User, person_id)
-    if person is None or not (
-        viewer.is_admin or person.id == viewer.id or person.supervisor_id == viewer.id
-    ):
-        raise NotFound("There is no such person.")
-    return person
-
-
 async def cancel_moot(db: AsyncSession, user_ids: Sequence[int] | None) -> None:
     """Cancel these people's queued requirement reminders that no longer hold: the
     requirement was met, extended or dropped since (called after their rows are rewritten)."""
