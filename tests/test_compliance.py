@@ -464,3 +464,25 @@ async def test_reminders_are_sent_once_per_due_date_and_never_once_met(
     overdue = next(m for m in await outbox_rows(db) if m.kind == "requirement_overdue")
     assert overdue.status == "cancelled"  # it was queued for the old date, not yet sent
     assert "Queued 0 reminder(s)" in run_reminders(settings).stdout
+
+
+async def test_report_pages_run_from_the_open_requirements_into_the_met_ones(
+    client, db, settings, courses, people, tmp_path
+):
+    await write_plans(db, tmp_path, {"new": NEW_WORKER})
+    now = today(settings)
+    for n in range(3):
+        person = await hire(db, settings, f"p{n}@example.org", times.add_months(now, -n - 1))
+        if n == 1:
+            await complete(db, settings, person, "first-course")
+    filters = compliance.ReportFilters()
+    totals = await compliance.status_totals(db, filters, now)
+    opened = sum(totals.values()) - totals["met"]
+    everything = await compliance.report(db, filters, now)
+    assert [r.status for r in everything][-1] == "met" and opened == len(everything) - 1
+    paged = []
+    for offset in range(0, len(everything), 2):
+        paged += await compliance.report(db, filters, now, 2, offset, opened)
+    assert [(r.user_id, r.course) for r in paged] == [(r.user_id, r.course) for r in everything]
+    due = [r.due_on for r in everything if r.status != "met"]
+    assert due == sorted(due)  # open ones by due date: the most urgent first

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +35,17 @@ DUE_SOON_KIND, OVERDUE_KIND, DIGEST_KIND = "requirement_due", "requirement_overd
 PERSONAL_KINDS = (DUE_SOON_KIND, OVERDUE_KIND)
 
 
+def status_of(met_on: date | None, due_on: date | None, today: date) -> str:
+    """A requirement's status on `today` (compliance.service.status_column says it in SQL)."""
+    if met_on is not None:
+        return MET
+    if due_on is None:
+        return NO_DATE
+    if due_on < today:
+        return OVERDUE
+    return DUE_SOON if (due_on - today).days <= DUE_SOON_DAYS else ON_TRACK
+
+
 class Requirement(Base):
     """One person's requirement from one plan, as of their latest completion of its course.
 
@@ -48,6 +60,14 @@ class Requirement(Base):
         UniqueConstraint("user_id", "plan_id", "course_slug"),
         Index("ix_requirements_due_on", "due_on"),
         Index("ix_requirements_plan_id", "plan_id", "due_on"),
+        # The compliance report lists open requirements by due date (migration 0021).
+        Index(
+            "ix_requirements_open_due",
+            "due_on",
+            "id",
+            postgresql_where=text("met_on IS NULL"),
+            sqlite_where=text("met_on IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -65,13 +85,7 @@ class Requirement(Base):
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
 
     def status_on(self, today: date) -> str:
-        if self.met_on is not None:
-            return MET
-        if self.due_on is None:
-            return NO_DATE
-        if self.due_on < today:
-            return OVERDUE
-        return DUE_SOON if (self.due_on - today).days <= DUE_SOON_DAYS else ON_TRACK
+        return status_of(self.met_on, self.due_on, today)
 
 
 class RequirementExtension(Base):

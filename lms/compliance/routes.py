@@ -14,7 +14,7 @@ from lms.accounts import service as accounts
 from lms.accounts.models import CLASSIFICATIONS, User
 from lms.auth import requires, signed_in
 from lms.compliance import service
-from lms.compliance.models import STATUSES
+from lms.compliance.models import MET, STATUSES
 from lms.errors import DomainError
 from lms.forms import parse_page, read_fields, shown
 from lms.inject import DB, AppSettings, PathInt
@@ -91,7 +91,8 @@ async def report(
     total = sum(totals.values())
     pages = max(1, -(-total // PER_PAGE))
     number = min(parse_page(page_number), pages)
-    rows = await service.report(db, filters, today, PER_PAGE, (number - 1) * PER_PAGE)
+    opened = total - totals[MET]
+    rows = await service.report(db, filters, today, PER_PAGE, (number - 1) * PER_PAGE, opened)
     plans, counties = await service.report_choices(db)
     chosen = {
         "county": county,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit, times
@@ -33,6 +33,7 @@ from lms.compliance.models import (
     Requirement,
     RequirementExtension,
     reminder_key,
+    status_of,
 )
 from lms.db import add_once, table_of, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -215,16 +216,6 @@ def status_column(today: date) -> ColumnElement[str]:
 URGENCY = {OVERDUE: 0, DUE_SOON: 1, NO_DATE: 2, ON_TRACK: 3, MET: 4}
 
 
-def urgency_column(today: date) -> ColumnElement[int]:
-    return case(
-        (Requirement.met_on.is_not(None), literal(4)),
-        (Requirement.due_on.is_(None), literal(2)),
-        (Requirement.due_on < today, literal(0)),
-        (Requirement.due_on <= today + timedelta(days=DUE_SOON_DAYS), literal(1)),
-        else_=literal(3),
-    )
-
-
 @dataclass(frozen=True)
 class RequirementView:
     """One requirement as a page shows it."""
@@ -241,42 +232,26 @@ class RequirementView:
 
 
 async def requirements_of(db: AsyncSession, person: User, today: date) -> list[RequirementView]:
-    """One person's requirements, most urgent first: one statement, or none for someone
-    with no job classification (no plan can apply to them)."""
+    """One person's requirements, most urgent first: one statement (sorted here: a person
+    has a handful, and My learning runs it on every visit), or none for someone with no job
+    classification (no plan can apply to them)."""
     if person.classification is None:
         return []
-    user_id = person.id
     rows = await db.execute(
-        select(Requirement, TrainingPlan.title, Course.id)
+        select(Requirement, TrainingPlan.title, Course.id, CourseVersion.title)
         .join(TrainingPlan, TrainingPlan.id == Requirement.plan_id)
         .outerjoin(Course, Course.slug == Requirement.course_slug)
-        .where(Requirement.user_id == user_id)
-        .order_by(urgency_column(today), Requirement.due_on, TrainingPlan.title)
+        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+        .where(Requirement.user_id == person.id)
     )
-    found = rows.all()
-    titles = await course_titles(db, {course_id for _, _, course_id in found if course_id})
-    return [
-        RequirementView(
-            row,
-            plan_title,
-            titles.get(course_id or 0, row.course_slug),
-            course_id,
-            row.status_on(today),
-        )
-        for row, plan_title, course_id in found
+    views = [
+        RequirementView(row, plan_title, title or row.course_slug, course_id, row.status_on(today))
+        for row, plan_title, course_id, title in rows
     ]
-
-
-async def course_titles(db: AsyncSession, course_ids: set[int]) -> dict[int, str]:
-    """Each course's current title (one statement)."""
-    if not course_ids:
-        return {}
-    rows = await db.execute(
-        select(Course.id, CourseVersion.title)
-        .join(CourseVersion, CourseVersion.id == Course.current_version_id)
-        .where(Course.id.in_(course_ids))
+    return sorted(
+        views,
+        key=lambda v: (URGENCY[v.status], v.row.due_on or date.max, v.plan_title),
     )
-    return dict(rows.all())
 
 
 # --- extensions -------------------------------------------------------------------------
@@ -453,15 +428,35 @@ class ReportRow:
     last_completed_on: date | None
 
 
-def _report_query(columns: Sequence[Any], filters: ReportFilters, today: date) -> Any:
-    query = (
-        select(*columns)
-        .select_from(Requirement)
-        .join(User, User.id == Requirement.user_id)
-        .join(TrainingPlan, TrainingPlan.id == Requirement.plan_id)
-        .outerjoin(County, County.id == User.county_id)
-        .outerjoin(Region, Region.id == County.region_id)
-    )
+def status_condition(status: str, today: date) -> ColumnElement[bool]:
+    """The rows with this status on `today`, as plain conditions on `met_on` and `due_on` (so
+    the index on open requirements' due dates serves them; `status_column` says the same)."""
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    open_ = Requirement.met_on.is_(None)
+    return {
+        MET: Requirement.met_on.is_not(None),
+        NO_DATE: and_(open_, Requirement.due_on.is_(None)),
+        OVERDUE: and_(open_, Requirement.due_on < today),
+        DUE_SOON: and_(open_, Requirement.due_on >= today, Requirement.due_on <= soon),
+        ON_TRACK: and_(open_, Requirement.due_on > soon),
+    }[status]
+
+
+def _report_query(
+    columns: Sequence[Any], filters: ReportFilters, today: date, listing: bool = False
+) -> Any:
+    """The requirements the filters choose; `listing` joins what the rows show (a count joins
+    people and counties only when a filter names them)."""
+    query = select(*columns).select_from(Requirement)
+    by_person = listing or filters.county_id or filters.region_id or filters.classification
+    if by_person:
+        query = query.join(User, User.id == Requirement.user_id)
+    if listing or filters.region_id:
+        query = query.outerjoin(County, County.id == User.county_id)
+    if listing:
+        query = query.join(TrainingPlan, TrainingPlan.id == Requirement.plan_id).outerjoin(
+            Region, Region.id == County.region_id
+        )
     if filters.county_id is not None:
         query = query.where(User.county_id == filters.county_id)
     if filters.region_id is not None:
@@ -471,7 +466,7 @@ def _report_query(columns: Sequence[Any], filters: ReportFilters, today: date) -
     if filters.classification:
         query = query.where(User.classification == filters.classification)
     if filters.status:
-        query = query.where(status_column(today) == filters.status)
+        query = query.where(status_condition(filters.status, today))
     return query
 
 
@@ -490,9 +485,15 @@ async def report(
     today: date,
     limit: int | None = None,
     offset: int = 0,
+    open_count: int | None = None,
 ) -> list[ReportRow]:
-    """The matching requirements, most urgent first: overdue by how long, then due soon by
-    how soon (two statements: the rows, then the courses' titles)."""
+    """The matching requirements, most urgent first: the open ones by due date (overdue, due
+    soon, on track, then those with no date to count from), then the met ones, latest first.
+
+    Three statements: the open rows and the met rows, each read in index order up to the
+    page (`open_count`, from `status_totals`, says where the open ones end), then the
+    courses' titles.
+    """
     columns = [
         User.id,
         User.name,
@@ -511,12 +512,19 @@ async def report(
         Requirement.extended,
         Requirement.last_completed_on,
     ]
-    query = _report_query(columns, filters, today).order_by(
-        urgency_column(today), Requirement.due_on, User.name, User.id, Requirement.plan_id
+    listed = _report_query(columns, filters, today, listing=True)
+    open_rows = listed.where(Requirement.met_on.is_(None)).order_by(
+        Requirement.due_on.asc().nulls_last(), Requirement.id
+    )
+    met_rows = listed.where(Requirement.met_on.is_not(None)).order_by(
+        Requirement.met_on.desc(), Requirement.id
     )
     if limit is not None:
-        query = query.limit(limit).offset(offset)
-    found = (await db.execute(query)).all()
+        opened = open_count or 0
+        open_rows = open_rows.limit(max(0, min(limit, opened - offset))).offset(offset)
+        met_rows = met_rows.limit(max(0, limit - max(0, opened - offset)))
+        met_rows = met_rows.offset(max(0, offset - opened))
+    found = [*(await db.execute(open_rows)).all(), *(await db.execute(met_rows)).all()]
     titles = await titles_by_slug(db, {row[9] for row in found})
     return [
         ReportRow(
@@ -610,18 +618,19 @@ def report_table(rows: Sequence[ReportRow]) -> tuple[list[str], list[list[Any]]]
 
 
 async def team_counts(db: AsyncSession, user_ids: Sequence[int], today: date) -> dict[int, Any]:
-    """Each person's requirements by status (person -> {status: count}), one statement."""
+    """Each person's requirements by status (person -> {status: count}), one statement; the
+    statuses are worked out here (a team is a few dozen rows)."""
     if not user_ids:
         return {}
-    status = status_column(today).label("status")
     rows = await db.execute(
-        select(Requirement.user_id, status, func.count())
-        .where(Requirement.user_id.in_(user_ids))
-        .group_by(Requirement.user_id, status)
+        select(Requirement.user_id, Requirement.met_on, Requirement.due_on).where(
+            Requirement.user_id.in_(user_ids)
+        )
     )
     found: dict[int, dict[str, int]] = defaultdict(dict)
-    for user_id, key, count in rows.all():
-        found[user_id][key] = count
+    for user_id, met_on, due_on in rows:
+        key = status_of(met_on, due_on, today)
+        found[user_id][key] = found[user_id].get(key, 0) + 1
     return found
 
 
