@@ -284,24 +284,8 @@ async def make_plan(url: str) -> Plan:
             large = max(attended, key=lambda row: row[2])
             plan.session_path, plan.session_size = _session_path(lab), lab[2]
             plan.large_session_path, plan.large_session_size = _session_path(large), large[2]
-            plan.session_trainer = str(
-                await db.scalar(
-                    select(m.User.email)
-                    .join(m.CohortTrainer, m.CohortTrainer.user_id == m.User.id)
-                    .where(m.CohortTrainer.cohort_id == lab[1])
-                    .order_by(m.User.id)
-                    .limit(1)
-                )
-            )
-            plan.large_session_trainer = str(
-                await db.scalar(
-                    select(m.User.email)
-                    .join(m.CohortTrainer, m.CohortTrainer.user_id == m.User.id)
-                    .where(m.CohortTrainer.cohort_id == large[1])
-                    .order_by(m.User.id)
-                    .limit(1)
-                )
-            )
+            plan.session_trainer = await _first_trainer(db, lab[1])
+            plan.large_session_trainer = await _first_trainer(db, large[1])
             attendee = await db.scalar(
                 select(func.min(m.Attendance.user_id)).where(
                     m.Attendance.session_id == lab[0], m.Attendance.present.is_(True)
@@ -313,6 +297,23 @@ async def make_plan(url: str) -> Plan:
 
 
 # --- servers ------------------------------------------------------------------------------
+
+
+async def _first_trainer(db: Any, cohort_id: int) -> str:
+    """The email of a cohort's first trainer, who signs in to its session pages."""
+    from sqlalchemy import select
+
+    from lms import models as m
+
+    return str(
+        await db.scalar(
+            select(m.User.email)
+            .join(m.CohortTrainer, m.CohortTrainer.user_id == m.User.id)
+            .where(m.CohortTrainer.cohort_id == cohort_id)
+            .order_by(m.User.id)
+            .limit(1)
+        )
+    )
 
 
 def _session_path(row: Any) -> str:

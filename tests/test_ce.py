@@ -74,17 +74,20 @@ def test_a_ce_course_loads_with_its_credit(tmp_path):
     assert [(c.name, c.hours) for c in loaded.course.ce.categories] == [("Law and ethics", 1.0)]
 
 
+async def licensed(db, user_id: int, **more) -> User:
+    """The person, now holding an LCSW license (and whatever else `more` sets)."""
+    values = {"license_type": "LCSW", "license_number": "LCSW 104233", **more}
+    await db.execute(update(User).where(User.id == user_id).values(**values))
+    await db.commit()
+    learner = await db.get(User, user_id)
+    await db.refresh(learner)
+    return learner
+
+
 async def test_the_certificate_prints_ce_hours_and_the_license(
     client, db, settings, courses, people
 ):
-    learner = await db.get(User, people["learner"].id)
-    await db.execute(
-        update(User)
-        .where(User.id == learner.id)
-        .values(license_type="LCSW", license_number="LCSW 104233")
-    )
-    await db.commit()
-    await db.refresh(learner)
+    learner = await licensed(db, people["learner"].id)
     await complete(db, settings, learner, "ce-course")
     await complete(db, settings, learner, "plain-course")
     certificates = {

@@ -17,7 +17,7 @@ from lms.certificates import service as certificates
 from lms.certificates.models import Certificate, Transcript
 from tests.conftest import make_person, post, sign_in
 from tests.course_factory import COURSE_YAML
-from tests.test_ce import CE
+from tests.test_ce import CE, licensed
 from tests.test_certificates import complete, qr_link
 
 COURSES = {"ce-course": {"course.yaml": COURSE_YAML + CE}, "plain-course": {}}
@@ -31,14 +31,7 @@ def pdf_words(data: bytes) -> str:
 async def test_a_transcript_lists_the_record_and_its_pdf_verifies(
     client, db, settings, courses, people
 ):
-    learner = await db.get(User, people["learner"].id)
-    await db.execute(
-        update(User)
-        .where(User.id == learner.id)
-        .values(license_type="LCSW", license_number="LCSW 104233")
-    )
-    await db.commit()
-    await db.refresh(learner)
+    learner = await licensed(db, people["learner"].id)
     await complete(db, settings, learner, "ce-course")
     await complete(db, settings, learner, "plain-course")
     path = f"/people/{learner.id}/transcript"
@@ -119,15 +112,8 @@ async def test_a_county_zip_holds_everyone_of_the_county(client, db, settings, c
 async def test_the_ce_transcript_counts_the_renewal_cycle_and_the_roster_lists_licenses(
     client, db, settings, courses, people
 ):
-    learner = await db.get(User, people["learner"].id)
     expires = times.add_months(datetime.now(settings.zone).date(), 12)
-    await db.execute(
-        update(User)
-        .where(User.id == learner.id)
-        .values(license_type="LCSW", license_number="LCSW 104233", license_expires=expires)
-    )
-    await db.commit()
-    await db.refresh(learner)
+    learner = await licensed(db, people["learner"].id, license_expires=expires)
     await complete(db, settings, learner, "ce-course")
     await sign_in(client, "learner@example.org")
     page = await client.get(f"/people/{learner.id}/ce")

@@ -68,18 +68,17 @@ def _setup() -> None:
     fonts = FontConfiguration()
     fetcher = packaged_only_fetcher()
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True)
+    sheets = {  # each stylesheet parsed once, whichever documents share it
+        css: CSS(
+            string=(TEMPLATES / f"{css}.css").read_text(), font_config=fonts, url_fetcher=fetcher
+        )
+        for css in set(KINDS.values())
+    }
     _state.update(
         fonts=fonts,
         fetcher=fetcher,
         **{f"{kind}_template": env.get_template(f"{kind}.html") for kind in KINDS},
-        **{
-            f"{kind}_css": CSS(
-                string=(TEMPLATES / f"{css}.css").read_text(),
-                font_config=fonts,
-                url_fetcher=fetcher,
-            )
-            for kind, css in KINDS.items()
-        },
+        **{f"{kind}_css": sheets[css] for kind, css in KINDS.items()},
     )
 
 

@@ -62,21 +62,20 @@ async def _verify_page(
     result = "no-file" if checked == "no-file" else None
     if service.is_sha256(checked):
         result = "match" if checked == document.sha256 else "mismatch"
-    if isinstance(document, Transcript):
-        return page(
-            "certificates/verify_transcript.html",
-            status_code,
-            record=transcripts.public_record(document, settings.zone),
-            result=result,
-            checked=checked[:12],
-        )
+    template = "verify_transcript" if isinstance(document, Transcript) else "verify"
     return page(
-        "certificates/verify.html",
+        f"certificates/{template}.html",
         status_code,
-        record=service.public_record(document, settings.zone),
+        record=_public_record(document, settings),
         result=result,
         checked=checked[:12],
     )
+
+
+def _public_record(document: Certificate | Transcript, settings: Settings) -> dict[str, Any]:
+    if isinstance(document, Transcript):
+        return transcripts.public_record(document, settings.zone)
+    return service.public_record(document, settings.zone)
 
 
 async def _document(db: DB, serial: str) -> Certificate | Transcript:
@@ -123,10 +122,7 @@ async def verify_file(request: Req, db: DB, settings: AppSettings, serial: FromP
 
 @get("/api/verify/{serial:str}", name="certificates.verify_api")
 async def verify_api(db: DB, settings: AppSettings, serial: FromPath[str]) -> dict[str, Any]:
-    document = await _document(db, serial)
-    if isinstance(document, Transcript):
-        return transcripts.public_record(document, settings.zone)
-    return service.public_record(document, settings.zone)
+    return _public_record(await _document(db, serial), settings)
 
 
 # --- transcripts ------------------------------------------------------------------------

@@ -862,7 +862,7 @@ async def record_attendance(
 ) -> None:
     """Record who attended (and who for part of it only); it counts toward completion."""
     present_ids = form.present
-    members = {m.id for m in await members_of(db, cohort.id)}
+    members = {m.id for m in await member_names(db, cohort.id)}
     if present_ids - members:
         raise InvalidInput("Attendance can only be recorded for the cohort's members.")
     rows = {

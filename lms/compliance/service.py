@@ -226,10 +226,6 @@ class RequirementView:
     course_id: int | None
     status: str
 
-    @property
-    def user_id(self) -> int:
-        return self.row.user_id
-
 
 async def requirements_of(db: AsyncSession, person: User, today: date) -> list[RequirementView]:
     """One person's requirements, most urgent first: one statement (sorted here: a person
