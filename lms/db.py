@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     ColumnElement,
     Integer,
     MetaData,
+    String,
     Table,
     any_,
     bindparam,
     event,
+    select,
     text,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -27,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lms.settings import PROJECT_ROOT
 
@@ -101,6 +106,67 @@ async def add_once(db: AsyncSession, row: Base) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+class Revision(Base):
+    """A number that every change to some derived data raises, in the change's own
+    transaction: a worker that keeps a figure worked out from that data (see `Kept`) knows
+    from one primary-key read whether it still holds. A row, not a sequence or a max(id): a
+    sequence moves before its transaction commits, so a reader could pair the new number
+    with the old data and keep a stale figure for good."""
+
+    __tablename__ = "revisions"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+async def bump_revision(db: AsyncSession, name: str) -> None:
+    """Raise `name`'s revision (the row is created the first time)."""
+    raised = update(Revision).where(Revision.name == name).values(number=Revision.number + 1)
+    changed = await db.execute(raised)
+    if changed.rowcount == 0 and not await add_once(db, Revision(name=name, number=1)):  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
+        await db.execute(raised)  # another transaction created it first
+
+
+async def revision(db: AsyncSession, name: str) -> int:
+    found = await db.scalar(select(Revision.number).where(Revision.name == name))
+    return found or 0
+
+
+T = TypeVar("T")
+_ALL_KEPT: list[Kept[Any]] = []
+
+
+class Kept(Generic[T]):
+    """Values a worker keeps, each with the mark (a revision, a count) it was worked out at:
+    one is used again only while the database still gives the same mark. The least recently
+    used go past `size`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: OrderedDict[Hashable, tuple[Hashable, T]] = OrderedDict()
+        _ALL_KEPT.append(self)
+
+    def get(self, key: Hashable, mark: Hashable) -> T | None:
+        found = self.values.get(key)
+        if found is None or found[0] != mark:
+            return None
+        self.values.move_to_end(key)
+        return found[1]
+
+    def put(self, key: Hashable, mark: Hashable, value: T) -> T:
+        self.values[key] = (mark, value)
+        self.values.move_to_end(key)
+        while len(self.values) > self.size:
+            self.values.popitem(last=False)
+        return value
+
+
+def forget_kept() -> None:
+    """Drop every kept value (tests call this: their ids and revisions restart)."""
+    for kept in _ALL_KEPT:
+        kept.values.clear()
 
 
 def dialect_name(db: AsyncSession) -> str:

@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit, times
@@ -35,7 +46,7 @@ from lms.compliance.models import (
     reminder_key,
     status_of,
 )
-from lms.db import add_once, table_of, utcnow
+from lms.db import Kept, add_once, bump_revision, revision, table_of, utcnow
 from lms.errors import Conflict, Forbidden, InvalidInput, NotFound
 from lms.forms import Fields, long_text, parse_date, parse_id, required_id, text
 from lms.learning.models import COMPLETED, Enrollment
@@ -117,6 +128,8 @@ async def refresh(db: AsyncSession, zone: tzinfo, user_ids: Iterable[int] | None
     ids = None if user_ids is None else sorted(set(user_ids))
     count = await _rewrite(db, zone, ids)
     await cancel_moot(db, ids)
+    if ids is None or ids:
+        await bump_revision(db, REQUIREMENTS)  # what workers keep of them is stale
     return count
 
 
@@ -213,6 +226,8 @@ def status_column(today: date) -> ColumnElement[str]:
 
 
 # Most urgent first: overdue, then due soon, then on track, then met; earliest due first.
+# The revision `refresh` raises (lms.db.Revision).
+REQUIREMENTS = "requirements"
 URGENCY = {OVERDUE: 0, DUE_SOON: 1, NO_DATE: 2, ON_TRACK: 3, MET: 4}
 
 
@@ -227,19 +242,24 @@ class RequirementView:
     status: str
 
 
+# Built once: My learning runs it on every visit, and building a statement costs more than
+# running this one.
+_REQUIREMENTS_OF = (
+    select(Requirement, TrainingPlan.title, Course.id, CourseVersion.title)
+    .join(TrainingPlan, TrainingPlan.id == Requirement.plan_id)
+    .outerjoin(Course, Course.slug == Requirement.course_slug)
+    .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
+    .where(Requirement.user_id == bindparam("user_id"))
+)
+
+
 async def requirements_of(db: AsyncSession, person: User, today: date) -> list[RequirementView]:
     """One person's requirements, most urgent first: one statement (sorted here: a person
     has a handful, and My learning runs it on every visit), or none for someone with no job
     classification (no plan can apply to them)."""
     if person.classification is None:
         return []
-    rows = await db.execute(
-        select(Requirement, TrainingPlan.title, Course.id, CourseVersion.title)
-        .join(TrainingPlan, TrainingPlan.id == Requirement.plan_id)
-        .outerjoin(Course, Course.slug == Requirement.course_slug)
-        .outerjoin(CourseVersion, CourseVersion.id == Course.current_version_id)
-        .where(Requirement.user_id == person.id)
-    )
+    rows = await db.execute(_REQUIREMENTS_OF, {"user_id": person.id})
     views = [
         RequirementView(row, plan_title, title or row.course_slug, course_id, row.status_on(today))
         for row, plan_title, course_id, title in rows
@@ -466,13 +486,26 @@ def _report_query(
     return query
 
 
+# The report's totals, kept by each worker while the requirements' revision stands: counting
+# 55,000 requirements took 10 ms of every page of the report, and they change only when
+# `refresh` runs (a completion, a person's dates or job, an extension, a plan).
+_TOTALS: Kept[dict[str, int]] = Kept(256)
+
+
 async def status_totals(db: AsyncSession, filters: ReportFilters, today: date) -> dict[str, int]:
-    """How many requirements match, by status (one statement)."""
+    """How many requirements match, by status: one statement for the revision, and one more
+    when the totals must be counted again. The revision is read before the count, so a kept
+    total is never older than the revision it is kept under. (A transaction that has just
+    refreshed requirements must not ask: it would keep totals it may yet roll back.)"""
+    mark = await revision(db, REQUIREMENTS)
+    kept = _TOTALS.get((filters, today), mark)
+    if kept is not None:
+        return dict(kept)
     status = status_column(today).label("status")
     rows = await db.execute(_report_query([status, func.count()], filters, today).group_by(status))
     found = {key: 0 for key in STATUSES}
     found.update({key: count for key, count in rows.all()})
-    return found
+    return dict(_TOTALS.put((filters, today), mark, found))
 
 
 async def report(
@@ -486,9 +519,9 @@ async def report(
     """The matching requirements, most urgent first: the open ones by due date (overdue, due
     soon, on track, then those with no date to count from), then the met ones, latest first.
 
-    Three statements: the open rows and the met rows, each read in index order up to the
-    page (`open_count`, from `status_totals`, says where the open ones end), then the
-    courses' titles.
+    Up to three statements: the open rows and the met rows, each read in index order up to
+    the page (`open_count`, from `status_totals`, says where the open ones end; a page of
+    only one kind reads only that kind), then the courses' titles.
     """
     columns = [
         User.id,
@@ -515,12 +548,15 @@ async def report(
     met_rows = listed.where(Requirement.met_on.is_not(None)).order_by(
         Requirement.met_on.desc(), Requirement.id
     )
+    wanted_open = wanted_met = 1  # any: no limit
     if limit is not None:
         opened = open_count or 0
-        open_rows = open_rows.limit(max(0, min(limit, opened - offset))).offset(offset)
-        met_rows = met_rows.limit(max(0, limit - max(0, opened - offset)))
-        met_rows = met_rows.offset(max(0, offset - opened))
-    found = [*(await db.execute(open_rows)).all(), *(await db.execute(met_rows)).all()]
+        wanted_open = max(0, min(limit, opened - offset))
+        wanted_met = max(0, limit - max(0, opened - offset))
+        open_rows = open_rows.limit(wanted_open).offset(offset)
+        met_rows = met_rows.limit(wanted_met).offset(max(0, offset - opened))
+    found = [*(await db.execute(open_rows)).all()] if wanted_open else []
+    found += (await db.execute(met_rows)).all() if wanted_met else []
     titles = await titles_by_slug(db, {row[9] for row in found})
     return [
         ReportRow(

@@ -9,7 +9,7 @@ statements whatever the number of learners: the answers come in one joined query
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms import db as database
 from lms.accounts.models import User
 from lms.catalog import service as catalog
 from lms.catalog.definition import CourseDefinition, Question
@@ -64,13 +65,7 @@ def _in_scope(query: Select[*tuple[Any, ...]], scope: Scope) -> Select[*tuple[An
 # one cheap statement (how many graded attempts and evaluation responses the scope has, the
 # newest of each) says whether a kept one still holds.
 T = TypeVar("T")
-_kept: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], Any]] = OrderedDict()
-KEEP = 64
-
-
-def forget_reports() -> None:
-    """Drop the kept analyses (tests, whose ids restart for each test, call this)."""
-    _kept.clear()
+_KEPT: database.Kept[Any] = database.Kept(64)
 
 
 async def _kept_or(
@@ -96,15 +91,10 @@ async def _kept_or(
     query = select(attempts, responses).select_from(attempts.join(responses, true()))
     mark = tuple((await db.execute(query)).one())
     key = (kind, scope, version_id)
-    kept = _kept.get(key)
-    if kept is not None and kept[0] == mark:
-        _kept.move_to_end(key)
-        return kept[1]
-    value = await compute()
-    _kept[key] = (mark, value)
-    while len(_kept) > KEEP:
-        _kept.popitem(last=False)
-    return value
+    kept = _KEPT.get(key, mark)
+    if kept is not None:
+        return kept
+    return _KEPT.put(key, mark, await compute())
 
 
 def _in_dates(moment: datetime | None, scope: Scope) -> bool:
