@@ -13,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    CheckConstraint,
     ColumnElement,
     Integer,
     MetaData,
@@ -119,6 +120,18 @@ class Revision(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     number: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class RetentionPolicy(Base):
+    """How many years training records are kept: one row, 4 unless the academy keeps them
+    longer. Database triggers read it and refuse to delete a younger record (migration
+    0023 says which tables); the application never writes it."""
+
+    __tablename__ = "retention_policy"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    years: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
 
 
 async def bump_revision(db: AsyncSession, name: str) -> None:

@@ -36,7 +36,11 @@ from tests.servers import create_database, csrf_token, drop_database
 PASSWORD = "correct horse battery"
 SHIPPED = Path(__file__).resolve().parent.parent / "courses"
 # Reference data loaded by migrations; every other table is emptied after each test.
-KEEP_TABLES = {"alembic_version", "regions", "counties"}
+# The retention triggers refuse to delete young training records: the emptying lifts the
+# policy inside its own transaction (a year in the future: nothing is young) and restores it.
+LIFT_RETENTION = "UPDATE retention_policy SET years = -1"
+RESTORE_RETENTION = "UPDATE retention_policy SET years = 4"
+KEEP_TABLES = {"alembic_version", "regions", "counties", "retention_policy"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -102,6 +106,13 @@ TRIGGER_KEPT = ("completion_counts",)
 _emptying: dict[str, str] = {}
 
 
+async def lift_retention(db: AsyncSession) -> None:
+    """Let young training records be deleted until the test's tables are emptied (its
+    teardown restores the policy): for tests of what a deletion does to other tables'
+    triggers. The retention guard's own tests are in test_retention."""
+    await db.execute(text(LIFT_RETENTION))
+
+
 async def empty_tables(url: str) -> None:
     tables = [
         t for t in reversed(database.Base.metadata.sorted_tables) if t.name not in KEEP_TABLES
@@ -112,8 +123,10 @@ async def empty_tables(url: str) -> None:
     engine = database.create_engine(url)
     async with engine.begin() as conn:
         await conn.execute(text("PRAGMA foreign_keys=OFF"))
+        await conn.execute(text(LIFT_RETENTION))
         for table in tables:
             await conn.execute(table.delete())
+        await conn.execute(text(RESTORE_RETENTION))
     await engine.dispose()
 
 
@@ -138,9 +151,11 @@ async def _empty_postgresql(url: str, tables: list[str]) -> None:
             loose = [c for table, constraints in cycles if table is None for c in constraints]
             # Every name comes from the models' metadata or the server's catalog.
             script = _emptying[url] = "".join(
-                [f'UPDATE "{c.parent.name}" SET "{c.column_keys[0]}" = NULL;' for c in loose]  # noqa: S608
+                [f"{LIFT_RETENTION};"]
+                + [f'UPDATE "{c.parent.name}" SET "{c.column_keys[0]}" = NULL;' for c in loose]  # noqa: S608
                 + [f'DELETE FROM "{name}";' for name in ordered]  # noqa: S608
                 + [f"SELECT setval('{row[0]}', 1, false);" for row in sequences]
+                + [f"{RESTORE_RETENTION};"]
             )
         await connection.execute(script)
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -77,13 +77,20 @@ async def get_enrollment(db: AsyncSession, user: User, slug: str) -> Enrollment:
     return enrollment
 
 
-async def completed_slugs(db: AsyncSession, user_id: int) -> set[str]:
-    query = (
-        select(Course.slug)
-        .join(Enrollment, Enrollment.course_id == Course.id)
-        .where(Enrollment.user_id == user_id, Enrollment.status == COMPLETED)
+# The status is written into the statement, not sent as a parameter: PostgreSQL cannot tell
+# how selective a parameter's status is, and planned this afresh on every catalog page.
+_COMPLETED_SLUGS = (
+    select(Course.slug)
+    .join(Enrollment, Enrollment.course_id == Course.id)
+    .where(
+        Enrollment.user_id == bindparam("user_id"),
+        Enrollment.status == literal(COMPLETED, literal_execute=True),
     )
-    return set((await db.scalars(query)).all())
+)
+
+
+async def completed_slugs(db: AsyncSession, user_id: int) -> set[str]:
+    return set((await db.scalars(_COMPLETED_SLUGS, {"user_id": user_id})).all())
 
 
 async def check_enrollable(
