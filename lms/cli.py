@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 
 import click
 
-from alembic import command as alembic_command
 from lms import db as database
 from lms.settings import Settings, SettingsError, serve_base_url_from
 
@@ -63,6 +62,8 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Migrate to this revision.")
 def db_upgrade(revision: str) -> None:
     """Apply every migration the database does not have yet (safe to run again)."""
+    from alembic import command as alembic_command  # only this command runs migrations
+
     settings = load_settings()
     database.create_engine(settings.database_url)  # creates var/ for SQLite
     alembic_command.upgrade(database.alembic_config(settings.database_url), revision)
