@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -161,6 +162,7 @@ class Kept(Generic[T]):
     def __init__(self, size: int) -> None:
         self.size = size
         self.values: OrderedDict[Hashable, tuple[Hashable, T]] = OrderedDict()
+        self.locks: dict[Hashable, asyncio.Lock] = {}
         _ALL_KEPT.append(self)
 
     def get(self, key: Hashable, mark: Hashable) -> T | None:
@@ -169,6 +171,22 @@ class Kept(Generic[T]):
             return None
         self.values.move_to_end(key)
         return found[1]
+
+    async def get_or(self, key: Hashable, mark: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """The kept value, or `compute`'s, kept. Requests that miss together wait for the
+        first one's instead of each working it out (a report opened by 32 people at once
+        after a change was worked out 32 times, seconds each under that load)."""
+        found = self.get(key, mark)
+        if found is not None:
+            return found
+        lock = self.locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            found = self.get(key, mark)
+            if found is None:
+                found = self.put(key, mark, await compute())
+        if self.locks.get(key) is lock and not lock.locked():
+            del self.locks[key]  # waiters still hold it; whoever comes next finds the value
+        return found
 
     def put(self, key: Hashable, mark: Hashable, value: T) -> T:
         self.values[key] = (mark, value)
@@ -182,6 +200,7 @@ def forget_kept() -> None:
     """Drop every kept value (tests call this: their ids and revisions restart)."""
     for kept in _ALL_KEPT:
         kept.values.clear()
+        kept.locks.clear()
 
 
 def dialect_name(db: AsyncSession) -> str:

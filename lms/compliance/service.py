@@ -497,15 +497,16 @@ async def status_totals(db: AsyncSession, filters: ReportFilters, today: date) -
     when the totals must be counted again. The revision is read before the count, so a kept
     total is never older than the revision it is kept under. (A transaction that has just
     refreshed requirements must not ask: it would keep totals it may yet roll back.)"""
+
+    async def count() -> dict[str, int]:
+        status = status_column(today).label("status")
+        query = _report_query([status, func.count()], filters, today).group_by(status)
+        found = {key: 0 for key in STATUSES}
+        found.update({key: n for key, n in (await db.execute(query)).all()})
+        return found
+
     mark = await revision(db, REQUIREMENTS)
-    kept = _TOTALS.get((filters, today), mark)
-    if kept is not None:
-        return dict(kept)
-    status = status_column(today).label("status")
-    rows = await db.execute(_report_query([status, func.count()], filters, today).group_by(status))
-    found = {key: 0 for key in STATUSES}
-    found.update({key: count for key, count in rows.all()})
-    return dict(_TOTALS.put((filters, today), mark, found))
+    return dict(await _TOTALS.get_or((filters, today), mark, count))
 
 
 async def report(
