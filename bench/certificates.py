@@ -4,10 +4,12 @@
    same process. Two floors are printed: WeasyPrint's plain call (`HTML(string).write_pdf()`),
    and the same page with the shared font configuration the certificate renderer uses.
    Target: at most 2x the floor.
+   Then a transcript of 3, 10 and 30 courses, against the certificate (target: at most 2x).
 2. 1,000 certificates issued in bulk (`bulk_issue`, the code behind `lms certificates issue`)
    into a fresh database, with one rendering process per core. Target: under 2 minutes.
 
 Run: .venv/bin/python bench/certificates.py [--count 1000] [--database-url URL]
+(--count 0: the single renders only)
 """
 
 from __future__ import annotations
@@ -62,6 +64,46 @@ def single(repeat: int = 30) -> tuple[float, float, float]:
         floor()
         certificate()
     return median_ms(plain_floor, repeat), median_ms(floor, repeat), median_ms(certificate, repeat)
+
+
+def transcript_fields(lines: int) -> dict[str, object]:
+    """A transcript as `transcripts.printed_fields` gives it, with `lines` completed courses."""
+    return {
+        "issuer": "SOP Learning Academy",
+        "learner_name": "María José Hernández",
+        "county": "Shasta",
+        "license_type": "LCSW",
+        "license_number": "LCSW 123456",
+        "issued_on": "December 7, 2026",
+        "serial": "ABCD-EFGH-JKLM-NPQR",
+        "lines": [
+            {
+                "course": f"Safety Organized Practice, part {n}: mapping and planning",
+                "version": "2026.1",
+                "completed_on": "March 3, 2026",
+                "hours": 5.5,
+                "ce_hours": 3.0 if n % 2 else 0,
+                "serial": "WXYZ-2345-6789-ABCD",
+                "status": "valid",
+            }
+            for n in range(1, lines + 1)
+        ],
+        "total_hours": 5.5 * lines,
+        "total_ce_hours": 3.0 * ((lines + 1) // 2),
+        "verify_url": "https://lms.example.org/verify/ABCD-EFGH-JKLM-NPQR",
+    }
+
+
+def transcripts(repeat: int = 20) -> dict[int, float]:
+    """A transcript's rendering time by its number of lines (issue 18: at most 2x a
+    certificate's)."""
+    found = {}
+    for lines in (3, 10, 30):
+        fields = transcript_fields(lines)
+        for _ in range(2):
+            pdf.render(fields, "transcript")
+        found[lines] = median_ms(lambda f=fields: pdf.render(f, "transcript"), repeat)
+    return found
 
 
 async def bulk(count: int, database_url: str | None) -> float:
@@ -140,6 +182,13 @@ def main() -> None:
         f"one certificate, warm:            {certificate:7.1f} ms  = {certificate / plain:.2f}x "
         f"the plain floor, {certificate / floor:.2f}x the shared-fonts floor"
     )
+    for lines, took in transcripts().items():
+        print(
+            f"a transcript of {lines:2d} courses:      {took:7.1f} ms  = {took / certificate:.2f}x "
+            "a certificate (target at most 2x)"
+        )
+    if args.count == 0:
+        return
     elapsed = asyncio.run(bulk(args.count, args.database_url))
     print(
         f"{args.count} certificates in bulk:     {elapsed:7.1f} s  with {os.cpu_count()} rendering "
