@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from lms.accounts.models import County
 from lms.activities.models import FieldActivity
-from lms.cohorts.models import Attendance, Cohort, CohortTrainer, LiveSession
+from lms.cohorts.models import Attendance, Cohort, CohortCounty, CohortTrainer, LiveSession
 from lms.db import utcnow
 from lms.delivery.models import FidelityLog, SkillScore
 from lms.learning import service as learning
@@ -85,6 +86,14 @@ async def test_the_seven_levels_side_by_side(client, db, settings, courses, peop
     cy = await make_person(db, settings, "cy@example.org", name="Cy", county="Butte")
     good, (ana_e, bo_e) = await _cohort(db, "Faithful", trainer, course, 2, [ana, bo])
     low, (cy_e,) = await _cohort(db, "Adapted", people["trainer2"], course, 0, [cy])
+    counties = dict((await db.execute(select(County.name, County.id))).all())
+    db.add_all(
+        [
+            CohortCounty(cohort_id=good.cohort_id, county_id=counties["Shasta"]),
+            CohortCounty(cohort_id=low.cohort_id, county_id=counties["Butte"]),
+            CohortCounty(cohort_id=low.cohort_id, county_id=counties["Shasta"]),
+        ]
+    )
     # Knowledge: Ana 40 -> 90 and Bo 60 -> 80 (gain 50 and 20); Cy has no pre-test.
     for enrollment, target, percent in [
         (ana_e, "pretest", 40.0),
@@ -149,6 +158,11 @@ async def test_the_seven_levels_side_by_side(client, db, settings, courses, peop
     assert "<td>+50 points</td><td>1</td><td>" not in rows["4. Knowledge"]
     assert "<td>—</td><td>0</td><td>+35 points</td><td>2</td>" in rows["4. Knowledge"]
     assert 'Adapted</td><td>0% <span class="badge bad">Low</span>' in page.text
+    # By county served: Faithful serves Shasta; Adapted serves Butte and Shasta.
+    county_table = page.text.split("Delivery fidelity by county served")[1]
+    assert "<td>Butte</td><td>0% <span" in county_table
+    shasta = county_table.split("<td>Shasta</td>")[1].split("</tr>")[0]
+    assert shasta.startswith("<td>50%") and shasta.endswith("<td>2</td>")
 
     # Filters narrow the learners: one cohort, one trainer, one county.
     faithful = await client.get(f"/admin/courses/practice/cqi?cohort={good.cohort_id}")
@@ -163,6 +177,12 @@ async def test_the_seven_levels_side_by_side(client, db, settings, courses, peop
     assert table[0][:4] == ["Level", "Measure", "Figure", "N"]
     knowledge = next(r for r in table if r[0] == "4. Knowledge")
     assert knowledge[2:4] == ["35.0", "2"]
+    assert next(r[:4] for r in table if r[:2] == ["7. Fidelity by county", "Shasta"]) == [
+        "7. Fidelity by county",
+        "Shasta",
+        "50.0",
+        "2",
+    ]
     xlsx = await client.get("/admin/courses/practice/cqi?fmt=xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 

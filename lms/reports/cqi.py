@@ -23,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms.accounts.models import County, User
 from lms.activities.models import SIGNED_OFF, FieldActivity
 from lms.catalog.definition import CourseDefinition
-from lms.cohorts.models import Attendance, Cohort, CohortTrainer, LiveSession
+from lms.cohorts.models import Attendance, Cohort, CohortCounty, CohortTrainer, LiveSession
 from lms.delivery.models import DELIVERY, FidelityLog, SkillScore
 from lms.learning.models import WITHDRAWN, Enrollment, EvaluationResponse
 from lms.quizzes.models import FINAL, PRETEST, Attempt
 
+NO_COUNTY = "No county"
 # A cohort whose sessions were delivered as written less often than this is "low fidelity".
 LOW_FIDELITY = 0.8
 
@@ -86,6 +87,7 @@ class Chain:
     criteria: list[Figure]  # skills: the share passing each criterion
     fidelity_by_trainer: list[tuple[str, float, int]]  # name, fidelity, sessions
     fidelity_by_cohort: list[tuple[str, float, int]]
+    fidelity_by_county: list[tuple[str, float, int]]  # the counties the cohorts serve
     low: list[Figure]  # the same levels for learners of low-fidelity cohorts
     rest: list[Figure]  # and of the other cohorts with a fidelity figure
     learners: int
@@ -223,6 +225,7 @@ async def chain(db: AsyncSession, scope: Scope, course: CourseDefinition) -> Cha
             ),
             key=lambda row: row[0],
         ),
+        _per_county(fidelity),
         _figures(course, [x for x in everyone if x.cohort_id in low], fidelity.only(low)),
         _figures(course, [x for x in everyone if x.cohort_id in rest], fidelity.only(rest)),
         len(everyone),
@@ -235,9 +238,10 @@ class Fidelity:
 
     logs: list[tuple[int, int, str, int, int]]  # session, cohort, trainer name, as written, all
     names: dict[int, str]  # cohort id -> name
+    counties: dict[int, list[str]] = field(default_factory=dict)  # cohort id -> counties served
 
     def only(self, cohorts: set[int]) -> Fidelity:
-        return Fidelity([row for row in self.logs if row[1] in cohorts], self.names)
+        return Fidelity([row for row in self.logs if row[1] in cohorts], self.names, self.counties)
 
     def sessions(self) -> dict[int, float]:
         """Each logged session's fidelity (segments as written over all, over its logs)."""
@@ -271,9 +275,22 @@ async def _fidelity(db: AsyncSession, course_id: int, cohort_ids: set[int]) -> F
             )
         )
     ).all()
+    served: dict[int, list[str]] = defaultdict(list)
+    logged = {c for _, c, *_ in rows}
+    if logged:
+        for cohort_id, county in (
+            await db.execute(
+                select(CohortCounty.cohort_id, County.name)
+                .join(County, County.id == CohortCounty.county_id)
+                .where(CohortCounty.cohort_id.in_(logged))
+                .order_by(County.name)
+            )
+        ).all():
+            served[cohort_id].append(county)
     return Fidelity(
         [(s, c, trainer, written, total) for s, c, trainer, written, total, _ in rows],
         {c: name for _, c, _, _, _, name in rows},
+        dict(served),
     )
 
 
@@ -289,6 +306,18 @@ def _per_cohort(fidelity: Fidelity) -> dict[int, tuple[float, int]]:
     for session, value in sessions.items():
         grouped[cohort_of[session]].append(value)
     return {c: (sum(v) / len(v), len(v)) for c, v in grouped.items()}
+
+
+def _per_county(fidelity: Fidelity) -> list[tuple[str, float, int]]:
+    """Each county's sessions' mean fidelity: a session counts for every county its cohort
+    serves (a cohort for Shasta and Butte delivers to both); "No county" for the rest."""
+    sessions = fidelity.sessions()
+    cohort_of = {s: c for s, c, *_ in fidelity.logs}
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for session, value in sessions.items():
+        for county in fidelity.counties.get(cohort_of[session]) or [NO_COUNTY]:
+            grouped[county].append(value)
+    return sorted((county, sum(v) / len(v), len(v)) for county, v in grouped.items())
 
 
 def _per_trainer(fidelity: Fidelity) -> list[tuple[str, float, int]]:
@@ -414,6 +443,13 @@ def table(found: Chain) -> tuple[list[str], list[list[Any]]]:
                 rest.n,
             ]
         )
+    for label, rollup in (
+        ("trainer", found.fidelity_by_trainer),
+        ("cohort", found.fidelity_by_cohort),
+        ("county", found.fidelity_by_county),
+    ):
+        for name, value, n in rollup:
+            rows.append([f"7. Fidelity by {label}", name, round(100 * value, 1), n, *[None] * 4])
     for c in found.criteria:
         rows.append(
             [
