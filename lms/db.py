@@ -145,9 +145,12 @@ async def bump_revision(db: AsyncSession, name: str) -> None:
         await db.execute(raised)  # another transaction created it first
 
 
+_REVISION = select(Revision.number).where(Revision.name == bindparam("name"))
+
+
 async def revision(db: AsyncSession, name: str) -> int:
-    found = await db.scalar(select(Revision.number).where(Revision.name == name))
-    return found or 0
+    """`name`'s revision (0 before its first change); read on every page that keeps a value."""
+    return await db.scalar(_REVISION, {"name": name}) or 0
 
 
 T = TypeVar("T")

@@ -121,6 +121,10 @@ async def active_plans(db: AsyncSession) -> list[tuple[int, PlanDefinition]]:
     return [(plan_id, PlanDefinition.from_content(content)) for plan_id, content in rows.all()]
 
 
+# The revision `refresh` raises (lms.db.Revision): the report's kept totals hold while it stands.
+REQUIREMENTS = "requirements"
+
+
 async def refresh(db: AsyncSession, zone: tzinfo, user_ids: Iterable[int] | None = None) -> int:
     """Rewrite the requirement rows of these people (everyone, when None), and cancel their
     queued reminders that no longer hold; returns how many rows they have now. Inactive
@@ -226,8 +230,6 @@ def status_column(today: date) -> ColumnElement[str]:
 
 
 # Most urgent first: overdue, then due soon, then on track, then met; earliest due first.
-# The revision `refresh` raises (lms.db.Revision).
-REQUIREMENTS = "requirements"
 URGENCY = {OVERDUE: 0, DUE_SOON: 1, NO_DATE: 2, ON_TRACK: 3, MET: 4}
 
 
