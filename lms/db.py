@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from datetime import UTC, datetime
@@ -265,6 +266,9 @@ def alembic_config(database_url: str) -> Config:
 
 @cache  # reads every migration file (23 ms); they do not change under a running process
 def head_revision() -> str | None:
+    # Imported here, after the server has set up logging, Alembic would log each plugin it
+    # loads at INFO into the server's log: those notes are Alembic's, not the academy's.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(alembic_config(""))
