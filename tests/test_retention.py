@@ -15,7 +15,7 @@ from lms.certificates.models import Certificate
 from lms.db import utcnow
 from lms.learning.models import Enrollment, ModuleProgress
 from lms.settings import PROJECT_ROOT
-from tests.conftest import sign_in
+from tests.conftest import make_person, sign_in
 from tests.test_certificates import complete
 
 COURSES = {"auto-course": {}}
@@ -93,3 +93,19 @@ async def test_a_deactivated_person_keeps_their_records(client, db, settings, co
     await sign_in(client, "admin@example.org")
     page = await client.get(f"/people/{learner.id}/transcript")
     assert page.status_code == 200 and certificate.serial in page.text
+
+
+async def test_a_person_with_records_stays_even_where_foreign_keys_are_off(
+    db, settings, courses, people
+):
+    """A hand-opened SQLite shell does not check foreign keys; the trigger on users still
+    refuses to delete someone whose records are kept."""
+    learner = people["learner"]
+    await complete(db, settings, learner, "auto-course")
+    if db.get_bind().dialect.name == "sqlite":
+        await db.execute(text("PRAGMA foreign_keys=OFF"))
+    message = await refused(db, delete(User).where(User.id == learner.id))
+    assert "a person with training records cannot be deleted" in message
+    nobody = await make_person(db, settings, "nobody@example.org")  # no records: may go
+    await db.execute(delete(User).where(User.id == nobody.id))
+    assert await db.get(User, learner.id) is not None

@@ -4,7 +4,8 @@ Providers keep attendance rosters and CE records for 4 years, and counties keep 
 records at least as long. The application deletes none of these rows; the database refuses
 to, so that neither a future code path nor a hand-typed statement can: a BEFORE DELETE
 trigger on each table refuses a row whose newest moment is within the period. People are
-never deleted while they have records (the foreign keys refuse it); they are deactivated.
+never deleted while they have records (a trigger on users refuses it, as the foreign keys do
+where they are checked); they are deactivated.
 
 The period is the one row of `retention_policy` (4 years; a missing row counts as 4). The
 application never writes it. SQLite drops a table's triggers when a migration rebuilds the
@@ -45,6 +46,13 @@ MESSAGE = (
     " (deactivate the person instead)"
 )
 YEARS = "COALESCE((SELECT years FROM retention_policy), 4)"
+# A person stays while any record of theirs does. The foreign keys say so too, but SQLite
+# checks them only on connections that turn them on (the app's do; a hand-opened shell does not).
+HAS_RECORDS = " OR ".join(
+    f"EXISTS (SELECT 1 FROM {table} WHERE user_id = OLD.id)"  # noqa: S608  (names written here)
+    for table in ("enrollments", "certificates", "attendance", "transcripts")
+)
+PERSON_MESSAGE = "retention: a person with training records cannot be deleted (deactivate them)"
 
 
 def upgrade() -> None:
@@ -80,10 +88,30 @@ def upgrade() -> None:
                 f"WHEN {newest} > datetime('now', printf('%+d years', -{YEARS})) "
                 f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
             )
+    if postgresql:
+        op.execute(
+            "CREATE FUNCTION keep_people_with_records() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN IF {HAS_RECORDS} THEN RAISE EXCEPTION '{PERSON_MESSAGE}'; END IF; "
+            "RETURN OLD; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER keep_people_with_records BEFORE DELETE ON users "
+            "FOR EACH ROW EXECUTE FUNCTION keep_people_with_records()"
+        )
+    else:
+        op.execute(
+            f"CREATE TRIGGER keep_people_with_records BEFORE DELETE ON users WHEN {HAS_RECORDS} "
+            f"BEGIN SELECT RAISE(ABORT, '{PERSON_MESSAGE}'); END"
+        )
 
 
 def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        op.execute("DROP TRIGGER keep_people_with_records ON users")
+        op.execute("DROP FUNCTION keep_people_with_records()")
+    else:
+        op.execute("DROP TRIGGER keep_people_with_records")
     for table in GUARDED:
         if postgresql:
             op.execute(f"DROP TRIGGER retention_{table} ON {table}")
