@@ -41,6 +41,7 @@ from lms.certificates.routes import router as certificates_router
 from lms.cohorts.routes import router as cohorts_router
 from lms.compliance.routes import router as compliance_router
 from lms.errors import EXCEPTION_HANDLERS
+from lms.gradebook.routes import router as gradebook_router
 from lms.inject import DB
 from lms.learning.routes import router as learning_router
 from lms.mail import delivery
@@ -215,6 +216,7 @@ def create_app(
             quizzes_router,
             certificates_router,
             cohorts_router,
+            gradebook_router,
             reports_router,
             mail_router,
             supervision_router,

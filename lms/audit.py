@@ -87,6 +87,9 @@ ACTIONS = {
     "activity.submit": "Sent a field activity",
     "activity.sign_off": "Signed off a field activity",
     "activity.return": "Returned a field activity",
+    "enrollment.extra_attempt": "Granted one more attempt",
+    "enrollment.due_date": "Moved a learner's due date",
+    "enrollment.reopen_module": "Reopened a module",
 }
 FIELDS = {
     "email": "Email",
@@ -117,6 +120,10 @@ FIELDS = {
     "file": "File",
     "scores": "Rubric scores",
     "status": "Status",
+    "target": "Quiz",
+    "extra_attempts": "Extra attempts",
+    "due_on": "Due",
+    "module": "Module",
 }
 # The kind of record an entity, or the ids in a field, point to (a field's ids are its
 # value, the items of its list or the keys of its dict). "course" holds a slug.

@@ -62,6 +62,11 @@ NOTICES = {
     "activity-submitted": "Your work has been sent for sign-off. You will get an email when it "
     "is signed off or returned.",
     "activity-signed-off": "The activity is signed off; the learner has been told.",
+    "attempt-granted": "One more attempt is granted; the learner sees it on the quiz's page. "
+    "The reason is kept in the audit log.",
+    "due-date-moved": "The due date is moved; the reason is kept in the audit log.",
+    "module-reopened": "The module is open again: the learner rereads it (and retakes its "
+    "knowledge check, if it has one). The reason is kept in the audit log.",
     "activity-returned": "The activity is returned with your comment; the learner has been told.",
 }
 

@@ -685,7 +685,9 @@ async def test_the_matrix_links_each_learner_to_the_learner_page_route(
     cohort_id = await new_cohort(client, courses)
     await add(client, cohort_id, "learner@example.org")
     matrix = await client.get(f"/cohorts/{cohort_id}/progress")
-    route = app.route_reverse("cohorts.learner", cohort_id=cohort_id, user_id=people["learner"].id)
+    route = app.route_reverse(
+        "gradebook.learner", cohort_id=cohort_id, user_id=people["learner"].id
+    )
     assert f'<a href="{route}">' in matrix.text
     assert (await client.get(route)).status_code == 200
 

@@ -36,7 +36,7 @@ from lms.demo import (
     load_demo,
 )
 from lms.learning import service as learning
-from lms.learning.models import Enrollment
+from lms.learning.models import Enrollment, ModuleProgress
 from lms.learning.progress import module_target, progress_of
 from lms.mail.models import OutboxMessage
 from tests.conftest import SHIPPED, load_courses
@@ -370,6 +370,27 @@ async def test_every_post_route_answers_with_a_redirect_to_a_page(client, db, se
     await walk.submit(
         "cohorts.fidelity", session_page, cohort_id=live.cohort_id, session_id=live.id
     )
+    # The gradebook, on a demo learner with a module done and the final not yet passed.
+    done = (
+        await db.execute(
+            select(Enrollment.cohort_id, Enrollment.user_id, ModuleProgress.module_id)
+            .join(ModuleProgress, ModuleProgress.enrollment_id == Enrollment.id)
+            .where(
+                ModuleProgress.status == "done",
+                Enrollment.status == "active",
+                Enrollment.cohort_id.is_not(None),
+            )
+            .order_by(Enrollment.id)
+            .limit(1)
+        )
+    ).one()
+    learner_page = f"/cohorts/{done.cohort_id}/learners/{done.user_id}"
+    ids = {"cohort_id": done.cohort_id, "user_id": done.user_id}
+    why = {"reason": "Walked."}
+    await walk.submit("gradebook.grant", learner_page, why, **ids)
+    later = (date.today() + timedelta(days=60)).isoformat()
+    await walk.submit("gradebook.due_date", learner_page, {**why, "due_on": later}, **ids)
+    await walk.submit("gradebook.reopen", learner_page, why, **ids)
     await walk.submit("accounts.sign_out", "/")
 
     # An administrator.

@@ -229,7 +229,7 @@ def matrix_row(
     minutes = round(seconds_spent / 60)
     badges = " ".join(f for f, on in ((OVERDUE, overdue), (AT_RISK, at_risk)) if on)
     # An f-string with escape() on every text: Markup.format is ten times slower. The link is
-    # the address of the route cohorts.learner, written out here (services know no routes);
+    # the address of the route gradebook.learner, written out here (services know no routes);
     # test_cohorts checks that the two agree.
     html = Markup(  # noqa: S704  (every text in it is escaped)
         f'<tr><th scope="row"><a href="/cohorts/{cohort_id}/learners/{learner.id}">'

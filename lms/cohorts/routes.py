@@ -566,24 +566,6 @@ async def progress_page(
     )
 
 
-@get(
-    "/cohorts/{cohort_id:int}/learners/{user_id:int}",
-    name="cohorts.learner",
-    guards=guards,
-)
-async def learner_page(request: Req, db: DB, cohort_id: PathInt, user_id: PathInt) -> Template:
-    cohort = await service.get_cohort(db, request.user, cohort_id)
-    record = await service.learner_record(db, cohort, user_id)
-    return page(
-        "cohorts/learner.html",
-        cohort=cohort,
-        learner=record.learner,
-        progresses=record.progresses,
-        attempts=record.attempts,
-        attended=record.attended,
-    )
-
-
 EXPORTS = {
     "matrix": "Progress",
     "completions": "Completions",
@@ -697,7 +679,6 @@ router = Router(
         qualifications_page,
         qualify,
         progress_page,
-        learner_page,
         export,
     ],
 )

@@ -44,8 +44,6 @@ from lms.forms import (
 )
 from lms.learning import service as learning
 from lms.learning.models import ACTIVE, Enrollment
-from lms.learning.progress import Progress, of_person
-from lms.quizzes.models import Attempt
 from lms.settings import Settings
 
 
@@ -385,39 +383,6 @@ def chosen_course(courses: list[Course], slug: str) -> Course:
 async def course_of(db: AsyncSession, cohort_id: int, slug: str) -> Course:
     """The cohort's course a page or export asks for (`?course=slug`; its first by default)."""
     return chosen_course(await courses_of(db, cohort_id), slug)
-
-
-@dataclass
-class LearnerRecord:
-    """One learner seen from a cohort: their courses, quiz attempts and sessions attended."""
-
-    learner: User
-    progresses: list[Progress]
-    attempts: list[Attempt]
-    attended: list[tuple[LiveSession, Attendance]]
-
-
-async def learner_record(db: AsyncSession, cohort: Cohort, user_id: int) -> LearnerRecord:
-    members = {m.id: m for m in await members_of(db, cohort.id)}
-    learner = members.get(user_id)
-    if learner is None:
-        raise NotFound("That person is not in this cohort.")
-    progresses = await of_person(db, learner.id)
-    ids = [p.enrollment.id for p in progresses]
-    attempts = await db.scalars(
-        select(Attempt)
-        .where(Attempt.enrollment_id.in_(ids), Attempt.submitted_at.is_not(None))
-        .order_by(Attempt.submitted_at)
-    )
-    attended = await db.execute(
-        select(LiveSession, Attendance)
-        .join(Attendance, Attendance.session_id == LiveSession.id)
-        .where(Attendance.user_id == learner.id, LiveSession.cohort_id == cohort.id)
-        .order_by(LiveSession.starts_at)
-    )
-    return LearnerRecord(
-        learner, progresses, list(attempts.all()), [(s, a) for s, a in attended.all()]
-    )
 
 
 async def attendance_records(

@@ -60,9 +60,15 @@ class Enrollment(Base):
     last_activity_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Raised by triggers whenever the enrollment's progress changes (migration 0009).
     progress_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Attempts a trainer granted beyond a quiz's limit, by target ("final", "module:<id>");
+    # who granted them and why is in the audit log.
+    extra_attempts: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
     course: Mapped[Course] = relationship(lazy="joined")
+
+    def attempts_granted(self, target: str) -> int:
+        return (self.extra_attempts or {}).get(target, 0)
 
 
 class ModuleProgress(Base):

@@ -133,7 +133,8 @@ class Progress:
     def final_attempts_left(self) -> int | None:
         if self.course.final is None or self.course.final.max_attempts is None:
             return None
-        return max(0, self.course.final.max_attempts - len(self.final_attempts))
+        allowed = self.course.final.max_attempts + self.enrollment.attempts_granted(FINAL)
+        return max(0, allowed - len(self.final_attempts))
 
     @property
     def final_available(self) -> bool:

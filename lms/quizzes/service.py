@@ -76,10 +76,10 @@ async def _check_may_start(progress: Progress, quiz: Quiz, target: str, previous
         if state.status == "done":
             raise Conflict("You have already passed this knowledge check.")
         progress.check_seat_time(state.module.id, utcnow(), "start its knowledge check")
-    if quiz.max_attempts is not None and previous >= quiz.max_attempts:
+    allowed = attempts_allowed(quiz, progress.enrollment, target)
+    if allowed is not None and previous >= allowed:
         raise Forbidden(
-            f"You have used all {quiz.max_attempts} attempts. Your trainer can tell you "
-            "what happens next."
+            f"You have used all {allowed} attempts. Your trainer can tell you what happens next."
         )
 
 
@@ -136,11 +136,19 @@ async def _pretest_questions(db: AsyncSession, enrollment_id: int) -> set[str]:
     return {item["q"] for layout in layouts for item in layout}
 
 
-def review_of(quiz: Quiz, attempt: Attempt) -> str:
+def attempts_allowed(quiz: Quiz, enrollment: Enrollment, target: str) -> int | None:
+    """The quiz's limit plus the attempts a trainer granted this enrollment; None: no limit."""
+    if quiz.max_attempts is None:
+        return None
+    return quiz.max_attempts + enrollment.attempts_granted(target)
+
+
+def review_of(quiz: Quiz, enrollment: Enrollment, attempt: Attempt) -> str:
     """What a graded attempt's page shows: score, mistakes or answers (the contract's rules)."""
     if attempt.target == PRETEST:
         return "score"  # its questions come back on the final
-    if attempt.passed or (quiz.max_attempts is not None and attempt.number >= quiz.max_attempts):
+    allowed = attempts_allowed(quiz, enrollment, attempt.target)
+    if attempt.passed or (allowed is not None and attempt.number >= allowed):
         return "answers"
     return quiz.review
 
@@ -179,7 +187,7 @@ class AttemptView:
 
     @property
     def review(self) -> str:
-        return review_of(self.quiz, self.attempt)
+        return review_of(self.quiz, self.enrollment, self.attempt)
 
     @property
     def answered(self) -> int:
@@ -204,7 +212,27 @@ async def get_attempt_view(
     row = (await db.execute(_ATTEMPT, {"attempt_id": attempt_id})).first()
     if row is None or row.Enrollment.user_id != user_id:
         raise NotFound("There is no such attempt.")
-    attempt, enrollment = row.Attempt, row.Enrollment
+    return await _view(db, row.Attempt, row.Enrollment, with_answers)
+
+
+async def get_attempt_in_cohort(
+    db: AsyncSession, attempt_id: int, user_id: int, cohort_id: int
+) -> AttemptView:
+    """A learner's attempt for their trainer: only one made in an enrollment of this cohort."""
+    row = (await db.execute(_ATTEMPT, {"attempt_id": attempt_id})).first()
+    if (
+        row is None
+        or row.Enrollment.user_id != user_id
+        or row.Enrollment.cohort_id != cohort_id
+        or row.Attempt.submitted_at is None  # an open attempt is still the learner's own
+    ):
+        raise NotFound("There is no such attempt in this cohort.")
+    return await _view(db, row.Attempt, row.Enrollment, True)
+
+
+async def _view(
+    db: AsyncSession, attempt: Attempt, enrollment: Enrollment, with_answers: bool
+) -> AttemptView:
     course = await catalog.get_definition(db, enrollment.version_id)
     quiz = quiz_for(course, attempt.target)
     view = AttemptView(
