@@ -99,6 +99,8 @@ async def test_an_attempt_shows_its_time_and_zone_to_the_trainer(
     db.add(cohort)
     await db.flush()
     db.add(CohortMember(cohort_id=cohort.id, user_id=people["learner"].id))
+    # The gradebook shows the courses taken through the cohort.
+    await db.execute(update(Enrollment).values(cohort_id=cohort.id))
     await db.commit()
     await sign_in(client, "admin@example.org")
     page = await client.get(f"/cohorts/{cohort.id}/learners/{people['learner'].id}")
