@@ -42,6 +42,9 @@ async def test_due_dates_stored_before_move_to_the_academys_day(
     await db.commit()
     stored = await db.scalar(select(Enrollment.due_at))
     assert stored == datetime(2027, 7, 1, 23, 59)
+    # End the read's transaction: on PostgreSQL it holds a lock on enrollments, which a
+    # later migration's ALTER TABLE enrollments (0024) waits for, for ever.
+    await db.commit()
     await asyncio.to_thread(command.upgrade, config, "head")
     await db.commit()
     # 23:59 on July 1 in Los Angeles (PDT, UTC-7) is 06:59 on July 2 in UTC.
