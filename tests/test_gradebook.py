@@ -159,6 +159,7 @@ async def test_due_date_moves_for_one_learner_with_a_reason(client, db, cohort, 
     form = {"course": "online", "seen": seen, "due_on": yesterday, "reason": "On leave"}
     past = await post(client, f"{path}/due-date", form, token_from=path)
     assert past.status_code == 400 and "cannot be before today" in past.text
+    assert ">On leave</textarea>" in past.text  # what was typed is kept for the next try
     bad = await post(client, f"{path}/due-date", {**form, "due_on": "31/12/2027"}, path)
     assert bad.status_code == 400 and "must be a date like" in bad.text
     moved = await post(client, f"{path}/due-date", {**form, "due_on": later}, token_from=path)

@@ -8,6 +8,7 @@ from litestar import Request, Router, get, post
 from litestar.response import Template
 
 from lms import times
+from lms.accounts import service as accounts
 from lms.accounts.models import User
 from lms.auth import requires_any
 from lms.cohorts import service as cohorts
@@ -17,7 +18,6 @@ from lms.errors import DomainError
 from lms.forms import read_fields, shown
 from lms.gradebook import service
 from lms.inject import DB, AppSettings, PathInt
-from lms.learning.progress import progress_of
 from lms.pages import page, redirect_to
 from lms.quizzes import service as quizzes
 
@@ -63,14 +63,13 @@ async def attempt_page(
 ) -> Template:
     """The learner's answers against the key, whatever the learner's own page shows them."""
     cohort = await cohorts.get_cohort(db, request.user, cohort_id)
-    record = await service.learner_record(db, cohort, user_id)  # a member of this cohort
+    # Found only when made by this learner in an enrollment through this cohort.
     view = await quizzes.get_attempt_in_cohort(db, attempt_id, user_id, cohort.id)
     return page(
         "gradebook/attempt.html",
         cohort=cohort,
-        learner=record.learner,
+        learner=await accounts.get_person(db, user_id),
         view=view,
-        progress=await progress_of(db, view.enrollment),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms import audit, times
 from lms.accounts.models import User
+from lms.catalog.definition import Quiz
 from lms.catalog.models import Course
 from lms.cohorts.models import Attendance, Cohort, LiveSession
 from lms.cohorts.service import members_of
@@ -99,30 +100,22 @@ def retakes(progress: Progress) -> list[Retake]:
         quiz = state.module.quiz
         if quiz is None or quiz.max_attempts is None or state.status == "done":
             continue
-        target = module_target(state.module.id)
-        granted = progress.enrollment.attempts_granted(target)
-        found.append(
-            Retake(
-                target,
-                quizzes.target_title(progress.course, target),
-                state.attempts,
-                quiz.max_attempts + granted,
-                granted,
-            )
-        )
+        found.append(_retake(progress, module_target(state.module.id), quiz, state.attempts))
     final = progress.course.final
     if final is not None and final.max_attempts is not None and not progress.final_passed:
-        granted = progress.enrollment.attempts_granted(FINAL)
-        found.append(
-            Retake(
-                FINAL,
-                quizzes.target_title(progress.course, FINAL),
-                len(progress.final_attempts),
-                final.max_attempts + granted,
-                granted,
-            )
-        )
+        found.append(_retake(progress, FINAL, final, len(progress.final_attempts)))
     return found
+
+
+def _retake(progress: Progress, target: str, quiz: Quiz, used: int) -> Retake:
+    enrollment = progress.enrollment
+    return Retake(
+        target,
+        quizzes.target_title(progress.course, target),
+        used,
+        enrollment.attempts_allowed(quiz.max_attempts, target) or 0,
+        enrollment.attempts_granted(target),
+    )
 
 
 def _reason(data: Fields) -> str:
@@ -235,12 +228,11 @@ async def _claim(db: AsyncSession, enrollment: Enrollment, **values: object) -> 
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE returns a CursorResult
         raise Conflict("Their record changed as you saved. Nothing was changed; try again.")
-    await db.refresh(enrollment)
 
 
 async def grant_attempt(
     db: AsyncSession, actor: User, cohort: Cohort, user_id: int, form: GrantForm
-) -> Retake:
+) -> None:
     enrollment = await cohort_enrollment(db, cohort, user_id, form.course)
     _check_in_progress(enrollment, "there is nothing to retake")
     progress = await progress_of(db, enrollment)
@@ -270,12 +262,11 @@ async def grant_attempt(
         before={"target": retake.title, "extra_attempts": retake.granted},
         after={"target": retake.title, "extra_attempts": retake.granted + 1, "reason": form.reason},
     )
-    return Retake(retake.target, retake.title, retake.used, retake.allowed + 1, retake.granted + 1)
 
 
 async def move_due_date(
     db: AsyncSession, zone: tzinfo, actor: User, cohort: Cohort, user_id: int, form: DueDateForm
-) -> Enrollment:
+) -> None:
     enrollment = await cohort_enrollment(db, cohort, user_id, form.course)
     _check_in_progress(enrollment, "its due date no longer matters")
     current = times.local_date(enrollment.due_at, zone).isoformat() if enrollment.due_at else ""
@@ -302,13 +293,12 @@ async def move_due_date(
         before={"due_on": current or None},
         after={"due_on": form.due_on.isoformat(), "reason": form.reason},
     )
-    return enrollment
 
 
 async def reopen_module(
     db: AsyncSession, actor: User, cohort: Cohort, user_id: int, form: ReopenForm
-) -> str:
-    """Reopen a module that is done; return its title."""
+) -> None:
+    """Reopen a module that is done."""
     enrollment = await cohort_enrollment(db, cohort, user_id, form.course)
     _check_in_progress(enrollment, "its modules cannot be reopened")
     progress = await progress_of(db, enrollment)
@@ -336,4 +326,3 @@ async def reopen_module(
         before={"module": state.module.title, "status": "done"},
         after={"module": state.module.title, "status": "reopened", "reason": form.reason},
     )
-    return state.module.title

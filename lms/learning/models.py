@@ -70,6 +70,10 @@ class Enrollment(Base):
     def attempts_granted(self, target: str) -> int:
         return (self.extra_attempts or {}).get(target, 0)
 
+    def attempts_allowed(self, limit: int | None, target: str) -> int | None:
+        """A quiz's attempt limit plus the attempts granted at it here; None: no limit."""
+        return None if limit is None else limit + self.attempts_granted(target)
+
 
 class ModuleProgress(Base):
     """One learner's progress through one module of their enrollment's version."""

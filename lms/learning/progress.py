@@ -131,10 +131,10 @@ class Progress:
 
     @property
     def final_attempts_left(self) -> int | None:
-        if self.course.final is None or self.course.final.max_attempts is None:
+        if self.course.final is None:
             return None
-        allowed = self.course.final.max_attempts + self.enrollment.attempts_granted(FINAL)
-        return max(0, allowed - len(self.final_attempts))
+        allowed = self.enrollment.attempts_allowed(self.course.final.max_attempts, FINAL)
+        return None if allowed is None else max(0, allowed - len(self.final_attempts))
 
     @property
     def final_available(self) -> bool:

@@ -76,7 +76,7 @@ async def _check_may_start(progress: Progress, quiz: Quiz, target: str, previous
         if state.status == "done":
             raise Conflict("You have already passed this knowledge check.")
         progress.check_seat_time(state.module.id, utcnow(), "start its knowledge check")
-    allowed = attempts_allowed(quiz, progress.enrollment, target)
+    allowed = progress.enrollment.attempts_allowed(quiz.max_attempts, target)
     if allowed is not None and previous >= allowed:
         raise Forbidden(
             f"You have used all {allowed} attempts. Your trainer can tell you what happens next."
@@ -136,18 +136,11 @@ async def _pretest_questions(db: AsyncSession, enrollment_id: int) -> set[str]:
     return {item["q"] for layout in layouts for item in layout}
 
 
-def attempts_allowed(quiz: Quiz, enrollment: Enrollment, target: str) -> int | None:
-    """The quiz's limit plus the attempts a trainer granted this enrollment; None: no limit."""
-    if quiz.max_attempts is None:
-        return None
-    return quiz.max_attempts + enrollment.attempts_granted(target)
-
-
 def review_of(quiz: Quiz, enrollment: Enrollment, attempt: Attempt) -> str:
     """What a graded attempt's page shows: score, mistakes or answers (the contract's rules)."""
     if attempt.target == PRETEST:
         return "score"  # its questions come back on the final
-    allowed = attempts_allowed(quiz, enrollment, attempt.target)
+    allowed = enrollment.attempts_allowed(quiz.max_attempts, attempt.target)
     if attempt.passed or (allowed is not None and attempt.number >= allowed):
         return "answers"
     return quiz.review
